@@ -1,0 +1,46 @@
+# Two set-up commands for users: `make run` and `make test`. Both install what is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test check fmt lint types unit bench bench-e2e asterisk clean
+
+$(STAMP): pyproject.toml
+	@if ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; then \
+		apt-get update -qq && apt-get install -y -qq python3 python3-venv python3-dev; fi
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+asterisk: $(STAMP)
+	$(BIN)/acd asterisk install
+
+test: $(STAMP) asterisk
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+unit: $(STAMP)
+	$(BIN)/pytest -m 'not asterisk and not sip'
+
+fmt: $(STAMP)
+	$(BIN)/ruff format acd api agi tests bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check acd api agi tests bench
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+check: $(STAMP)
+	$(BIN)/ruff format --check acd api agi tests bench
+	$(BIN)/ruff check acd api agi tests bench
+	$(BIN)/mypy
+	$(MAKE) test
+
+bench: $(STAMP)
+	$(BIN)/python bench/router.py
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,296 @@
+"""Settings from one TOML file, every key overridable by an `ACD_…` environment variable.
+
+Environment names join the TOML path with underscores in upper case: `[ami] port` is
+`ACD_AMI_PORT`, `[http] host` is `ACD_HTTP_HOST`; `ACD_API_TOKEN` sets an admin token.
+Queues and agents in the file seed the store at first start (`[[queues]]`, `[[agents]]`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from acd.router.model import (
+    MAX_LEVEL,
+    MIN_LEVEL,
+    AgentPolicy,
+    EscalationStep,
+    QueueConfig,
+    RonaAction,
+    frozen_skills,
+)
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid. `field` names it (dotted path) for error bodies."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class AmiSettings:
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "acd"
+    secret: str = "acd-local-secret"
+
+
+@dataclass(frozen=True, slots=True)
+class AgiSettings:
+    host: str = "127.0.0.1"
+    port: int = 4573
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    #: SQLAlchemy async URL; empty means SQLite at `<var_dir>/acd.sqlite3`.
+    url: str = ""
+    var_dir: str = "var"
+
+    def resolved_url(self) -> str:
+        if self.url:
+            return self.url
+        return f"sqlite+aiosqlite:///{Path(self.var_dir).resolve() / 'acd.sqlite3'}"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSeed:
+    id: str
+    name: str = ""
+    contact: str = ""
+    skills: Mapping[str, int] = field(default_factory=lambda: frozen_skills(None))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    ami: AmiSettings = AmiSettings()
+    agi: AgiSettings = AgiSettings()
+    http: HttpSettings = HttpSettings()
+    storage: StorageSettings = StorageSettings()
+    api_token: str = ""
+    queues: tuple[QueueConfig, ...] = ()
+    agents: tuple[AgentSeed, ...] = ()
+
+
+def _coerce(value: str, target: Any, name: str) -> Any:
+    if isinstance(target, bool):
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(name, f"expected a boolean, got {value!r}")
+    if isinstance(target, int):
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(name, f"expected an integer, got {value!r}") from None
+    return value
+
+
+def _section(cls: Any, data: Mapping[str, Any], prefix: str, env: Mapping[str, str]) -> Any:
+    default = cls()
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        current = data.get(f.name, getattr(default, f.name))
+        env_name = f"ACD_{prefix}_{f.name}".upper()
+        if env_name in env:
+            current = _coerce(env[env_name], getattr(default, f.name), env_name)
+        values[f.name] = current
+    return replace(default, **values)
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    if path is not None:
+        with open(path, "rb") as fh:
+            try:
+                data = tomllib.load(fh)
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(str(path), str(exc)) from None
+    queues = tuple(
+        parse_queue(q, f"queues[{i}]") for i, q in enumerate(data.get("queues", []))
+    )
+    agents = tuple(parse_agent(a, f"agents[{i}]") for i, a in enumerate(data.get("agents", [])))
+    return Settings(
+        ami=_section(AmiSettings, data.get("ami", {}), "ami", env),
+        agi=_section(AgiSettings, data.get("agi", {}), "agi", env),
+        http=_section(HttpSettings, data.get("http", {}), "http", env),
+        storage=_section(StorageSettings, data.get("storage", {}), "storage", env),
+        api_token=env.get("ACD_API_TOKEN", str(data.get("api_token", ""))),
+        queues=queues,
+        agents=agents,
+    )
+
+
+# --- queue and agent documents (the TOML file and the API share these shapes) -------------
+
+
+def parse_skills(value: Any, where: str) -> Mapping[str, int]:
+    if value is None:
+        return frozen_skills(None)
+    if not isinstance(value, Mapping):
+        raise ConfigError(where, "expected an object of skill name to level")
+    for name, level in value.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigError(where, "skill names must be non-empty strings")
+        if isinstance(level, bool) or not isinstance(level, int):
+            raise ConfigError(f"{where}.{name}", "level must be an integer")
+        if not MIN_LEVEL <= level <= MAX_LEVEL:
+            raise ConfigError(f"{where}.{name}", f"level must be {MIN_LEVEL}..{MAX_LEVEL}")
+    return frozen_skills(value)
+
+
+def _number(data: Mapping[str, Any], key: str, default: float | None, where: str,
+            *, allow_none: bool = False) -> float | None:
+    value = data.get(key, default)
+    if value is None:
+        if allow_none:
+            return None
+        raise ConfigError(f"{where}.{key}", "must be a number")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{where}.{key}", "must be a number")
+    if value < 0:
+        raise ConfigError(f"{where}.{key}", "must not be negative")
+    return float(value)
+
+
+def _enum(data: Mapping[str, Any], key: str, enum: Any, default: Any, where: str) -> Any:
+    value = data.get(key, default.value)
+    try:
+        return enum(value)
+    except ValueError:
+        choices = ", ".join(m.value for m in enum)
+        raise ConfigError(f"{where}.{key}", f"must be one of {choices}") from None
+
+
+def _bool(data: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}.{key}", "must be true or false")
+    return value
+
+
+QUEUE_KEYS = frozenset(f.name for f in fields(QueueConfig))
+
+
+def parse_queue(data: Any, where: str = "queue") -> QueueConfig:
+    """Validate a queue document (contract shape) into a QueueConfig."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(where, "expected an object")
+    unknown = set(data) - QUEUE_KEYS
+    if unknown:
+        raise ConfigError(f"{where}.{sorted(unknown)[0]}", "unknown key")
+    name = data.get("name")
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise ConfigError(f"{where}.name", "must be a non-empty string of letters, digits, - or _")
+    priority = data.get("priority", 0)
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise ConfigError(f"{where}.priority", "must be an integer")
+    steps_raw = data.get("escalation", []) or []
+    if not isinstance(steps_raw, list):
+        raise ConfigError(f"{where}.escalation", "must be a list")
+    steps: list[EscalationStep] = []
+    for i, step in enumerate(steps_raw):
+        step_where = f"{where}.escalation[{i}]"
+        if not isinstance(step, Mapping):
+            raise ConfigError(step_where, "expected an object with after and skills")
+        after = _number(step, "after", None, step_where)
+        assert after is not None
+        steps.append(EscalationStep(after, parse_skills(step.get("skills"), f"{step_where}.skills")))
+    if any(b.after < a.after for a, b in zip(steps, steps[1:], strict=False)):
+        raise ConfigError(f"{where}.escalation", "steps must be in increasing order of after")
+    overflow = data.get("overflow")
+    if overflow is not None and (not isinstance(overflow, str) or not overflow):
+        raise ConfigError(f"{where}.overflow", "must be a queue name, context,exten,priority or null")
+    primary = data.get("primary_skill")
+    if primary is not None and not isinstance(primary, str):
+        raise ConfigError(f"{where}.primary_skill", "must be a skill name or null")
+    max_wait = _number(data, "max_wait", 300.0, where, allow_none=True)
+    ring_timeout = _number(data, "ring_timeout", 15.0, where)
+    assert ring_timeout is not None
+    if ring_timeout <= 0:
+        raise ConfigError(f"{where}.ring_timeout", "must be positive")
+    announce_every = _number(data, "announce_every", 30.0, where)
+    assert announce_every is not None
+    return QueueConfig(
+        name=name,
+        skills=parse_skills(data.get("skills"), f"{where}.skills"),
+        priority=priority,
+        sl_threshold=_number(data, "sl_threshold", 20.0, where) or 0.0,
+        wrap_up=_number(data, "wrap_up", 5.0, where) or 0.0,
+        ring_timeout=ring_timeout,
+        max_wait=max_wait if max_wait else None,
+        overflow=overflow,
+        escalation=tuple(steps),
+        policy=_enum(data, "policy", AgentPolicy, AgentPolicy.LONGEST_IDLE, where),
+        primary_skill=primary,
+        rona_action=_enum(data, "rona_action", RonaAction, RonaAction.PAUSE, where),
+        rona_delay=_number(data, "rona_delay", 0.0, where) or 0.0,
+        join_empty=_bool(data, "join_empty", True, where),
+        leave_empty=_bool(data, "leave_empty", False, where),
+        announce_every=announce_every,
+        callback=_bool(data, "callback", True, where),
+        short_abandon=_number(data, "short_abandon", 5.0, where) or 0.0,
+        sl_window=_number(data, "sl_window", 3600.0, where) or 3600.0,
+    )
+
+
+def queue_to_dict(queue: QueueConfig) -> dict[str, Any]:
+    return {
+        "name": queue.name,
+        "skills": dict(queue.skills),
+        "priority": queue.priority,
+        "sl_threshold": queue.sl_threshold,
+        "wrap_up": queue.wrap_up,
+        "ring_timeout": queue.ring_timeout,
+        "max_wait": queue.max_wait,
+        "overflow": queue.overflow,
+        "escalation": [{"after": s.after, "skills": dict(s.skills)} for s in queue.escalation],
+        "policy": queue.policy.value,
+        "primary_skill": queue.primary_skill,
+        "rona_action": queue.rona_action.value,
+        "rona_delay": queue.rona_delay,
+        "join_empty": queue.join_empty,
+        "leave_empty": queue.leave_empty,
+        "announce_every": queue.announce_every,
+        "callback": queue.callback,
+        "short_abandon": queue.short_abandon,
+        "sl_window": queue.sl_window,
+    }
+
+
+AGENT_KEYS = frozenset({"id", "name", "contact", "skills"})
+
+
+def parse_agent(data: Any, where: str = "agent") -> AgentSeed:
+    if not isinstance(data, Mapping):
+        raise ConfigError(where, "expected an object")
+    unknown = set(data) - AGENT_KEYS
+    if unknown:
+        raise ConfigError(f"{where}.{sorted(unknown)[0]}", "unknown key")
+    agent_id = data.get("id")
+    if isinstance(agent_id, int) and not isinstance(agent_id, bool):
+        agent_id = str(agent_id)
+    if not isinstance(agent_id, str) or not agent_id or not all(c.isalnum() or c in "-_." for c in agent_id):
+        raise ConfigError(f"{where}.id", "must be a non-empty string of letters, digits, -, _ or .")
+    name = data.get("name", "")
+    contact = data.get("contact", "")
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}.name", "must be a string")
+    if not isinstance(contact, str):
+        raise ConfigError(f"{where}.contact", "must be a string such as PJSIP/1001")
+    return AgentSeed(agent_id, name, contact, parse_skills(data.get("skills"), f"{where}.skills"))

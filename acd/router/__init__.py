@@ -1,0 +1,83 @@
+"""The routing core: a sans-I/O skills router. Events in, decisions out, time passed in.
+
+Nothing under `acd.router` imports asyncio, panoramisk, redis, sqlalchemy or reads a clock.
+
+Theory of operation (the policy both `Router` and the naive `ReferenceRouter` implement; the
+differential tests hold them to identical decision lists for any event stream):
+
+Ordering keys
+  * Global call order: higher priority first, then earlier `enqueued_at`, then earlier arrival
+    sequence (the order CallArrived events were accepted).
+  * Agent order for a call, by the call's queue policy: LONGEST_IDLE: earliest `idle_since`,
+    then agent id (string order). MOST_SKILLED: highest level in the queue's ranked skill, then
+    earliest `idle_since`, then agent id.
+  * An agent is *eligible* for a call when it is AVAILABLE, reachable, and satisfies the call's
+    current requirements (queue base or current escalation step, merged with the call's
+    extra skills by `merge_requirements`).
+
+Dispatch (run after every state change; keeps the invariant "no eligible agent is AVAILABLE
+while a call it could take is WAITING")
+  * agent-driven(a): a became available / reachable / gained skills: it takes the first call in
+    global order among WAITING calls it is eligible for.
+  * call-driven(c): c arrived / returned / escalated: it takes the first eligible agent in its
+    queue's agent order.
+  * queue-driven(q): a queue's configuration changed: call-driven for each of its WAITING calls
+    in global order.
+  An offer emits AgentStateChanged(RESERVED) then OfferCall; the call becomes OFFERED.
+
+Deferred requests
+  Pause and logout asked while RESERVED, BUSY or WRAP_UP are remembered (`pending`, a later
+  logout wins over a pause) and applied where the agent would otherwise become AVAILABLE.
+
+Time
+  `Tick(now)` runs every deadline at or before `now`, one at a time in order of
+  (deadline, kind, id) with kinds ranked wrap-up end < rona-delay end < escalation < max wait.
+  A deadline step happens *at its deadline*: idle_since and decision timestamps use it.
+  `next_deadline()` tells the controller when to send the next Tick; nothing polls.
+
+Per event (rejections emit one EventRejected and change nothing)
+  AgentUpserted      new → LOGGED_OUT; existing → skills replaced, agent-driven if AVAILABLE,
+                     then the leave-empty check.
+  AgentRemoved       rejected `agent_busy` when RESERVED/BUSY/WRAP_UP; a logged-in agent emits
+                     AgentStateChanged(LOGGED_OUT) first; then the leave-empty check.
+  AgentLoggedIn      LOGGED_OUT → AVAILABLE (idle_since = now), agent-driven; else no-op.
+  AgentLoggedOut     AVAILABLE/PAUSED → LOGGED_OUT, then the leave-empty check; LOGGED_OUT: no-op;
+                     otherwise pending logout.
+  AgentPaused        AVAILABLE/PAUSED → PAUSED(reason) (a reason change re-emits);
+                     LOGGED_OUT: rejected `agent_not_logged_in`; otherwise pending pause.
+  AgentUnpaused      PAUSED → AVAILABLE (idle_since = now), agent-driven; a pending pause is
+                     cancelled; LOGGED_OUT: rejected `agent_not_logged_in`; else no-op.
+  AgentReachabilityChanged  flag set; becoming reachable while AVAILABLE → agent-driven.
+  QueueUpserted      config replaced; its WAITING/OFFERED calls get step and requirements
+                     recomputed from their time in queue (no CallEscalated) and their max-wait
+                     deadline moved; queue-driven.
+  QueueRemoved       rejected `unknown_queue` if unknown; WAITING and OFFERED calls emit
+                     CallExited(queue_removed) in global order (an offered agent returns to
+                     AVAILABLE, idle_since unchanged, then agent-driven); CONNECTED calls finish
+                     with the configuration they were connected under.
+  CallArrived        duplicate id rejected `duplicate_call`; unknown queue → CallExited
+                     (unknown_queue); priority None → queue default; step = number of steps
+                     with `after` <= 0; join_empty False and no logged-in agent satisfies any
+                     step's requirements → CallExited(join_empty); else WAITING, call-driven.
+  CallAbandoned      WAITING or OFFERED → gone; an offered agent returns to AVAILABLE with
+                     idle_since unchanged (or its pending request applies), agent-driven;
+                     CONNECTED: rejected `wrong_state`.
+  OfferAnswered      must match the offered call and agent (`wrong_state`); → CONNECTED and BUSY.
+  OfferFailed        must match; the call returns to WAITING in its old place (rona_count + 1);
+                     the agent: pending logout/pause applies, else PAUSED("rona") and with
+                     rona_action DELAY an unpause deadline at now + rona_delay; then, if the
+                     call is past its max wait, the max-wait step runs now, else call-driven.
+  CallEnded          must be CONNECTED; the agent enters WRAP_UP until now + wrap_up of the
+                     queue it was connected under (0: the wrap-up end step runs at once).
+  wrap-up end        pending applies, else AVAILABLE (idle_since = deadline), agent-driven.
+  rona-delay end     if still PAUSED("rona"): AVAILABLE (idle_since = deadline), agent-driven.
+  escalation         WAITING or OFFERED call: step + 1, CallEscalated, requirements recomputed;
+                     call-driven if WAITING.
+  max wait           WAITING call (an OFFERED one waits for its offer's outcome): overflow
+                     names an existing other queue (no comma) → CallOverflowed, the call moves
+                     there keeping priority and enqueued_at, queue_entered_at = deadline, step
+                     recomputed, call-driven; otherwise CallExited(timeout, destination =
+                     overflow if it contains a comma else None).
+  leave-empty check  each WAITING call of a queue with leave_empty that no logged-in agent could
+                     serve at any step → CallExited(leave_empty), in global order.
+"""

@@ -1,0 +1,176 @@
+"""Events the router consumes. Each carries `now`: the router has no clock of its own.
+
+`now` is seconds on one monotonic-enough scale chosen by the caller (the controller uses
+wall-clock epoch seconds so records and routing agree). Events must arrive with
+non-decreasing `now`; the router treats an earlier `now` as equal to the latest seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from acd.router.model import QueueConfig, frozen_skills
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time has reached `now`: run every deadline (wrap-up end, escalation, max wait,
+    rona delay) due at or before it, each as its own step in deadline order."""
+
+    now: float
+
+
+# --- configuration -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueueUpserted:
+    """Create a queue or replace its configuration. Waiting calls of that queue are
+    re-evaluated against the new requirements at once."""
+
+    now: float
+    queue: QueueConfig
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRemoved:
+    """Delete a queue. Its waiting and offered calls leave with reason `queue_removed`;
+    connected calls finish normally."""
+
+    now: float
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentUpserted:
+    """Create an agent (logged out) or change its skills (state kept)."""
+
+    now: float
+    agent_id: str
+    skills: Mapping[str, int] = field(default_factory=lambda: frozen_skills(None))
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRemoved:
+    """Delete an agent. Rejected (`agent_busy`) unless it is logged out, available or paused."""
+
+    now: float
+    agent_id: str
+
+
+# --- agent state ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLoggedIn:
+    now: float
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLoggedOut:
+    """Logged out at once when available or paused; deferred to the end of the call and
+    wrap-up when reserved, busy or in wrap-up."""
+
+    now: float
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPaused:
+    """Paused at once when available (or paused: the reason changes); deferred like logout."""
+
+    now: float
+    agent_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentUnpaused:
+    """Paused → available (idle_since = now). Also cancels a deferred pause."""
+
+    now: float
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReachabilityChanged:
+    """The softphone went offline/online, or the agent took/ended a call that did not come
+    from the ACD. Unreachable agents keep their state and idle_since but get no offers."""
+
+    now: float
+    agent_id: str
+    reachable: bool
+
+
+# --- calls ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallArrived:
+    """A caller entered `queue`. `priority` None means the queue's default. `extra_skills`
+    (ACD_SKILLS) are merged into every step's requirements."""
+
+    now: float
+    call_id: str
+    queue: str
+    priority: int | None = None
+    extra_skills: Mapping[str, int] = field(default_factory=lambda: frozen_skills(None))
+
+
+@dataclass(frozen=True, slots=True)
+class CallAbandoned:
+    """The caller left before being connected (hung up while waiting or while an agent was
+    ringing, pressed an exit key, or a callback could not reach them). An agent that was
+    being offered the call returns to available with its idle_since unchanged."""
+
+    now: float
+    call_id: str
+    reason: str = "hangup"
+
+
+@dataclass(frozen=True, slots=True)
+class OfferAnswered:
+    now: float
+    call_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OfferFailed:
+    """The agent did not take the offer (`no_answer`, `busy`, `rejected`, `unreachable`,
+    `error`). The call goes back to its place; the queue's ring-no-answer action applies
+    to the agent."""
+
+    now: float
+    call_id: str
+    agent_id: str
+    reason: str = "no_answer"
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    """A connected call hung up (either side). The agent enters the call's queue wrap-up."""
+
+    now: float
+    call_id: str
+
+
+Event = (
+    Tick
+    | QueueUpserted
+    | QueueRemoved
+    | AgentUpserted
+    | AgentRemoved
+    | AgentLoggedIn
+    | AgentLoggedOut
+    | AgentPaused
+    | AgentUnpaused
+    | AgentReachabilityChanged
+    | CallArrived
+    | CallAbandoned
+    | OfferAnswered
+    | OfferFailed
+    | CallEnded
+)

@@ -1,0 +1,1 @@
+"""FastAGI endpoints: the dialplan asks the controller here (see asterisk-config/)."""

@@ -1,0 +1,1 @@
+"""The HTTP control API (aiohttp): routes, auth, error mapping, OpenAPI document."""

@@ -1,0 +1,36 @@
+"""Domain errors with stable codes. The codes are part of the HTTP API: don't rename them.
+
+Only the API's error middleware maps these to HTTP statuses; nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The request is valid but the current state does not allow it (agent busy, duplicate)."""
+
+    code = "conflict"
+
+
+class Invalid(DomainError):
+    """The request is malformed or a value is out of range. `field` names the culprit."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.field = field

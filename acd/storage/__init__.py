@@ -1,0 +1,24 @@
+"""Storage: configuration (queues, agents, hashed API tokens) and records (calls, agent state
+intervals) in SQLite (embedded default) or PostgreSQL, through SQLAlchemy's async engine.
+
+    database = Database(settings.storage.resolved_url())
+    await database.migrate()            # Alembic, to the newest revision
+    await database.config.seed(settings)  # first start only
+    ...
+    await database.close()
+"""
+
+from acd.storage.config_store import ROLES, ConfigStore, TokenInfo, hash_secret
+from acd.storage.database import Database
+from acd.storage.record_store import AgentInterval, CallRecord, RecordStore
+
+__all__ = [
+    "ROLES",
+    "AgentInterval",
+    "CallRecord",
+    "ConfigStore",
+    "Database",
+    "RecordStore",
+    "TokenInfo",
+    "hash_secret",
+]

@@ -1,0 +1,184 @@
+"""Configuration at rest: queues, agents and API tokens.
+
+Queues are stored as the contract's queue document (`queue_to_dict` / `parse_queue`), so the
+file, the API and the database share one shape. API tokens are stored as SHA-256 digests only:
+tokens are random, high-entropy secrets (not passwords), so a fast unsalted digest is enough to
+make a leaked database useless and still lets `find_token` use the unique index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from acd.config import AgentSeed, Settings, parse_queue, parse_skills, queue_to_dict
+from acd.errors import Invalid
+from acd.router.model import QueueConfig
+from acd.storage.tables import agents, api_tokens, meta, queues
+from acd.storage.upsert import upsert
+
+ROLES = ("admin", "supervisor", "agent", "reader")
+_SEEDED_KEY = "seeded_at"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    name: str
+    role: str
+    agent_id: str | None
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ConfigStore:
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], float] = time.time) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    # --- queues -------------------------------------------------------------------------
+
+    async def list_queues(self) -> list[QueueConfig]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(queues.c.name, queues.c.document).order_by(queues.c.name)
+            )
+            return [parse_queue(row.document, f"stored queue {row.name}") for row in rows]
+
+    async def get_queue(self, name: str) -> QueueConfig | None:
+        async with self._engine.connect() as conn:
+            document = await conn.scalar(select(queues.c.document).where(queues.c.name == name))
+        return None if document is None else parse_queue(document, f"stored queue {name}")
+
+    async def put_queue(self, queue: QueueConfig) -> None:
+        """Create or replace the queue named `queue.name`."""
+        values = {"document": queue_to_dict(queue), "updated_at": self._clock()}
+        async with self._engine.begin() as conn:
+            await upsert(conn, queues, {"name": queue.name}, values)
+
+    async def delete_queue(self, name: str) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(delete(queues).where(queues.c.name == name))
+        return result.rowcount > 0
+
+    # --- agents -------------------------------------------------------------------------
+
+    async def list_agents(self) -> list[AgentSeed]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(select(agents).order_by(agents.c.id))
+            return [_agent(row) for row in rows]
+
+    async def get_agent(self, agent_id: str) -> AgentSeed | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(agents).where(agents.c.id == agent_id))).first()
+        return None if row is None else _agent(row)
+
+    async def put_agent(self, agent: AgentSeed) -> None:
+        values = {
+            "name": agent.name,
+            "contact": agent.contact,
+            "skills": dict(agent.skills),
+            "updated_at": self._clock(),
+        }
+        async with self._engine.begin() as conn:
+            await upsert(conn, agents, {"id": agent.id}, values)
+
+    async def delete_agent(self, agent_id: str) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(delete(agents).where(agents.c.id == agent_id))
+        return result.rowcount > 0
+
+    # --- API tokens ---------------------------------------------------------------------
+
+    async def add_token(
+        self, name: str, role: str, secret: str, agent_id: str | None = None
+    ) -> None:
+        """Store (or replace, by name) a token. Only the secret's digest is kept."""
+        if role not in ROLES:
+            raise Invalid(f"role must be one of {', '.join(ROLES)}", field="role")
+        if not secret:
+            raise Invalid("the secret must not be empty", field="secret")
+        if role == "agent" and not agent_id:
+            raise Invalid("an agent token names its agent", field="agent_id")
+        values = {
+            "role": role,
+            "secret_hash": hash_secret(secret),
+            "agent_id": agent_id,
+            "created_at": self._clock(),
+        }
+        async with self._engine.begin() as conn:
+            # The same secret under another name would break the unique digest: it moves here.
+            await conn.execute(
+                delete(api_tokens).where(
+                    api_tokens.c.secret_hash == values["secret_hash"], api_tokens.c.name != name
+                )
+            )
+            await upsert(conn, api_tokens, {"name": name}, values)
+
+    async def find_token(self, secret: str) -> TokenInfo | None:
+        if not secret:
+            return None
+        query = select(api_tokens).where(api_tokens.c.secret_hash == hash_secret(secret))
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else TokenInfo(row.name, row.role, row.agent_id)
+
+    async def list_tokens(self) -> list[TokenInfo]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(select(api_tokens).order_by(api_tokens.c.name))
+            return [TokenInfo(row.name, row.role, row.agent_id) for row in rows]
+
+    async def delete_token(self, name: str) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(delete(api_tokens).where(api_tokens.c.name == name))
+        return result.rowcount > 0
+
+    # --- first start ----------------------------------------------------------------------
+
+    async def seed(self, settings: Settings) -> bool:
+        """Copy the file's queues and agents into the store on first start only.
+
+        "First start" is remembered in `acd_meta`, not inferred from empty tables: an operator
+        who deletes every queue through the API does not get the file's queues back at the
+        next restart. A store that already holds queues or agents (say, migrated by hand) is
+        never seeded either. Returns True when it seeded.
+        """
+        async with self._engine.begin() as conn:
+            if await conn.scalar(select(meta.c.value).where(meta.c.key == _SEEDED_KEY)):
+                return False
+            existing = await conn.scalar(select(func.count()).select_from(queues))
+            existing = (existing or 0) + (
+                await conn.scalar(select(func.count()).select_from(agents)) or 0
+            )
+            now = self._clock()
+            await conn.execute(insert(meta).values(key=_SEEDED_KEY, value=repr(now)))
+            if existing:
+                return False
+            for queue in settings.queues:
+                values = {"document": queue_to_dict(queue), "updated_at": now}
+                await upsert(conn, queues, {"name": queue.name}, values)
+            for agent in settings.agents:
+                values = {
+                    "name": agent.name,
+                    "contact": agent.contact,
+                    "skills": dict(agent.skills),
+                    "updated_at": now,
+                }
+                await upsert(conn, agents, {"id": agent.id}, values)
+        return True
+
+
+def _agent(row: Row[Any]) -> AgentSeed:
+    return AgentSeed(
+        row.id,
+        row.name,
+        row.contact,
+        parse_skills(row.skills, f"stored agent {row.id}.skills"),
+    )

@@ -1,0 +1,63 @@
+"""One `Database` per process: the async engine, migrations, and the two stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from acd.storage.config_store import ConfigStore
+from acd.storage.record_store import RecordStore
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Database:
+    """`Database(url)`: SQLite (`sqlite+aiosqlite:///path`) or PostgreSQL
+    (`postgresql+asyncpg://user@host/db`). `schema` (PostgreSQL only) puts every table in that
+    schema through the connection's search_path, so parallel test runs stay apart."""
+
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        parsed = make_url(url)
+        connect_args: dict[str, Any] = {}
+        self.backend = parsed.get_backend_name()
+        if self.backend == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            connect_args["timeout"] = 30  # wait for the other writer instead of failing
+        elif schema is not None:
+            connect_args["server_settings"] = {"search_path": schema}
+        self.url = url
+        self.engine = create_async_engine(url, connect_args=connect_args)
+        if self.backend == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.config = ConfigStore(self.engine)
+        self.records = RecordStore(self.engine)
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest revision (creates everything on an empty database)."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_upgrade)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _upgrade(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the API read while the recorder writes; foreign keys are off by default.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

@@ -1,0 +1,1 @@
+"""Alembic migrations, run programmatically by `Database.migrate()` (no alembic.ini needed)."""

@@ -1,0 +1,90 @@
+"""The schema, in one place. Alembic revisions under `migrations/` create exactly this.
+
+Times are epoch seconds as floats (the engine's clock), so records and routing agree to the
+microsecond and no time-zone conversion happens between SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Boolean, Column, Float, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+queues = Table(
+    "acd_queues",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    # The contract's queue document (acd.config.queue_to_dict): new keys need no migration.
+    Column("document", JSON, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+agents = Table(
+    "acd_agents",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("contact", String(200), nullable=False),
+    Column("skills", JSON, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+api_tokens = Table(
+    "acd_api_tokens",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("agent_id", String(100), nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+
+meta = Table(
+    "acd_meta",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# One row per call per queue visit ("leg"): a call that overflows from A to B has a row in A
+# (outcome overflowed) and one in B; a call that never overflows has exactly one row.
+call_records = Table(
+    "acd_call_records",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("call_id", String(150), nullable=False, index=True),
+    Column("leg", Integer, nullable=False),
+    Column("queue", String(100), nullable=False, index=True),
+    Column("priority", Integer, nullable=False),
+    Column("arrived", Float, nullable=False),
+    Column("entered", Float, nullable=False, index=True),
+    Column("offered", Float, nullable=True),
+    Column("answered", Float, nullable=True),
+    Column("ended", Float, nullable=True),
+    Column("agent_id", String(100), nullable=True, index=True),
+    Column("outcome", String(32), nullable=True),
+    Column("exit_reason", String(64), nullable=True),
+    Column("wait", Float, nullable=True),
+    Column("talk", Float, nullable=True),
+    Column("wrap_up", Float, nullable=True),
+    Column("rona_count", Integer, nullable=False),
+    Column("caller_data", Text, nullable=True),
+    Column("callback_requested", Boolean, nullable=False),
+    Column("exit_key", String(8), nullable=True),
+    Column("overflowed_to", String(100), nullable=True),
+    Column("hung_up_by", String(10), nullable=True),
+    # The queue's thresholds when the call entered: reports stay right after a config change.
+    Column("sl_threshold", Float, nullable=False),
+    Column("short_abandon", Float, nullable=False),
+)
+
+agent_intervals = Table(
+    "acd_agent_intervals",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("agent_id", String(100), nullable=False, index=True),
+    Column("state", String(20), nullable=False),
+    Column("reason", String(100), nullable=True),
+    Column("start", Float, nullable=False, index=True),
+    Column("end", Float, nullable=True),
+)

@@ -1,0 +1,77 @@
+"""Bearer tokens and roles.
+
+    admin       everything
+    supervisor  read everything, change any agent's state
+    agent       read everything, change its own state (the token's agent_id)
+    reader      read everything
+
+Token management (/tokens) is admin only. Each handler declares what it needs with
+`@requires(...)`; the check runs before the handler, so a handler never sees a caller it
+should not serve.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from functools import wraps
+
+from aiohttp import web
+
+from acd.service import Principal
+from api.context import SERVICES
+from api.errors import ForbiddenError, UnauthorizedError
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Permission(enum.Enum):
+    READ = "read"
+    AGENT_STATE = "agent_state"  # the route has {agent_id}; agents may act only on their own
+    ADMIN = "admin"
+
+
+_ALLOWED: dict[Permission, frozenset[str]] = {
+    Permission.READ: frozenset({"admin", "supervisor", "agent", "reader"}),
+    Permission.AGENT_STATE: frozenset({"admin", "supervisor", "agent"}),
+    Permission.ADMIN: frozenset({"admin"}),
+}
+
+
+def bearer_secret(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return None
+    return secret.strip()
+
+
+async def authenticate(request: web.Request) -> Principal:
+    secret = bearer_secret(request)
+    if secret is None:
+        raise UnauthorizedError("send Authorization: Bearer <token>", code="missing_token")
+    principal = await request.app[SERVICES].tokens.authenticate(secret)
+    if principal is None:
+        raise UnauthorizedError("unknown token", code="unknown_token")
+    return principal
+
+
+def authorize(principal: Principal, permission: Permission, request: web.Request) -> None:
+    if principal.role not in _ALLOWED[permission]:
+        raise ForbiddenError(f"role {principal.role!r} may not {request.method} {request.path}")
+    if permission is Permission.AGENT_STATE and principal.role == "agent":
+        target = request.match_info.get("agent_id")
+        if target != principal.agent_id:
+            raise ForbiddenError("an agent token may change only its own agent's state")
+
+
+def requires(permission: Permission) -> Callable[[Handler], Handler]:
+    def decorate(handler: Handler) -> Handler:
+        @wraps(handler)
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            authorize(await authenticate(request), permission, request)
+            return await handler(request)
+
+        return guarded
+
+    return decorate

@@ -1,0 +1,266 @@
+"""Server-sent events: call and agent state changes, fanned out to every subscriber.
+
+`EventHub` is an engine listener. It turns each step into small JSON messages and offers them
+to every subscriber's bounded buffer without waiting: a subscriber whose buffer is full is
+dropped (its stream ends; the client reconnects), so a slow client never delays routing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from acd.engine import Step
+from acd.router.decisions import (
+    AgentStateChanged,
+    CallEscalated,
+    CallExited,
+    CallOverflowed,
+    EventRejected,
+    OfferCall,
+)
+from acd.router.events import (
+    CallAbandoned,
+    CallArrived,
+    CallEnded,
+    OfferAnswered,
+    OfferFailed,
+)
+
+log = logging.getLogger(__name__)
+
+BUFFER_SIZE = 1000
+KEEPALIVE_SECONDS = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: int
+    type: str  # "agent" or "call"
+    data: dict[str, Any]
+
+    def encode(self) -> bytes:
+        body = json.dumps(self.data, separators=(",", ":"))
+        return f"id: {self.id}\nevent: {self.type}\ndata: {body}\n\n".encode()
+
+
+def _call_event_messages(step: Step) -> list[tuple[str, dict[str, Any]]]:
+    """What the triggering event itself says about a call (the decisions say the rest)."""
+    event = step.event
+    if isinstance(event, CallArrived):
+        return [
+            (
+                "call",
+                {
+                    "call_id": event.call_id,
+                    "queue": event.queue,
+                    "state": "waiting",
+                    "at": event.now,
+                },
+            )
+        ]
+    if isinstance(event, OfferAnswered):
+        return [
+            (
+                "call",
+                {
+                    "call_id": event.call_id,
+                    "agent_id": event.agent_id,
+                    "state": "connected",
+                    "at": event.now,
+                },
+            )
+        ]
+    if isinstance(event, OfferFailed):
+        return [
+            (
+                "call",
+                {
+                    "call_id": event.call_id,
+                    "agent_id": event.agent_id,
+                    "state": "waiting",
+                    "reason": event.reason,
+                    "at": event.now,
+                },
+            )
+        ]
+    if isinstance(event, CallAbandoned):
+        return [
+            (
+                "call",
+                {
+                    "call_id": event.call_id,
+                    "state": "abandoned",
+                    "reason": event.reason,
+                    "at": event.now,
+                },
+            )
+        ]
+    if isinstance(event, CallEnded):
+        return [("call", {"call_id": event.call_id, "state": "ended", "at": event.now})]
+    return []
+
+
+def step_messages(step: Step) -> list[tuple[str, dict[str, Any]]]:
+    if any(isinstance(d, EventRejected) for d in step.decisions):
+        return []
+    now = step.event.now
+    messages = _call_event_messages(step)
+    for decision in step.decisions:
+        if isinstance(decision, AgentStateChanged):
+            messages.append(
+                (
+                    "agent",
+                    {
+                        "agent_id": decision.agent_id,
+                        "state": decision.state.value,
+                        "pause_reason": decision.pause_reason,
+                        "idle_since": decision.idle_since,
+                        "at": decision.at,
+                    },
+                )
+            )
+        elif isinstance(decision, OfferCall):
+            messages.append(
+                (
+                    "call",
+                    {
+                        "call_id": decision.call_id,
+                        "queue": decision.queue,
+                        "agent_id": decision.agent_id,
+                        "state": "offered",
+                        "at": now,
+                    },
+                )
+            )
+        elif isinstance(decision, CallEscalated):
+            messages.append(
+                (
+                    "call",
+                    {
+                        "call_id": decision.call_id,
+                        "queue": decision.queue,
+                        "state": "escalated",
+                        "step": decision.step,
+                        "at": decision.at,
+                    },
+                )
+            )
+        elif isinstance(decision, CallOverflowed):
+            messages.append(
+                (
+                    "call",
+                    {
+                        "call_id": decision.call_id,
+                        "queue": decision.to_queue,
+                        "from_queue": decision.from_queue,
+                        "state": "overflowed",
+                        "at": decision.at,
+                    },
+                )
+            )
+        elif isinstance(decision, CallExited):
+            messages.append(
+                (
+                    "call",
+                    {
+                        "call_id": decision.call_id,
+                        "queue": decision.queue,
+                        "state": "exited",
+                        "reason": decision.reason,
+                        "destination": decision.destination,
+                        "at": decision.at,
+                    },
+                )
+            )
+    return messages
+
+
+class Subscription:
+    def __init__(self, size: int) -> None:
+        self.buffer: asyncio.Queue[Message | None] = asyncio.Queue(maxsize=size)
+        self.dropped = False
+
+    def offer(self, message: Message) -> bool:
+        try:
+            self.buffer.put_nowait(message)
+        except asyncio.QueueFull:
+            self.close()
+            self.dropped = True
+            return False
+        return True
+
+    def close(self) -> None:
+        """End the stream: the reader gets None next (old messages are discarded)."""
+        while not self.buffer.empty():
+            self.buffer.get_nowait()
+        self.buffer.put_nowait(None)
+
+
+class EventHub:
+    """Engine listener → subscribers. Runs on the engine task; never blocks it."""
+
+    def __init__(self, buffer_size: int = BUFFER_SIZE) -> None:
+        self._buffer_size = buffer_size
+        self._subscribers: set[Subscription] = set()
+        self._ids = itertools.count(1)
+
+    def on_step(self, step: Step) -> None:
+        for kind, data in step_messages(step):
+            message = Message(next(self._ids), kind, data)
+            for subscription in list(self._subscribers):
+                if not subscription.offer(message):
+                    log.warning("dropped a slow event-stream subscriber")
+                    self._subscribers.discard(subscription)
+
+    def subscribe(self) -> Subscription:
+        subscription = Subscription(self._buffer_size)
+        self._subscribers.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscribers.discard(subscription)
+
+    def close(self) -> None:
+        """End every stream (server shutdown)."""
+        for subscription in self._subscribers:
+            subscription.close()
+        self._subscribers.clear()
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+
+async def stream(request: web.Request, hub: EventHub) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    subscription = hub.subscribe()
+    try:
+        await response.prepare(request)
+        await response.write(b": connected\n\n")
+        while True:
+            try:
+                message = await asyncio.wait_for(subscription.buffer.get(), KEEPALIVE_SECONDS)
+            except TimeoutError:
+                await response.write(b": keepalive\n\n")
+                continue
+            if message is None:
+                break
+            await response.write(message.encode())
+    except (ConnectionResetError, ConnectionError):
+        pass  # the client went away
+    finally:
+        hub.unsubscribe(subscription)
+    return response

@@ -1,0 +1,206 @@
+"""Route handlers: parse the request, call one use case, render the result. No rules here."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from acd.errors import Invalid
+from acd.service import LiveCall
+from api import views
+from api.auth import Permission, requires
+from api.bodies import parse_bool, parse_instant, read_json
+from api.context import SERVICES
+from api.events import stream
+from api.openapi import openapi_document
+
+READ, AGENT_STATE, ADMIN = Permission.READ, Permission.AGENT_STATE, Permission.ADMIN
+
+
+def _json(data: object, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status)
+
+
+# --- queues --------------------------------------------------------------------------------
+
+
+@requires(READ)
+async def list_queues(request: web.Request) -> web.Response:
+    queues = request.app[SERVICES].queues.list()
+    return _json([views.queue_doc(q) for q in queues])
+
+
+@requires(ADMIN)
+async def create_queue(request: web.Request) -> web.Response:
+    queue = await request.app[SERVICES].queues.create(await read_json(request))
+    return _json(views.queue_doc(queue), 201)
+
+
+@requires(READ)
+async def get_queue(request: web.Request) -> web.Response:
+    queue = request.app[SERVICES].queues.get(request.match_info["name"])
+    return _json(views.queue_doc(queue))
+
+
+@requires(ADMIN)
+async def replace_queue(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    queue = await request.app[SERVICES].queues.replace(name, await read_json(request))
+    return _json(views.queue_doc(queue))
+
+
+@requires(ADMIN)
+async def delete_queue(request: web.Request) -> web.Response:
+    force = parse_bool(request.query.get("force", "false"), "force")
+    await request.app[SERVICES].queues.delete(request.match_info["name"], force=force)
+    return web.Response(status=204)
+
+
+# --- agents --------------------------------------------------------------------------------
+
+
+@requires(READ)
+async def list_agents(request: web.Request) -> web.Response:
+    return _json([views.agent_doc(a) for a in request.app[SERVICES].agents.list()])
+
+
+@requires(ADMIN)
+async def create_agent(request: web.Request) -> web.Response:
+    record = await request.app[SERVICES].agents.create(await read_json(request))
+    return _json(views.agent_doc(record), 201)
+
+
+@requires(READ)
+async def get_agent(request: web.Request) -> web.Response:
+    record = request.app[SERVICES].agents.record(request.match_info["agent_id"])
+    return _json(views.agent_doc(record))
+
+
+@requires(ADMIN)
+async def replace_agent(request: web.Request) -> web.Response:
+    agent_id = request.match_info["agent_id"]
+    record = await request.app[SERVICES].agents.replace(agent_id, await read_json(request))
+    return _json(views.agent_doc(record))
+
+
+@requires(ADMIN)
+async def delete_agent(request: web.Request) -> web.Response:
+    await request.app[SERVICES].agents.delete(request.match_info["agent_id"])
+    return web.Response(status=204)
+
+
+@requires(AGENT_STATE)
+async def login_agent(request: web.Request) -> web.Response:
+    view = await request.app[SERVICES].agents.login(request.match_info["agent_id"])
+    return _json(views.agent_state_doc(view))
+
+
+@requires(AGENT_STATE)
+async def logout_agent(request: web.Request) -> web.Response:
+    view = await request.app[SERVICES].agents.logout(request.match_info["agent_id"])
+    return _json(views.agent_state_doc(view))
+
+
+@requires(AGENT_STATE)
+async def pause_agent(request: web.Request) -> web.Response:
+    body = await read_json(request, optional=True)
+    reason = ""
+    if body is not None:
+        if not isinstance(body, dict) or set(body) - {"reason"}:
+            raise Invalid('expected {"reason": "..."}', field="body")
+        reason = body.get("reason", "")
+        if not isinstance(reason, str):
+            raise Invalid("must be a string", field="reason")
+    view = await request.app[SERVICES].agents.pause(request.match_info["agent_id"], reason)
+    return _json(views.agent_state_doc(view))
+
+
+@requires(AGENT_STATE)
+async def unpause_agent(request: web.Request) -> web.Response:
+    view = await request.app[SERVICES].agents.unpause(request.match_info["agent_id"])
+    return _json(views.agent_state_doc(view))
+
+
+# --- calls, statistics, reports, events ----------------------------------------------------
+
+
+@requires(READ)
+async def list_calls(request: web.Request) -> web.Response:
+    return _json([views.live_call_doc(c) for c in request.app[SERVICES].calls.live()])
+
+
+@requires(READ)
+async def get_call(request: web.Request) -> web.Response:
+    found = await request.app[SERVICES].calls.get(request.match_info["call_id"])
+    if isinstance(found, LiveCall):
+        return _json(views.live_call_doc(found))
+    return _json(views.finished_call_doc(found))
+
+
+@requires(READ)
+async def queue_stats(request: web.Request) -> web.Response:
+    return _json(list(request.app[SERVICES].reports.live()))
+
+
+@requires(READ)
+async def queue_reports(request: web.Request) -> web.Response:
+    query = request.query
+    start = parse_instant(query["from"], "from") if "from" in query else None
+    end = parse_instant(query["to"], "to") if "to" in query else None
+    interval_text = query.get("interval", "900")
+    if not interval_text.isdigit() or len(interval_text) > 9:
+        raise Invalid("must be a whole number of seconds", field="interval")
+    report = await request.app[SERVICES].reports.queues(start, end, int(interval_text))
+    return _json(report)
+
+
+@requires(READ)
+async def events(request: web.Request) -> web.StreamResponse:
+    return await stream(request, request.app[SERVICES].events)
+
+
+# --- tokens --------------------------------------------------------------------------------
+
+
+@requires(ADMIN)
+async def list_tokens(request: web.Request) -> web.Response:
+    tokens = await request.app[SERVICES].tokens.list()
+    return _json([views.principal_doc(t) for t in tokens])
+
+
+@requires(ADMIN)
+async def create_token(request: web.Request) -> web.Response:
+    issued = await request.app[SERVICES].tokens.issue(await read_json(request))
+    return _json(views.issued_token_doc(issued), 201)
+
+
+@requires(ADMIN)
+async def delete_token(request: web.Request) -> web.Response:
+    await request.app[SERVICES].tokens.revoke(request.match_info["name"])
+    return web.Response(status=204)
+
+
+# --- without a token -----------------------------------------------------------------------
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return _json({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    checks = request.app[SERVICES].health.readiness()
+    ready = checks["ami_connected"] and checks["state_synced"]
+    return _json(
+        {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
+    )
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return _json(openapi_document())
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[SERVICES].metrics)
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response

@@ -1,0 +1,471 @@
+"""The OpenAPI 3.1 document of the API, written by hand next to the routes it describes.
+
+Tests validate every request they send and every response they get against it, and check that
+it lists exactly the routes `api.app.ROUTES` serves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(type_name: str) -> Schema:
+    return {"type": [type_name, "null"]}
+
+
+_SKILLS: Schema = {
+    "type": "object",
+    "description": "skill name → level (agents) or minimum level (requirements), 1..10",
+    "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 10},
+}
+_SECONDS: Schema = {"type": "number", "minimum": 0}
+
+_QUEUE_PROPERTIES: Schema = {
+    "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+    "skills": _ref("Skills"),
+    "priority": {"type": "integer", "description": "default priority; higher is served first"},
+    "sl_threshold": _SECONDS,
+    "wrap_up": _SECONDS,
+    "ring_timeout": {"type": "number", "exclusiveMinimum": 0},
+    "max_wait": {"type": ["number", "null"], "minimum": 0, "description": "null: no limit"},
+    "overflow": {
+        "type": ["string", "null"],
+        "description": "after max_wait: another queue's name, a dialplan target "
+        "'context,exten,priority', or null (back to the dialplan with ACD_RESULT=timeout)",
+    },
+    "escalation": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["after"],
+            "additionalProperties": False,
+            "properties": {"after": _SECONDS, "skills": _ref("Skills")},
+        },
+    },
+    "policy": {"enum": ["longest_idle", "most_skilled"]},
+    "primary_skill": _nullable("string"),
+    "rona_action": {"enum": ["pause", "delay"]},
+    "rona_delay": _SECONDS,
+    "join_empty": {"type": "boolean"},
+    "leave_empty": {"type": "boolean"},
+    "announce_every": _SECONDS,
+    "callback": {"type": "boolean"},
+    "short_abandon": _SECONDS,
+    "sl_window": _SECONDS,
+}
+
+_AGENT_PROPERTIES: Schema = {
+    "id": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"},
+    "name": {"type": "string", "maxLength": 200},
+    "contact": {
+        "type": "string",
+        "maxLength": 200,
+        "description": "the channel to dial: PJSIP/1001 or Local/2001@acd-sim-agent",
+    },
+    "skills": _ref("Skills"),
+}
+
+_AGENT_STATE_PROPERTIES: Schema = {
+    "state": {"enum": ["logged_out", "available", "reserved", "busy", "wrap_up", "paused"]},
+    "pause_reason": _nullable("string"),
+    "idle_since": {
+        "type": ["number", "null"],
+        "description": "epoch seconds the agent last became able to take a call",
+    },
+    "reachable": {"type": "boolean"},
+    "call_id": _nullable("string"),
+    "pending": {"enum": ["pause", "logout", None], "description": "deferred until wrap-up ends"},
+}
+
+SCHEMAS: dict[str, Schema] = {
+    "Skills": _SKILLS,
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "description": "stable; part of the API"},
+                    "message": {"type": "string"},
+                    "field": {"type": "string", "description": "the invalid field, dotted"},
+                },
+            }
+        },
+    },
+    "QueueInput": {
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": _QUEUE_PROPERTIES,
+    },
+    "QueueReplacement": {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "the whole queue; omitted keys take their defaults; name optional",
+        "properties": _QUEUE_PROPERTIES,
+    },
+    "Queue": {
+        "type": "object",
+        "required": list(_QUEUE_PROPERTIES),
+        "additionalProperties": False,
+        "properties": _QUEUE_PROPERTIES,
+    },
+    "AgentInput": {
+        "type": "object",
+        "required": ["id"],
+        "additionalProperties": False,
+        "properties": _AGENT_PROPERTIES,
+    },
+    "AgentReplacement": {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "name, contact and skills; omitted keys are emptied; id optional",
+        "properties": _AGENT_PROPERTIES,
+    },
+    "Agent": {
+        "type": "object",
+        "required": [*_AGENT_PROPERTIES, *_AGENT_STATE_PROPERTIES],
+        "additionalProperties": False,
+        "properties": {**_AGENT_PROPERTIES, **_AGENT_STATE_PROPERTIES},
+    },
+    "AgentState": {
+        "type": "object",
+        "required": ["id", *_AGENT_STATE_PROPERTIES, "pending_reason"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "string"},
+            **_AGENT_STATE_PROPERTIES,
+            "pending_reason": _nullable("string"),
+        },
+    },
+    "PauseRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"reason": {"type": "string", "maxLength": 100}},
+    },
+    "LiveCall": {
+        "type": "object",
+        "required": ["id", "live", "queue", "state", "priority", "position", "agent_id"],
+        "properties": {
+            "id": {"type": "string"},
+            "live": {"const": True},
+            "queue": {"type": "string"},
+            "state": {"enum": ["waiting", "offered", "connected"]},
+            "priority": {"type": "integer"},
+            "position": {
+                "type": ["integer", "null"],
+                "description": "1-based place among the queue's waiting calls; null unless waiting",
+            },
+            "agent_id": _nullable("string"),
+            "requirements": _ref("Skills"),
+            "extra_skills": _ref("Skills"),
+            "arrived_at": {"type": "number"},
+            "enqueued_at": {"type": "number"},
+            "queue_entered_at": {"type": "number"},
+            "step": {"type": "integer", "description": "0: base requirements, n: escalation n"},
+            "rona_count": {"type": "integer"},
+            "caller": {
+                "type": ["object", "null"],
+                "description": "caller id and ACD_CALLER_DATA where the controller knows them",
+            },
+        },
+    },
+    "FinishedCall": {
+        "type": "object",
+        "required": ["live"],
+        "description": "the stored call record (per queue visit: legs)",
+        "properties": {"live": {"const": False}},
+    },
+    "QueueStats": {
+        "type": "object",
+        "required": ["queue"],
+        "description": "live KPIs of one queue",
+        "properties": {"queue": {"type": "string"}},
+    },
+    "QueueReport": {
+        "type": "object",
+        "description": "interval report: per queue and interval, counts and service levels",
+    },
+    "TokenInput": {
+        "type": "object",
+        "required": ["name", "role"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 64},
+            "role": {"enum": ["admin", "supervisor", "agent", "reader"]},
+            "agent_id": {
+                "type": ["string", "null"],
+                "description": "required for role agent: the only agent it may change",
+            },
+        },
+    },
+    "Token": {
+        "type": "object",
+        "required": ["name", "role", "agent_id"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string"},
+            "role": {"enum": ["admin", "supervisor", "agent", "reader"]},
+            "agent_id": _nullable("string"),
+        },
+    },
+    "IssuedToken": {
+        "type": "object",
+        "required": ["name", "role", "agent_id", "token"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string"},
+            "role": {"enum": ["admin", "supervisor", "agent", "reader"]},
+            "agent_id": _nullable("string"),
+            "token": {"type": "string", "description": "the secret; shown only in this answer"},
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"const": "ok"}},
+    },
+    "Readiness": {
+        "type": "object",
+        "required": ["status", "checks"],
+        "properties": {
+            "status": {"enum": ["ready", "not_ready"]},
+            "checks": {
+                "type": "object",
+                "required": ["controller", "ami_connected", "state_synced"],
+                "additionalProperties": {"type": "boolean"},
+            },
+        },
+    },
+}
+
+_ERRORS = {
+    "400": "the body is not JSON (syntax, content type, or a number out of range)",
+    "401": "missing or unknown bearer token",
+    "403": "the token's role does not allow this",
+    "404": "no such resource",
+    "409": "the current state does not allow this",
+    "422": "JSON, but not a valid document (`field` names the culprit)",
+}
+
+
+def _json_content(schema: Schema) -> Schema:
+    return {"application/json": {"schema": schema}}
+
+
+def _responses(ok_status: str, ok: Schema | None, description: str, *errors: str) -> Schema:
+    responses: Schema = {ok_status: {"description": description}}
+    if ok is not None:
+        responses[ok_status]["content"] = _json_content(ok)
+    for status in ("401", "403", *errors):
+        responses[status] = {"$ref": f"#/components/responses/E{status}"}
+    return responses
+
+
+def _op(
+    op_id: str, summary: str, responses: Schema, body: Schema | None = None,
+    *, optional_body: bool = False, parameters: list[Schema] | None = None,
+) -> Schema:  # fmt: skip
+    operation: Schema = {"operationId": op_id, "summary": summary, "responses": responses}
+    if body is not None:
+        operation["requestBody"] = {"required": not optional_body, "content": _json_content(body)}
+    if parameters:
+        operation["parameters"] = parameters
+    return operation
+
+
+def _path_param(name: str) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _query(name: str, description: str, schema: Schema) -> Schema:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema}  # fmt: skip
+
+
+def _public(op_id: str, summary: str, responses: Schema) -> Schema:
+    return {"operationId": op_id, "summary": summary, "security": [], "responses": responses}
+
+
+_AGENT_STATE_OK = _responses("200", _ref("AgentState"), "the agent's state after the change",
+                             "404", "409")  # fmt: skip
+_INSTANT = {"type": "string", "description": "ISO 8601 (naive = UTC) or epoch seconds"}
+
+
+def _paths() -> Schema:
+    name, agent_id, call_id = _path_param("name"), _path_param("agent_id"), _path_param("call_id")
+    return {
+        "/queues": {
+            "get": _op("listQueues", "All queues",
+                       _responses("200", {"type": "array", "items": _ref("Queue")}, "queues")),
+            "post": _op("createQueue", "Create a queue (admin)",
+                        _responses("201", _ref("Queue"), "created", "400", "409", "422"),
+                        _ref("QueueInput")),
+        },
+        "/queues/{name}": {
+            "parameters": [name],
+            "get": _op("getQueue", "One queue",
+                       _responses("200", _ref("Queue"), "the queue", "404")),
+            "put": _op("replaceQueue", "Replace a queue's configuration (admin)",
+                       _responses("200", _ref("Queue"), "replaced", "400", "404", "422"),
+                       _ref("QueueReplacement")),
+            "delete": _op(
+                "deleteQueue",
+                "Delete a queue (admin). Refused with 409 queue_busy while calls are in it, "
+                "unless force=true: then waiting and ringing calls leave the ACD (reason "
+                "queue_removed, back to the dialplan) and connected calls finish.",
+                _responses("204", None, "deleted", "404", "409", "422"),
+                parameters=[_query("force", "delete even with live calls",
+                                   {"type": "string", "enum": ["true", "false", "1", "0"]})],
+            ),
+        },
+        "/agents": {
+            "get": _op("listAgents", "All agents with their state",
+                       _responses("200", {"type": "array", "items": _ref("Agent")}, "agents")),
+            "post": _op("createAgent", "Create an agent, logged out (admin)",
+                        _responses("201", _ref("Agent"), "created", "400", "409", "422"),
+                        _ref("AgentInput")),
+        },
+        "/agents/{agent_id}": {
+            "parameters": [agent_id],
+            "get": _op("getAgent", "One agent",
+                       _responses("200", _ref("Agent"), "the agent", "404")),
+            "put": _op("replaceAgent", "Replace an agent's name, contact and skills (admin)",
+                       _responses("200", _ref("Agent"), "replaced", "400", "404", "409", "422"),
+                       _ref("AgentReplacement")),
+            "delete": _op("deleteAgent",
+                          "Delete an agent (admin); 409 agent_busy while ringing, talking or "
+                          "in wrap-up",
+                          _responses("204", None, "deleted", "404", "409")),
+        },
+        "/agents/{agent_id}/login": {
+            "parameters": [agent_id],
+            "post": _op("loginAgent", "Log in (agent tokens: own agent only)", _AGENT_STATE_OK),
+        },
+        "/agents/{agent_id}/logout": {
+            "parameters": [agent_id],
+            "post": _op("logoutAgent", "Log out; deferred to the end of a call and wrap-up",
+                        _AGENT_STATE_OK),
+        },
+        "/agents/{agent_id}/pause": {
+            "parameters": [agent_id],
+            "post": _op("pauseAgent", "Pause with a reason; deferred like logout",
+                        _responses("200", _ref("AgentState"), "the agent's state", "400", "404",
+                                   "409", "422"),
+                        _ref("PauseRequest"), optional_body=True),
+        },
+        "/agents/{agent_id}/unpause": {
+            "parameters": [agent_id],
+            "post": _op("unpauseAgent", "Unpause (idle since now)", _AGENT_STATE_OK),
+        },
+        "/calls": {
+            "get": _op("listCalls", "Live calls: waiting, offered, connected",
+                       _responses("200", {"type": "array", "items": _ref("LiveCall")}, "calls")),
+        },
+        "/calls/{call_id}": {
+            "parameters": [call_id],
+            "get": _op("getCall", "A live call, or the record of a finished one",
+                       _responses("200", {"oneOf": [_ref("LiveCall"), _ref("FinishedCall")]},
+                                  "the call", "404")),
+        },
+        "/stats/queues": {
+            "get": _op("queueStats", "Live per-queue KPIs",
+                       _responses("200", {"type": "array", "items": _ref("QueueStats")}, "stats")),
+        },
+        "/reports/queues": {
+            "get": _op(
+                "queueReport", "Interval report per queue",
+                _responses("200", _ref("QueueReport"), "the report", "422"),
+                parameters=[
+                    _query("from", "start (default: 24 h before to)", _INSTANT),
+                    _query("to", "end (default: now)", _INSTANT),
+                    _query("interval", "seconds per interval, 60..2678400 (default 900)",
+                           {"type": "string", "pattern": "^[0-9]+$"}),
+                ],
+            ),
+        },
+        "/events": {
+            "get": _op(
+                "events",
+                "Server-sent events: `event: agent` and `event: call` with JSON data "
+                "(agent state changes; call waiting, offered, connected, escalated, overflowed, "
+                "abandoned, exited, ended). A client that falls behind is disconnected.",
+                _responses("200", None, "text/event-stream"),
+            ),
+        },
+        "/tokens": {
+            "get": _op("listTokens", "API tokens, without secrets (admin)",
+                       _responses("200", {"type": "array", "items": _ref("Token")}, "tokens")),
+            "post": _op("createToken", "Issue a token (admin); the secret is shown once",
+                        _responses("201", _ref("IssuedToken"), "issued", "400", "409", "422"),
+                        _ref("TokenInput")),
+        },
+        "/tokens/{name}": {
+            "parameters": [name],
+            "delete": _op("deleteToken", "Revoke a token (admin)",
+                          _responses("204", None, "revoked", "404")),
+        },
+        "/healthz": {
+            "get": _public("healthz", "The process is up",
+                           {"200": {"description": "up",
+                                    "content": _json_content(_ref("Health"))}}),
+        },
+        "/readyz": {
+            "get": _public("readyz", "AMI connected and state synced", {
+                "200": {"description": "ready", "content": _json_content(_ref("Readiness"))},
+                "503": {"description": "not ready", "content": _json_content(_ref("Readiness"))},
+            }),
+        },
+        "/openapi.json": {
+            "get": _public("openapi", "This document",
+                           {"200": {"description": "OpenAPI 3.1",
+                                    "content": _json_content({"type": "object"})}}),
+        },
+        "/metrics": {
+            "get": _public("metrics", "Prometheus metrics (text exposition format)", {
+                "200": {"description": "metrics",
+                        "content": {"text/plain": {"schema": {"type": "string"}}}},
+            }),
+        },
+    }  # fmt: skip
+
+
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "acd control API",
+            "version": "1.0.0",
+            "description": "Queues, agents, live calls, statistics and reports of the ACD. "
+            "healthz, readyz, openapi.json and metrics are also served at the root path.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "roles: admin (everything), supervisor (read, change agent "
+                    "states), agent (read, change its own state), reader (read)",
+                }
+            },
+            "schemas": SCHEMAS,
+            "responses": {
+                f"E{status}": {
+                    "description": description,
+                    "content": _json_content(_ref("Error")),
+                }
+                for status, description in _ERRORS.items()
+            },
+        },
+    }

@@ -1,0 +1,75 @@
+"""Domain objects → JSON documents (the shapes openapi.py describes)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from acd.config import queue_to_dict
+from acd.router.model import AgentView, QueueConfig
+from acd.service import AgentRecord, IssuedToken, LiveCall, Principal
+
+
+def queue_doc(queue: QueueConfig) -> dict[str, Any]:
+    return queue_to_dict(queue)
+
+
+def agent_doc(record: AgentRecord) -> dict[str, Any]:
+    return {
+        "id": record.seed.id,
+        "name": record.seed.name,
+        "contact": record.seed.contact,
+        "skills": dict(record.seed.skills),
+        "state": record.state.value,
+        "pause_reason": record.pause_reason,
+        "idle_since": record.idle_since,
+        "reachable": record.reachable,
+        "call_id": record.call_id,
+        "pending": record.pending,
+    }
+
+
+def agent_state_doc(view: AgentView) -> dict[str, Any]:
+    return {
+        "id": view.id,
+        "state": view.state.value,
+        "pause_reason": view.pause_reason,
+        "idle_since": view.idle_since,
+        "reachable": view.reachable,
+        "call_id": view.call_id,
+        "pending": view.pending,
+        "pending_reason": view.pending_reason,
+    }
+
+
+def live_call_doc(call: LiveCall) -> dict[str, Any]:
+    view = call.view
+    return {
+        "id": view.id,
+        "live": True,
+        "queue": view.queue,
+        "state": view.state.value,
+        "priority": view.priority,
+        "position": call.position,
+        "agent_id": view.agent_id,
+        "requirements": dict(view.requirements),
+        "extra_skills": dict(view.extra_skills),
+        "arrived_at": view.arrived_at,
+        "enqueued_at": view.enqueued_at,
+        "queue_entered_at": view.queue_entered_at,
+        "step": view.step,
+        "rona_count": view.rona_count,
+        "caller": dict(call.caller) if call.caller is not None else None,
+    }
+
+
+def finished_call_doc(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {**record, "live": False}
+
+
+def principal_doc(principal: Principal) -> dict[str, Any]:
+    return {"name": principal.name, "role": principal.role, "agent_id": principal.agent_id}
+
+
+def issued_token_doc(issued: IssuedToken) -> dict[str, Any]:
+    return {**principal_doc(issued.principal), "token": issued.secret}

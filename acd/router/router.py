@@ -1,4 +1,4 @@
-"""Placeholder: the indexed Router is being written (see acd/router/__init__.py for its policy).
+"""The router the rest of the ACD uses (interim: the naive reference; the indexed one follows).
 
 The public surface every other part codes against:
     handle(event) -> list[Decision]
@@ -15,41 +15,8 @@ The public surface every other part codes against:
 
 from __future__ import annotations
 
-from acd.router.decisions import Decision
-from acd.router.events import Event
-from acd.router.model import AgentView, CallView, QueueConfig
+from acd.router.reference import ReferenceRouter
 
 
-class Router:
-    def handle(self, event: Event) -> list[Decision]:
-        raise NotImplementedError
-
-    def next_deadline(self) -> float | None:
-        raise NotImplementedError
-
-    def agent(self, agent_id: str) -> AgentView | None:
-        raise NotImplementedError
-
-    def agents(self) -> list[AgentView]:
-        raise NotImplementedError
-
-    def call(self, call_id: str) -> CallView | None:
-        raise NotImplementedError
-
-    def calls(self) -> list[CallView]:
-        raise NotImplementedError
-
-    def queue(self, name: str) -> QueueConfig | None:
-        raise NotImplementedError
-
-    def queues(self) -> list[QueueConfig]:
-        raise NotImplementedError
-
-    def position(self, call_id: str) -> int | None:
-        raise NotImplementedError
-
-    def waiting_count(self, queue: str) -> int:
-        raise NotImplementedError
-
-    def _check(self) -> None:
-        raise NotImplementedError
+class Router(ReferenceRouter):
+    """Interim: behaves exactly like `ReferenceRouter` until the indexed router lands."""

@@ -80,4 +80,33 @@ Per event (rejections emit one EventRejected and change nothing)
                      overflow if it contains a comma else None).
   leave-empty check  each WAITING call of a queue with leave_empty that no logged-in agent could
                      serve at any step → CallExited(leave_empty), in global order.
+
+Resolved details (both routers; the unit tests pin them)
+  * "Could serve at any step": some agent that is not LOGGED_OUT (paused, busy or unreachable
+    count) satisfies the requirements of some step 0..n of the queue, merged with the call's
+    extra skills. This does not change with time, so escalation never triggers the check.
+  * The leave-empty check runs after every change that can make a call unservable: an agent
+    becoming LOGGED_OUT (also by a pending logout applied), removed, or given new skills; a call
+    entering WAITING in a leave_empty queue (arrival, overflow, failed offer; after its
+    call-driven dispatch); a QueueUpserted with leave_empty (after its queue-driven dispatch).
+  * Step at time t = number of escalation steps with `queue_entered_at + after <= t`; the next
+    escalation deadline is `queue_entered_at + escalation[step].after` (same float expression
+    everywhere). A max-wait deadline exists only while the call is WAITING.
+  * QueueRemoved: first every WAITING/OFFERED call exits (global order), then each offered agent
+    settles (pending request, else AVAILABLE with idle_since unchanged) and is agent-driven, in
+    that same order.
+  * OfferFailed, in order: call back to WAITING; the agent settles; a logout there runs the
+    leave-empty check; then, if the call is still there, `queue_entered_at + max_wait <= now`
+    runs the max-wait step at `now`, else call-driven. The rona-delay deadline is set only when
+    no pending request applied; it lives while the agent is PAUSED("rona") and any state or
+    reason change cancels it; a delay of 0 runs at the next Tick.
+  * Wrap-up uses the queue's `wrap_up` as it was when the call was answered.
+  * LOGGED_OUT clears idle_since, pause reason and pending; other states keep idle_since. An
+    agent in WRAP_UP keeps `call_id` of the call it wraps up. New agents are reachable.
+  * Decision times (`at`): the latest `now` seen for event steps, the deadline for deadline steps.
+  * CallAbandoned emits nothing for the call itself. Overflow naming the call's own queue exits
+    with `timeout` and no destination (it is not "another" queue).
+  * Malformed events (non-finite now, empty ids, levels outside 1..10, a QueueConfig with
+    max_wait <= 0 (it could bounce a call between queues forever), ring_timeout <= 0, negative
+    wrap_up, decreasing escalation) are rejected with code `invalid_event`.
 """

@@ -8,53 +8,17 @@ import math
 import sys
 from typing import Any
 
+from acd.staffing.cli_types import fraction, non_negative_float, positive_float, positive_int
 from acd.staffing.erlang import StaffingFigures, Treatment, agents_for_target, figures
 
 SECONDS_PER_HOUR = 3600.0
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
-    return value
-
-
 def register(subparsers: Any) -> None:
+    from acd.staffing.simulate_cli import register_simulate
+
     _register_erlang(subparsers)
+    register_simulate(subparsers)
 
 
 # --- acd erlang ----------------------------------------------------------------------------
@@ -71,25 +35,25 @@ def _register_erlang(subparsers: Any) -> None:
             "the fewest agents that reach the target."
         ),
     )
-    parser.add_argument("--rate", type=_positive_float, required=True, metavar="CALLS_PER_HOUR")
+    parser.add_argument("--rate", type=positive_float, required=True, metavar="CALLS_PER_HOUR")
     parser.add_argument(
-        "--aht", type=_positive_float, required=True, metavar="SECONDS", help="mean handle time"
+        "--aht", type=positive_float, required=True, metavar="SECONDS", help="mean handle time"
     )
     size = parser.add_mutually_exclusive_group(required=True)
-    size.add_argument("--agents", type=_positive_int, metavar="N")
+    size.add_argument("--agents", type=positive_int, metavar="N")
     size.add_argument(
-        "--target-sl", type=_fraction, metavar="FRACTION", help="e.g. 0.8: find the agents needed"
+        "--target-sl", type=fraction, metavar="FRACTION", help="e.g. 0.8: find the agents needed"
     )
     parser.add_argument(
         "--threshold",
-        type=_non_negative_float,
+        type=non_negative_float,
         required=True,
         metavar="SECONDS",
         help="service-level threshold T (answered within T)",
     )
     parser.add_argument(
         "--patience",
-        type=_positive_float,
+        type=positive_float,
         metavar="SECONDS",
         help="mean caller patience: switches to Erlang A",
     )

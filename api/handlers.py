@@ -131,10 +131,11 @@ async def list_calls(request: web.Request) -> web.Response:
 
 @requires(READ)
 async def get_call(request: web.Request) -> web.Response:
-    found = await request.app[SERVICES].calls.get(request.match_info["call_id"])
+    call_id = request.match_info["call_id"]
+    found = await request.app[SERVICES].calls.get(call_id)
     if isinstance(found, LiveCall):
         return _json(views.live_call_doc(found))
-    return _json(views.finished_call_doc(found))
+    return _json(views.finished_call_doc(call_id, found))
 
 
 @requires(READ)

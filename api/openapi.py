@@ -180,9 +180,22 @@ SCHEMAS: dict[str, Schema] = {
     },
     "FinishedCall": {
         "type": "object",
-        "required": ["live"],
-        "description": "the stored call record (per queue visit: legs)",
-        "properties": {"live": {"const": False}},
+        "required": ["id", "live", "queue", "outcome", "agent_id", "caller_data", "legs"],
+        "description": "the stored call records: the last queue visit up front, every visit "
+        "(a call that overflowed has one per queue) under legs",
+        "properties": {
+            "id": {"type": "string"},
+            "live": {"const": False},
+            "queue": {"type": "string"},
+            "outcome": {
+                "type": ["string", "null"],
+                "description": "answered, abandoned, short_abandoned, overflowed, exited, "
+                "interrupted; null while still open",
+            },
+            "agent_id": _nullable("string"),
+            "caller_data": _nullable("string"),
+            "legs": {"type": "array", "items": {"type": "object"}},
+        },
     },
     "QueueStats": {
         "type": "object",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from acd.config import queue_to_dict
@@ -63,8 +63,18 @@ def live_call_doc(call: LiveCall) -> dict[str, Any]:
     }
 
 
-def finished_call_doc(record: Mapping[str, Any]) -> dict[str, Any]:
-    return {**record, "live": False}
+def finished_call_doc(call_id: str, legs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The last leg's outcome up front; every queue visit under `legs`."""
+    last = legs[-1]
+    return {
+        "id": call_id,
+        "live": False,
+        "queue": last.get("queue"),
+        "outcome": last.get("outcome"),
+        "agent_id": last.get("agent_id"),
+        "caller_data": last.get("caller_data"),
+        "legs": [dict(leg) for leg in legs],
+    }
 
 
 def principal_doc(principal: Principal) -> dict[str, Any]:

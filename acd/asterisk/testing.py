@@ -1,0 +1,91 @@
+"""Starting throw-away Asterisk instances for tests (the pytest plugin in
+tests/conftest_asterisk.py builds on this; benchmarks may use it directly)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+
+from acd.asterisk.install import Installation
+from acd.asterisk.instance import INSTANCES_DIR, AsteriskInstance, PortInUseError
+from acd.asterisk.ports import LOOPBACK, AsteriskPorts
+
+#: The AMI user and secret asterisk-config/manager.conf defines (acd.config's defaults).
+AMI_USERNAME = "acd"
+AMI_SECRET = "acd-local-secret"
+TEST_PREFIX = "test-"
+#: A stale test instance directory (its process gone) older than this is removed.
+STALE_AFTER_SECONDS = 600
+
+
+@dataclass(frozen=True, slots=True)
+class RunningAsterisk:
+    """A started instance and how to reach it. The FastAGI port is free for the controller
+    under test to bind; the dialplan's ACD_AGI points at it."""
+
+    instance: AsteriskInstance
+    ports: AsteriskPorts
+    ami_host: str = LOOPBACK
+    ami_username: str = AMI_USERNAME
+    ami_secret: str = AMI_SECRET
+
+    @property
+    def ami_port(self) -> int:
+        return self.ports.ami
+
+    @property
+    def sip_port(self) -> int:
+        return self.ports.sip
+
+    @property
+    def agi_host(self) -> str:
+        return self.ports.agi_host
+
+    @property
+    def agi_port(self) -> int:
+        return self.ports.agi_port
+
+
+def start_with_free_ports(
+    installation: Installation, name: str, attempts: int = 5, timeout: float = 30.0
+) -> RunningAsterisk:
+    """Start instance `name` on freshly picked free ports, picking again if another process
+    grabbed a port between the pick and Asterisk's bind."""
+    for attempt in range(1, attempts + 1):
+        ports = AsteriskPorts.pick_free()
+        instance = AsteriskInstance(installation, name, ports)
+        try:
+            instance.start(timeout)
+        except PortInUseError:
+            if attempt == attempts:
+                raise
+            continue
+        return RunningAsterisk(instance, ports)
+    raise AssertionError("unreachable")
+
+
+def unique_test_name(worker: str) -> str:
+    return f"{TEST_PREFIX}{worker}-{os.getpid()}"
+
+
+def prune_stale_test_instances(installation: Installation) -> list[str]:
+    """Remove test instance directories left by killed test runs (process gone, old)."""
+    removed: list[str] = []
+    base = installation.host_path(INSTANCES_DIR)
+    if not base.is_dir():
+        return removed
+    now = time.time()
+    for path in base.iterdir():
+        if not path.name.startswith(TEST_PREFIX) or not path.is_dir():
+            continue
+        try:
+            age = now - path.stat().st_mtime
+            instance = AsteriskInstance(installation, path.name)
+        except (OSError, ValueError):
+            continue
+        if age > STALE_AFTER_SECONDS and not instance.is_running():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    return removed

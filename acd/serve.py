@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 
 from acd.config import ConfigError, Settings, load_settings
 from acd.directory import AgentDirectory
 from acd.engine import Engine
+from acd.metrics import Metrics
 from acd.router.decisions import EventRejected
 from acd.router.events import AgentUpserted, QueueUpserted
 from acd.router.router import Router
@@ -57,6 +57,7 @@ class Assembly:
     directory: AgentDirectory
     services: ApiServices
     app: web.Application
+    metrics: Metrics | None = None
     controller: Any = None
     _closers: list[Callable[[], Any]] = field(default_factory=list)
 
@@ -90,7 +91,7 @@ async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time
         engine = Engine(router, clock)
         hub = EventHub()
         engine.add_listener(hub)
-        metrics = CollectorRegistry()
+        metrics = Metrics(router, clock)
 
         tokens = TokenService(database.config, directory)
         await tokens.ensure_admin(settings.api_token)
@@ -102,7 +103,7 @@ async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time
             reports=ReportService(engine, _NoStats(), _NoReports()),
             health=HealthService(),
             events=hub,
-            metrics=metrics,
+            metrics=metrics.registry,
         )
         engine.start()
         closers.append(engine.stop)
@@ -113,9 +114,8 @@ async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time
                 if inspect.isawaitable(result):
                     await result
         raise
-    return Assembly(
-        settings, database, engine, directory, services, create_app(services), _closers=closers
-    )
+    app = create_app(services)
+    return Assembly(settings, database, engine, directory, services, app, metrics, _closers=closers)
 
 
 async def _restore(

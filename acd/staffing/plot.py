@@ -77,3 +77,37 @@ def plot_waits(run: SimulationRun, path: str | Path, analytic: StaffingFigures |
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot_service_level_by_agents(
+    points: list[tuple[int, float, float]],
+    curve: list[tuple[int, float]],
+    path: str | Path,
+    title: str,
+    formula_label: str = "formula",
+) -> None:
+    """Simulated service level (value, CI half-width) per agent count against the formula."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=110)
+    ax.plot([a for a, _ in curve], [s for _, s in curve], "k--", marker=".", label=formula_label)
+    ax.errorbar(
+        [a for a, _, _ in points],
+        [v for _, v, _ in points],
+        yerr=[h for _, _, h in points],
+        fmt="o",
+        capsize=4,
+        label="simulated through the router (CI)",
+    )
+    ax.set_xlabel("agents")
+    ax.set_ylabel("service level (answered within T / offered)")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -85,13 +85,36 @@ def register_simulate(subparsers: Any) -> None:
     parser.add_argument("--batches", type=positive_int, default=20, help="batch count (20)")
     parser.add_argument("--confidence", type=fraction, default=0.95, help="confidence level (0.95)")
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.add_argument("--plot", metavar="FILE.png", help="write the wait distribution plot")
+    parser.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="write a plot: the wait distribution, or with --sweep the service level by agents",
+    )
+    parser.add_argument(
+        "--sweep",
+        type=agent_range,
+        metavar="LOW:HIGH",
+        help="single queue: simulate every agent count in LOW..HIGH and compare with Erlang",
+    )
     parser.add_argument(
         "--progress",
         action="store_true",
         help="progress bar on stderr even when it is not a terminal",
     )
     parser.set_defaults(func=run_simulate)
+
+
+def agent_range(text: str) -> tuple[int, int]:
+    low, sep, high = text.partition(":")
+    try:
+        bounds = (int(low), int(high)) if sep else (0, 0)
+    except ValueError:
+        bounds = (0, 0)
+    if not 1 <= bounds[0] <= bounds[1] or bounds[1] - bounds[0] > 50:
+        raise argparse.ArgumentTypeError(
+            f"expected LOW:HIGH agent counts, 1 <= LOW <= HIGH <= LOW + 50, got {text!r}"
+        )
+    return bounds
 
 
 def _scenario_from(args: argparse.Namespace) -> Scenario:
@@ -147,12 +170,24 @@ class ProgressBar:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
+    if args.sweep is not None:
+        if args.agents is not None:
+            print("acd simulate: error: give --agents or --sweep, not both", file=sys.stderr)
+            return 2
+        args.agents = args.sweep[0]
     try:
         scenario = _scenario_from(args)
     except ConfigError as exc:
         print(f"acd simulate: error: {exc}", file=sys.stderr)
         return 2
     progress = ProgressBar(sys.stderr) if args.progress or sys.stderr.isatty() else None
+    if args.sweep is not None:
+        if args.scenario is not None:
+            print(
+                "acd simulate: error: --sweep needs a single queue, not --scenario", file=sys.stderr
+            )
+            return 2
+        return _run_sweep(args, progress)
     try:
         run = simulate(scenario, args.hours, args.seed, args.warmup, progress)
         report = summarise(run, args.batches, args.confidence)
@@ -251,3 +286,52 @@ def format_report(
         for name, value in report.group_occupancy.items():
             lines.append(f"  group {name:<14} {_estimate(value, True)}")
     return "\n".join(lines)
+
+
+def _run_sweep(args: argparse.Namespace, progress: ProgressBar | None) -> int:
+    """Service level for each agent count: simulated (with CI) next to Erlang C / A."""
+    low, high = args.sweep
+    rows = []
+    for count, agents in enumerate(range(low, high + 1)):
+        args.agents = agents
+        scenario = _scenario_from(args)
+        try:
+            run = simulate(scenario, args.hours, args.seed, args.warmup)
+            report = summarise(run, args.batches, args.confidence)
+        except (ValueError, SimulationError) as exc:
+            print(f"acd simulate: error: {exc}", file=sys.stderr)
+            return 2
+        level = report.queues[0].service_level[Treatment.ABANDONS_AGAINST]
+        analytic = _analytic(args, scenario)
+        rows.append((agents, level, analytic.service_level() if analytic else math.nan))
+        if progress is not None:
+            progress((count + 1) / (high - low + 1))
+    model = "Erlang A" if args.patience is not None else "Erlang C"
+    if args.json:
+        document = [
+            {"agents": a, "simulated": e.as_dict(), "formula": None if math.isnan(f) else f}
+            for a, e, f in rows
+        ]
+        print(json.dumps({"treatment": "abandons_against", "model": model, "rows": document}))
+    else:
+        print(f"agents  simulated SL (abandons_against)  {model}")
+        for agents, level, formula in rows:
+            print(f"{agents:>6}  {_estimate(level, True):<31}  {100 * formula:.1f}%")
+    if args.plot:
+        from acd.staffing.plot import plot_service_level_by_agents
+
+        title = f"{args.rate:g} calls/h, AHT {args.aht:g} s, T = {args.threshold:g} s" + (
+            f", patience {args.patience:g} s" if args.patience else ""
+        )
+        try:
+            plot_service_level_by_agents(
+                [(a, e.value, e.half_width) for a, e, _ in rows],
+                [(a, f) for a, _, f in rows],
+                args.plot,
+                title,
+                model,
+            )
+        except OSError as exc:
+            print(f"acd simulate: error: cannot write {args.plot}: {exc}", file=sys.stderr)
+            return 2
+    return 0

@@ -113,3 +113,22 @@ def test_simulate_runs_the_documented_scenario(capsys: pytest.CaptureFixture[str
     assert "queue sales:" in captured.out
     assert "group support-team" in captured.out
     assert "100%" in captured.err
+
+
+def test_simulate_sweep_compares_each_staffing_with_erlang(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plot = tmp_path / "sweep.png"
+    argv = ["simulate", "--rate", "200", "--aht", "180", "--threshold", "20", "--sweep", "12:14"]
+    assert run([*argv, "--hours", "3", "--json", "--plot", str(plot)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [row["agents"] for row in document["rows"]] == [12, 13, 14]
+    assert document["rows"][2]["formula"] == pytest.approx(0.888, abs=5e-4)
+    assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("sweep", ["5", "9:3", "a:b", "1:99"])
+def test_simulate_sweep_rejects_bad_ranges(sweep: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        run(["simulate", "--rate", "1", "--aht", "1", "--threshold", "1", "--sweep", sweep])
+    assert "LOW:HIGH" in capsys.readouterr().err

@@ -1,22 +1,781 @@
-"""The router the rest of the ACD uses (interim: the naive reference; the indexed one follows).
+"""The indexed router: the policy of `acd.router`, with indexes so each event costs O(log n).
 
-The public surface every other part codes against:
-    handle(event) -> list[Decision]
-    next_deadline() -> float | None      earliest pending deadline (send Tick then)
-    agent(id) -> AgentView | None        agents() -> list[AgentView]   (sorted by id)
-    call(id) -> CallView | None          calls() -> list[CallView]     (global order, then
-                                                                       offered/connected by id)
-    queue(name) -> QueueConfig | None    queues() -> list[QueueConfig] (sorted by name)
-    position(call_id) -> int | None      1-based place among the WAITING calls of its queue in
-                                         global order (None unless WAITING)
-    waiting_count(queue) -> int
-    _check() -> None                     asserts every index invariant
+Indexes (see `_records` for the records and the lazy-invalidation rule)
+  * Requirement sets are interned (`ReqSet`); every agent lists the sets it satisfies and every
+    set the agents that satisfy it, so an agent change touches only its few sets.
+  * Per (set, agent ordering): a heap of dispatchable agents. Call-driven dispatch reads the
+    top of one heap.
+  * Per set: a heap of WAITING calls in global order. Agent-driven dispatch compares the tops
+    of the sets the agent satisfies.
+  * Per queue: a sorted list of the WAITING calls' orders (positions, queue-driven dispatch).
+  * One deadline heap of (deadline, kind, id); an entry is live when the record's field still
+    holds that deadline, so nothing is ever removed from it eagerly.
+
+n below is the number of agents or calls involved, k the number of requirement sets an agent
+satisfies (a handful in practice), W the WAITING calls of one queue.
 """
 
 from __future__ import annotations
 
-from acd.router.reference import ReferenceRouter
+import heapq
+from bisect import bisect_left, insort
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from acd.router import events as ev
+from acd.router._records import HEAP_SLACK, Agent, Call, Queue, ReqSet
+from acd.router._validation import event_problem
+from acd.router.decisions import (
+    AgentStateChanged,
+    CallEscalated,
+    CallExited,
+    CallOverflowed,
+    Decision,
+    EventRejected,
+    OfferCall,
+)
+from acd.router.model import (
+    RONA_REASON,
+    AgentState,
+    AgentView,
+    CallState,
+    CallView,
+    QueueConfig,
+    RonaAction,
+    frozen_skills,
+    merge_requirements,
+    satisfies,
+)
+from acd.router.states import AgentTrigger, CallTrigger, Do, agent_outcome, call_outcome
+
+_WRAP_END, _RONA_END, _ESCALATION, _MAX_WAIT = range(4)
+_AVAILABLE = AgentState.AVAILABLE
+_LOGGED_OUT = AgentState.LOGGED_OUT
+_WAITING = CallState.WAITING
+_CONNECTED = CallState.CONNECTED
+
+_AGENT_TRIGGERS: Mapping[type, AgentTrigger] = {
+    ev.AgentRemoved: AgentTrigger.REMOVE,
+    ev.AgentLoggedIn: AgentTrigger.LOGIN,
+    ev.AgentLoggedOut: AgentTrigger.LOGOUT,
+    ev.AgentPaused: AgentTrigger.PAUSE,
+    ev.AgentUnpaused: AgentTrigger.UNPAUSE,
+}
+_CALL_TRIGGERS: Mapping[type, CallTrigger] = {
+    ev.CallAbandoned: CallTrigger.ABANDON,
+    ev.OfferAnswered: CallTrigger.ANSWER,
+    ev.OfferFailed: CallTrigger.FAIL,
+    ev.CallEnded: CallTrigger.END,
+}
 
 
-class Router(ReferenceRouter):
-    """Interim: behaves exactly like `ReferenceRouter` until the indexed router lands."""
+def _skills_key(skills: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(skills.items())) if skills else ()
+
+
+class Router:
+    """The ACD's router. Runtime complexity is stated per method; amortised over lazy cleanup."""
+
+    def __init__(self) -> None:
+        self._agents: dict[str, Agent] = {}
+        self._calls: dict[str, Call] = {}
+        self._queues: dict[str, Queue] = {}
+        self._reqsets: dict[tuple[tuple[str, int], ...], ReqSet] = {}
+        self._reqsets_by_first_skill: dict[str, list[ReqSet]] = {}
+        self._agents_by_skill: dict[str, dict[str, Agent]] = {}
+        self._leave_empty_queues: dict[str, Queue] = {}
+        self._deadlines: list[tuple[float, int, str]] = []
+        self._now = float("-inf")
+        self._seq = 0
+        self._epoch = 0
+        self._out: list[Decision] = []
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            ev.Tick: self._on_tick,
+            ev.QueueUpserted: self._on_queue_upserted,
+            ev.QueueRemoved: self._on_queue_removed,
+            ev.AgentUpserted: self._on_agent_upserted,
+            ev.AgentRemoved: self._on_agent_removed,
+            ev.AgentLoggedIn: self._on_agent_logged_in,
+            ev.AgentLoggedOut: self._on_agent_logged_out,
+            ev.AgentPaused: self._on_agent_paused,
+            ev.AgentUnpaused: self._on_agent_unpaused,
+            ev.AgentReachabilityChanged: self._on_reachability_changed,
+            ev.CallArrived: self._on_call_arrived,
+            ev.CallAbandoned: self._on_call_abandoned,
+            ev.OfferAnswered: self._on_offer_answered,
+            ev.OfferFailed: self._on_offer_failed,
+            ev.CallEnded: self._on_call_ended,
+        }
+
+    # --- public surface ---------------------------------------------------------------------
+
+    def handle(self, event: ev.Event) -> list[Decision]:
+        """Apply one event; return the decisions it caused, in order.
+
+        Runtime complexity: O(k log n) per dispatch it causes; a Tick runs each due deadline
+        at that cost; QueueUpserted/QueueRemoved are O(W log n) for the queue's calls; the
+        leave-empty check adds O(W) per leave_empty queue where it runs.
+        """
+        out: list[Decision] = []
+        self._out = out
+        handler = self._handlers.get(type(event))
+        problem = event_problem(event) if handler is not None else "not a router event"
+        if problem is not None or handler is None:
+            return [EventRejected(type(event).__name__, "invalid_event", problem or "")]
+        rejected = self._rejection(event)
+        if rejected is not None:
+            return [rejected]
+        if event.now > self._now:
+            self._now = event.now
+        handler(event)
+        return out
+
+    def next_deadline(self) -> float | None:
+        """Earliest pending deadline. Runtime complexity: O(1), amortised O(log n)."""
+        top = self._live_deadline()
+        return None if top is None else top[0]
+
+    def agent(self, agent_id: str) -> AgentView | None:
+        """Runtime complexity: O(s) for s skills."""
+        a = self._agents.get(agent_id)
+        return None if a is None else _agent_view(a)
+
+    def agents(self) -> list[AgentView]:
+        """All agents sorted by id. Runtime complexity: O(n log n)."""
+        return [_agent_view(self._agents[k]) for k in sorted(self._agents)]
+
+    def call(self, call_id: str) -> CallView | None:
+        """Runtime complexity: O(s) for s skills."""
+        c = self._calls.get(call_id)
+        return None if c is None else _call_view(c)
+
+    def calls(self) -> list[CallView]:
+        """WAITING calls in global order, then offered and connected ones by id.
+
+        Runtime complexity: O(n log n)."""
+        waiting = sorted(order for q in self._queues.values() for order in q.waiting)
+        others = sorted(c.id for c in self._calls.values() if c.state != _WAITING)
+        return [_call_view(self._calls[o[3]]) for o in waiting] + [
+            _call_view(self._calls[i]) for i in others
+        ]
+
+    def queue(self, name: str) -> QueueConfig | None:
+        """Runtime complexity: O(1)."""
+        q = self._queues.get(name)
+        return None if q is None else q.config
+
+    def queues(self) -> list[QueueConfig]:
+        """All queues sorted by name. Runtime complexity: O(q log q)."""
+        return [self._queues[k].config for k in sorted(self._queues)]
+
+    def position(self, call_id: str) -> int | None:
+        """1-based place among its queue's WAITING calls. Runtime complexity: O(log W)."""
+        c = self._calls.get(call_id)
+        if c is None or c.state != _WAITING:
+            return None
+        return bisect_left(self._queues[c.queue].waiting, c.order) + 1
+
+    def waiting_count(self, queue: str) -> int:
+        """Runtime complexity: O(1)."""
+        q = self._queues.get(queue)
+        return 0 if q is None else len(q.waiting)
+
+    # --- rejections (checked before anything changes) -------------------------------------------
+
+    def _rejection(self, event: ev.Event) -> EventRejected | None:
+        name = type(event).__name__
+        agent_trigger = _AGENT_TRIGGERS.get(type(event))
+        if agent_trigger is not None or isinstance(event, ev.AgentReachabilityChanged):
+            agent_id: str = event.agent_id  # type: ignore[union-attr]
+            a = self._agents.get(agent_id)
+            if a is None:
+                return EventRejected(name, "unknown_agent", f"no agent {agent_id!r}")
+            if agent_trigger is not None:
+                outcome = agent_outcome(a.state, agent_trigger)
+                if outcome.do == Do.REJECT:
+                    return EventRejected(name, outcome.code, f"agent {a.id} is {a.state.value}")
+            return None
+        call_trigger = _CALL_TRIGGERS.get(type(event))
+        if call_trigger is not None:
+            call_id: str = event.call_id  # type: ignore[union-attr]
+            c = self._calls.get(call_id)
+            if c is None:
+                return EventRejected(name, "unknown_call", f"no call {call_id!r}")
+            if call_outcome(c.state, call_trigger).do == Do.REJECT:
+                return EventRejected(name, "wrong_state", f"call {c.id} is {c.state.value}")
+            if (
+                isinstance(event, (ev.OfferAnswered, ev.OfferFailed))
+                and c.agent_id != event.agent_id
+            ):
+                return EventRejected(
+                    name, "wrong_state", f"call {c.id} is not offered to {event.agent_id}"
+                )
+            return None
+        if isinstance(event, ev.QueueRemoved) and event.name not in self._queues:
+            return EventRejected(name, "unknown_queue", f"no queue {event.name!r}")
+        if isinstance(event, ev.CallArrived) and event.call_id in self._calls:
+            return EventRejected(
+                name, "duplicate_call", f"call {event.call_id!r} is already in the ACD"
+            )
+        return None
+
+    # --- requirement sets ---------------------------------------------------------------------
+
+    def _intern(self, requirements: Mapping[str, int]) -> ReqSet:
+        key = _skills_key(requirements)
+        r = self._reqsets.get(key)
+        if r is not None:
+            return r
+        r = self._reqsets[key] = ReqSet(key)
+        if key:
+            self._reqsets_by_first_skill.setdefault(key[0][0], []).append(r)
+            candidates: Iterable[Agent] = self._agents_by_skill.get(key[0][0], {}).values()
+        else:
+            candidates = self._agents.values()
+        for a in candidates:
+            if r.satisfied_by(a.skills):
+                r.agents[a.id] = a
+                a.reqsets.append(r)
+                if a.state != _LOGGED_OUT:
+                    r.logged_in += 1
+                if a.epoch:
+                    r.available += 1
+        return r
+
+    def _satisfied_sets(self, skills: dict[str, int]) -> list[ReqSet]:
+        found: list[ReqSet] = []
+        empty = self._reqsets.get(())
+        if empty is not None:
+            found.append(empty)
+        by_first = self._reqsets_by_first_skill
+        for skill in skills:
+            for r in by_first.get(skill, ()):
+                if r.satisfied_by(skills):
+                    found.append(r)
+        return found
+
+    def _steps_for(self, q: Queue, c: Call) -> tuple[ReqSet, ...]:
+        steps = q.step_cache.get(c.extra_key)
+        if steps is None:
+            steps = tuple(
+                self._intern(merge_requirements(q.step_skills(i), c.extra))
+                for i in range(len(q.afters) + 1)
+            )
+            q.step_cache[c.extra_key] = steps
+        return steps
+
+    # --- agent index membership -----------------------------------------------------------------
+
+    def _add_dispatchable(self, a: Agent) -> None:
+        self._epoch += 1
+        a.epoch = self._epoch
+        push = heapq.heappush
+        for r in a.reqsets:
+            r.available += 1
+            for ordering, heap in r.heaps.items():
+                push(heap, a.entry(ordering))
+
+    def _remove_dispatchable(self, a: Agent) -> None:
+        a.epoch = 0
+        for r in a.reqsets:
+            r.available -= 1
+            limit = 2 * r.available + HEAP_SLACK
+            for ordering, heap in r.heaps.items():
+                if len(heap) > limit:
+                    r.heaps[ordering] = [e for e in heap if e[-2] == e[-1].epoch]
+                    heapq.heapify(r.heaps[ordering])
+
+    def _set_agent(self, a: Agent, state: AgentState, at: float, reason: str | None = None) -> None:
+        old = a.state
+        if old == AgentState.PAUSED and (state != AgentState.PAUSED or reason != a.pause_reason):
+            a.rona_until = None
+        if (old == _LOGGED_OUT) != (state == _LOGGED_OUT):
+            delta = -1 if state == _LOGGED_OUT else 1
+            for r in a.reqsets:
+                r.logged_in += delta
+        a.state = state
+        a.pause_reason = reason if state == AgentState.PAUSED else None
+        if state == _LOGGED_OUT:
+            a.idle_since = None
+            a.pending = a.pending_reason = None
+        if state != AgentState.WRAP_UP:
+            a.wrap_until = None
+        dispatchable = state == _AVAILABLE and a.reachable
+        if a.epoch and not dispatchable:
+            self._remove_dispatchable(a)
+        elif dispatchable and not a.epoch:
+            self._add_dispatchable(a)
+        self._out.append(AgentStateChanged(a.id, state, a.pause_reason, a.idle_since, at))
+
+    def _replace_skills(self, a: Agent, skills: dict[str, int]) -> None:
+        dispatchable = bool(a.epoch)
+        if dispatchable:
+            self._remove_dispatchable(a)
+        logged_in = a.state != _LOGGED_OUT
+        for r in a.reqsets:
+            del r.agents[a.id]
+            if logged_in:
+                r.logged_in -= 1
+        for skill in a.skills:
+            del self._agents_by_skill[skill][a.id]
+        a.skills = skills
+        for skill in skills:
+            self._agents_by_skill.setdefault(skill, {})[a.id] = a
+        a.reqsets = self._satisfied_sets(skills)
+        for r in a.reqsets:
+            r.agents[a.id] = a
+            if logged_in:
+                r.logged_in += 1
+        if dispatchable:
+            self._add_dispatchable(a)
+
+    # --- call index membership ------------------------------------------------------------------
+
+    def _add_waiting(self, c: Call) -> None:
+        self._epoch += 1
+        c.epoch = self._epoch
+        r = c.reqset
+        assert r is not None
+        r.waiting_live += 1
+        heapq.heappush(r.waiting, (c.order, c.epoch, c))
+        insort(self._queues[c.queue].waiting, c.order)
+
+    def _remove_waiting(self, c: Call) -> None:
+        c.epoch = 0
+        r = c.reqset
+        assert r is not None
+        r.waiting_live -= 1
+        if len(r.waiting) > 2 * r.waiting_live + HEAP_SLACK:
+            r.waiting = [e for e in r.waiting if e[1] == e[2].epoch]
+            heapq.heapify(r.waiting)
+        waiting = self._queues[c.queue].waiting
+        del waiting[bisect_left(waiting, c.order)]
+
+    def _place_in_step(self, q: Queue, c: Call, step: int) -> None:
+        """Set the call's step, its requirement set and its deadlines in queue `q`."""
+        c.step = step
+        c.reqset = c.steps[step]
+        entered = c.queue_entered_at
+        afters = q.afters
+        c.escalation_at = entered + afters[step] if step < len(afters) else None
+        if c.escalation_at is not None:
+            heapq.heappush(self._deadlines, (c.escalation_at, _ESCALATION, c.id))
+
+    def _set_max_wait(self, q: Queue, c: Call) -> None:
+        max_wait = q.config.max_wait
+        c.max_wait_at = None if max_wait is None else c.queue_entered_at + max_wait
+        if c.max_wait_at is not None:
+            heapq.heappush(self._deadlines, (c.max_wait_at, _MAX_WAIT, c.id))
+            self._compact_deadlines()
+
+    def _enter_queue(self, c: Call, q: Queue, at: float) -> None:
+        c.queue = q.config.name
+        c.queue_entered_at = at
+        c.steps = self._steps_for(q, c)
+        step = 0
+        for after in q.afters:
+            if at + after <= at:
+                step += 1
+        self._place_in_step(q, c, step)
+        self._set_max_wait(q, c)
+        q.calls[c.id] = c
+        self._add_waiting(c)
+
+    # --- deadlines ----------------------------------------------------------------------------
+
+    def _deadline_is_live(self, entry: tuple[float, int, str]) -> bool:
+        at, kind, key = entry
+        if kind <= _RONA_END:
+            a = self._agents.get(key)
+            if a is None:
+                return False
+            if kind == _WRAP_END:
+                return a.state == AgentState.WRAP_UP and a.wrap_until == at
+            return (
+                a.state == AgentState.PAUSED
+                and a.pause_reason == RONA_REASON
+                and (a.rona_until == at)
+            )
+        c = self._calls.get(key)
+        if c is None:
+            return False
+        if kind == _ESCALATION:
+            return c.state != _CONNECTED and c.escalation_at == at
+        return c.state == _WAITING and c.max_wait_at == at
+
+    def _live_deadline(self) -> tuple[float, int, str] | None:
+        heap = self._deadlines
+        while heap:
+            if self._deadline_is_live(heap[0]):
+                return heap[0]
+            heapq.heappop(heap)
+        return None
+
+    def _compact_deadlines(self) -> None:
+        if len(self._deadlines) > 2 * (2 * len(self._calls) + len(self._agents)) + HEAP_SLACK:
+            self._deadlines = [e for e in self._deadlines if self._deadline_is_live(e)]
+            heapq.heapify(self._deadlines)
+
+    # --- dispatch -----------------------------------------------------------------------------
+
+    def _agent_driven(self, a: Agent, at: float) -> None:
+        if not a.epoch:
+            return
+        best: Any = None
+        pop = heapq.heappop
+        for r in a.reqsets:
+            if not r.waiting_live:
+                if r.waiting:
+                    r.waiting.clear()
+                continue
+            waiting = r.waiting
+            top = waiting[0]
+            while top[1] != top[2].epoch:
+                pop(waiting)
+                top = waiting[0]
+            if best is None or top[0] < best[0]:
+                best = top
+        if best is not None:
+            self._offer(best[2], a, at)
+
+    def _call_driven(self, c: Call, at: float) -> None:
+        if c.state != _WAITING:
+            return
+        r = c.reqset
+        assert r is not None
+        if not r.available:
+            return
+        ordering = self._queues[c.queue].ordering
+        heap = r.heaps.get(ordering)
+        if heap is None:
+            heap = r.heaps[ordering] = [a.entry(ordering) for a in r.agents.values() if a.epoch]
+            heapq.heapify(heap)
+        top = heap[0]
+        while top[-2] != top[-1].epoch:
+            heapq.heappop(heap)
+            top = heap[0]
+        self._offer(c, top[-1], at)
+
+    def _offer(self, c: Call, a: Agent, at: float) -> None:
+        self._remove_waiting(c)
+        c.state = CallState.OFFERED
+        c.agent_id = a.id
+        a.call_id = c.id
+        self._set_agent(a, AgentState.RESERVED, at)
+        self._out.append(OfferCall(c.id, a.id, c.queue, self._queues[c.queue].config.ring_timeout))
+
+    def _servable(self, c: Call) -> bool:
+        return any(r.logged_in for r in c.steps)
+
+    def _exit(self, c: Call, reason: str, destination: str | None, at: float) -> None:
+        if c.state == _WAITING:
+            self._remove_waiting(c)
+        del self._calls[c.id]
+        q = self._queues.get(c.queue)
+        if q is not None:
+            q.calls.pop(c.id, None)
+        self._out.append(CallExited(c.id, c.queue, reason, destination, at))
+
+    def _leave_empty_check(self, at: float) -> None:
+        orders = [o for q in self._leave_empty_queues.values() for o in q.waiting]
+        if not orders:
+            return
+        orders.sort()
+        for order in orders:
+            c = self._calls[order[3]]
+            if not self._servable(c):
+                self._exit(c, "leave_empty", None, at)
+
+    def _waiting_again(self, c: Call, at: float) -> None:
+        self._call_driven(c, at)
+        if c.state == _WAITING and self._queues[c.queue].config.leave_empty:
+            self._leave_empty_check(at)
+
+    # --- agent steps ------------------------------------------------------------------------------
+
+    def _become_available(self, a: Agent, at: float) -> None:
+        a.idle_since = at
+        self._set_agent(a, _AVAILABLE, at)
+        self._agent_driven(a, at)
+
+    def _settle(self, a: Agent, trigger: AgentTrigger, at: float) -> None:
+        outcome = agent_outcome(a.state, trigger)
+        assert outcome.do == Do.SETTLE
+        a.call_id = None
+        pending, reason = a.pending, a.pending_reason
+        a.pending = a.pending_reason = None
+        if pending == "logout":
+            self._set_agent(a, _LOGGED_OUT, at)
+            self._leave_empty_check(at)
+        elif pending == "pause":
+            self._set_agent(a, AgentState.PAUSED, at, reason)
+        elif outcome.target == AgentState.PAUSED:
+            self._set_agent(a, AgentState.PAUSED, at, RONA_REASON)
+        elif trigger == AgentTrigger.WRAP_END:
+            self._become_available(a, at)
+        else:
+            self._set_agent(a, _AVAILABLE, at)
+            self._agent_driven(a, at)
+
+    # --- events -------------------------------------------------------------------------------
+
+    def _on_tick(self, event: ev.Tick) -> None:
+        now = self._now
+        while True:
+            top = self._live_deadline()
+            if top is None or top[0] > now:
+                return
+            heapq.heappop(self._deadlines)
+            at, kind, key = top
+            if kind == _WRAP_END:
+                a = self._agents[key]
+                a.wrap_until = None
+                self._settle(a, AgentTrigger.WRAP_END, at)
+            elif kind == _RONA_END:
+                a = self._agents[key]
+                a.rona_until = None
+                self._become_available(a, at)
+            elif kind == _ESCALATION:
+                self._escalate(self._calls[key], at)
+            else:
+                self._max_wait(self._calls[key], at)
+
+    def _escalate(self, c: Call, at: float) -> None:
+        q = self._queues[c.queue]
+        waiting = c.state == _WAITING
+        if waiting:
+            self._remove_waiting(c)
+        self._place_in_step(q, c, c.step + 1)
+        if waiting:
+            self._add_waiting(c)
+        self._out.append(CallEscalated(c.id, c.queue, c.step, at))
+        self._call_driven(c, at)
+
+    def _max_wait(self, c: Call, at: float) -> None:
+        q = self._queues[c.queue]
+        target = q.config.overflow
+        if target and "," not in target and target != q.config.name and target in self._queues:
+            self._out.append(CallOverflowed(c.id, q.config.name, target, at))
+            self._remove_waiting(c)
+            del q.calls[c.id]
+            self._enter_queue(c, self._queues[target], at)
+            self._waiting_again(c, at)
+        else:
+            self._exit(c, "timeout", target if target and "," in target else None, at)
+
+    def _on_queue_upserted(self, event: ev.QueueUpserted) -> None:
+        config = event.queue
+        now = self._now
+        q = self._queues.get(config.name)
+        if q is None:
+            q = self._queues[config.name] = Queue(config)
+        else:
+            q.configure(config)
+        if config.leave_empty:
+            self._leave_empty_queues[config.name] = q
+        else:
+            self._leave_empty_queues.pop(config.name, None)
+        for c in q.calls.values():
+            waiting = c.state == _WAITING
+            if waiting:
+                self._remove_waiting(c)
+            c.steps = self._steps_for(q, c)
+            step = 0
+            for after in q.afters:
+                if c.queue_entered_at + after <= now:
+                    step += 1
+            self._place_in_step(q, c, step)
+            self._set_max_wait(q, c)
+            if waiting:
+                self._add_waiting(c)
+        for order in list(q.waiting):
+            self._call_driven(self._calls[order[3]], now)
+        if config.leave_empty:
+            self._leave_empty_check(now)
+
+    def _on_queue_removed(self, event: ev.QueueRemoved) -> None:
+        q = self._queues[event.name]
+        mine = sorted(q.calls.values(), key=lambda c: c.order)
+        freed = [self._agents[c.agent_id] for c in mine if c.agent_id is not None]
+        for c in mine:
+            self._exit(c, "queue_removed", None, self._now)
+        del self._queues[event.name]
+        self._leave_empty_queues.pop(event.name, None)
+        for a in freed:
+            self._settle(a, AgentTrigger.RETRACT, self._now)
+
+    def _on_agent_upserted(self, event: ev.AgentUpserted) -> None:
+        skills = dict(event.skills)
+        a = self._agents.get(event.agent_id)
+        if a is None:
+            a = self._agents[event.agent_id] = Agent(event.agent_id, {})
+            self._replace_skills(a, skills)
+            return
+        self._replace_skills(a, skills)
+        self._agent_driven(a, self._now)
+        self._leave_empty_check(self._now)
+
+    def _on_agent_removed(self, event: ev.AgentRemoved) -> None:
+        a = self._agents[event.agent_id]
+        if a.state != _LOGGED_OUT:
+            self._set_agent(a, _LOGGED_OUT, self._now)
+        self._replace_skills(a, {})
+        for r in a.reqsets:  # the empty set, if interned
+            del r.agents[a.id]
+        del self._agents[a.id]
+        self._leave_empty_check(self._now)
+
+    def _on_agent_logged_in(self, event: ev.AgentLoggedIn) -> None:
+        a = self._agents[event.agent_id]
+        if agent_outcome(a.state, AgentTrigger.LOGIN).do == Do.MOVE:
+            self._become_available(a, self._now)
+
+    def _on_agent_logged_out(self, event: ev.AgentLoggedOut) -> None:
+        a = self._agents[event.agent_id]
+        outcome = agent_outcome(a.state, AgentTrigger.LOGOUT)
+        if outcome.do == Do.MOVE:
+            self._set_agent(a, _LOGGED_OUT, self._now)
+            self._leave_empty_check(self._now)
+        elif outcome.do == Do.DEFER:
+            a.pending, a.pending_reason = "logout", None
+
+    def _on_agent_paused(self, event: ev.AgentPaused) -> None:
+        a = self._agents[event.agent_id]
+        outcome = agent_outcome(a.state, AgentTrigger.PAUSE)
+        if outcome.do == Do.MOVE:
+            if a.state != AgentState.PAUSED or a.pause_reason != event.reason:
+                self._set_agent(a, AgentState.PAUSED, self._now, event.reason)
+        elif outcome.do == Do.DEFER and a.pending != "logout":
+            a.pending, a.pending_reason = "pause", event.reason
+
+    def _on_agent_unpaused(self, event: ev.AgentUnpaused) -> None:
+        a = self._agents[event.agent_id]
+        outcome = agent_outcome(a.state, AgentTrigger.UNPAUSE)
+        if outcome.do == Do.MOVE:
+            self._become_available(a, self._now)
+        elif outcome.do == Do.CANCEL and a.pending == "pause":
+            a.pending = a.pending_reason = None
+
+    def _on_reachability_changed(self, event: ev.AgentReachabilityChanged) -> None:
+        a = self._agents[event.agent_id]
+        if event.reachable == a.reachable:
+            return
+        a.reachable = event.reachable
+        if not event.reachable:
+            if a.epoch:
+                self._remove_dispatchable(a)
+        elif a.state == _AVAILABLE:
+            self._add_dispatchable(a)
+            self._agent_driven(a, self._now)
+
+    def _on_call_arrived(self, event: ev.CallArrived) -> None:
+        now = self._now
+        q = self._queues.get(event.queue)
+        if q is None:
+            self._out.append(CallExited(event.call_id, event.queue, "unknown_queue", None, now))
+            return
+        extra = dict(event.extra_skills)
+        priority = q.config.priority if event.priority is None else event.priority
+        c = Call(event.call_id, q.config.name, priority, extra, _skills_key(extra), 0, now)
+        if not q.config.join_empty and not any(r.logged_in for r in self._steps_for(q, c)):
+            self._out.append(CallExited(event.call_id, q.config.name, "join_empty", None, now))
+            return
+        self._seq += 1
+        c.order = (-priority, now, self._seq, c.id)
+        self._calls[c.id] = c
+        self._enter_queue(c, q, now)
+        self._waiting_again(c, now)
+
+    def _on_call_abandoned(self, event: ev.CallAbandoned) -> None:
+        c = self._calls.pop(event.call_id)
+        self._queues[c.queue].calls.pop(c.id)
+        if c.state == _WAITING:
+            self._remove_waiting(c)
+        if c.agent_id is not None:
+            self._settle(self._agents[c.agent_id], AgentTrigger.RETRACT, self._now)
+
+    def _on_offer_answered(self, event: ev.OfferAnswered) -> None:
+        c = self._calls[event.call_id]
+        q = self._queues[c.queue]
+        del q.calls[c.id]
+        c.state = _CONNECTED
+        c.wrap_up = q.config.wrap_up
+        self._set_agent(self._agents[event.agent_id], AgentState.BUSY, self._now)
+
+    def _on_offer_failed(self, event: ev.OfferFailed) -> None:
+        now = self._now
+        c = self._calls[event.call_id]
+        a = self._agents[event.agent_id]
+        q = self._queues[c.queue]
+        c.state = _WAITING
+        c.agent_id = None
+        c.rona_count += 1
+        self._add_waiting(c)
+        had_pending = a.pending is not None
+        self._settle(a, AgentTrigger.FAIL, now)
+        if not had_pending and q.config.rona_action == RonaAction.DELAY:
+            a.rona_until = now + q.config.rona_delay
+            heapq.heappush(self._deadlines, (a.rona_until, _RONA_END, a.id))
+        if c.id not in self._calls:
+            return
+        if c.max_wait_at is not None:
+            if c.max_wait_at <= now:
+                self._max_wait(c, now)
+                return
+            heapq.heappush(self._deadlines, (c.max_wait_at, _MAX_WAIT, c.id))
+        self._waiting_again(c, now)
+
+    def _on_call_ended(self, event: ev.CallEnded) -> None:
+        now = self._now
+        c = self._calls.pop(event.call_id)
+        a = self._agents[c.agent_id or ""]
+        self._set_agent(a, AgentState.WRAP_UP, now)
+        if c.wrap_up == 0:
+            self._settle(a, AgentTrigger.WRAP_END, now)
+        else:
+            a.wrap_until = now + c.wrap_up
+            heapq.heappush(self._deadlines, (a.wrap_until, _WRAP_END, a.id))
+            self._compact_deadlines()
+
+    # --- invariants ---------------------------------------------------------------------------
+
+    def _check(self) -> None:
+        """Assert every index invariant. Runtime complexity: O(n * sets) — tests only."""
+        from acd.router._check import check_router
+
+        check_router(self)
+
+
+def _agent_view(a: Agent) -> AgentView:
+    return AgentView(
+        a.id,
+        frozen_skills(a.skills),
+        a.state,
+        a.pause_reason,
+        a.idle_since,
+        a.reachable,
+        a.call_id,
+        a.pending,
+        a.pending_reason,
+    )
+
+
+def _call_view(c: Call) -> CallView:
+    assert c.reqset is not None
+    return CallView(
+        c.id,
+        c.queue,
+        c.priority,
+        frozen_skills(c.extra),
+        frozen_skills(c.reqset.skills),
+        c.state,
+        c.agent_id,
+        c.arrived_at,
+        c.enqueued_at,
+        c.queue_entered_at,
+        c.step,
+        c.rona_count,
+    )
+
+
+__all__ = ["Router", "satisfies"]

@@ -1,0 +1,173 @@
+"""The indexed router's mutable records and the index entries that point at them.
+
+Heap entries carry the epoch their record had when they were pushed; a record that leaves an
+index sets its epoch to 0 (and gets a fresh one when it comes back), so an entry is live
+exactly when `entry epoch == record.epoch`. Stale entries are dropped when they reach a heap's
+top, and a heap is rebuilt once it holds more than twice its live entries plus a little slack.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from acd.router.model import AgentPolicy, AgentState, CallState, QueueConfig
+
+#: Rebuild a lazily cleaned heap when it holds more than 2 * live + this many entries.
+HEAP_SLACK = 32
+
+AgentEntry = tuple[Any, ...]
+"""(idle_since, id, epoch, agent) or (-level, idle_since, id, epoch, agent)."""
+
+CallEntry = tuple[tuple[int, float, int, str], int, "Call"]
+"""(call order, epoch, call)."""
+
+
+class ReqSet:
+    """One interned requirement set, with the agents that satisfy it and the calls that need it.
+
+    `heaps` maps an agent ordering (None: longest idle; a skill name: most skilled in it) to a
+    heap of the *dispatchable* (available and reachable) agents satisfying the set, built the
+    first time a call of that ordering needs it. `waiting` is a heap of the WAITING calls whose
+    current requirements are this set, in global call order.
+    """
+
+    __slots__ = (
+        "agents",
+        "available",
+        "heaps",
+        "key",
+        "logged_in",
+        "skills",
+        "waiting",
+        "waiting_live",
+    )
+
+    def __init__(self, key: tuple[tuple[str, int], ...]) -> None:
+        self.key = key
+        self.skills = dict(key)
+        self.agents: dict[str, Agent] = {}  # every agent satisfying the set, any state
+        self.logged_in = 0  # of those, not LOGGED_OUT
+        self.available = 0  # of those, dispatchable
+        self.heaps: dict[str | None, list[AgentEntry]] = {}
+        self.waiting: list[CallEntry] = []
+        self.waiting_live = 0
+
+    def satisfied_by(self, skills: dict[str, int]) -> bool:
+        get = skills.get
+        for skill, level in self.key:  # noqa: SIM110 - a plain loop beats all(genexpr) here
+            if get(skill, 0) < level:
+                return False
+        return True
+
+
+class Agent:
+    __slots__ = (
+        "call_id",
+        "epoch",
+        "id",
+        "idle_since",
+        "pause_reason",
+        "pending",
+        "pending_reason",
+        "reachable",
+        "reqsets",
+        "rona_until",
+        "skills",
+        "state",
+        "wrap_until",
+    )
+
+    def __init__(self, agent_id: str, skills: dict[str, int]) -> None:
+        self.id = agent_id
+        self.skills = skills
+        self.state = AgentState.LOGGED_OUT
+        self.pause_reason: str | None = None
+        self.idle_since: float | None = None
+        self.reachable = True
+        self.call_id: str | None = None
+        self.pending: str | None = None
+        self.pending_reason: str | None = None
+        self.wrap_until: float | None = None
+        self.rona_until: float | None = None
+        self.reqsets: list[ReqSet] = []
+        self.epoch = 0  # non-zero exactly while dispatchable
+
+    def entry(self, ordering: str | None) -> AgentEntry:
+        if ordering is None:
+            return (self.idle_since, self.id, self.epoch, self)
+        return (-self.skills.get(ordering, 0), self.idle_since, self.id, self.epoch, self)
+
+
+class Call:
+    __slots__ = (
+        "agent_id",
+        "arrived_at",
+        "enqueued_at",
+        "epoch",
+        "escalation_at",
+        "extra",
+        "extra_key",
+        "id",
+        "max_wait_at",
+        "order",
+        "priority",
+        "queue",
+        "queue_entered_at",
+        "reqset",
+        "rona_count",
+        "state",
+        "step",
+        "steps",
+        "wrap_up",
+    )
+
+    def __init__(
+        self,
+        call_id: str,
+        queue: str,
+        priority: int,
+        extra: dict[str, int],
+        extra_key: tuple[tuple[str, int], ...],
+        seq: int,
+        now: float,
+    ) -> None:
+        self.id = call_id
+        self.queue = queue
+        self.priority = priority
+        self.extra = extra
+        self.extra_key = extra_key
+        self.order = (-priority, now, seq, call_id)
+        self.arrived_at = now
+        self.enqueued_at = now
+        self.queue_entered_at = now
+        self.step = 0
+        self.steps: tuple[ReqSet, ...] = ()
+        self.reqset: ReqSet | None = None
+        self.state = CallState.WAITING
+        self.agent_id: str | None = None
+        self.rona_count = 0
+        self.wrap_up = 0.0
+        self.epoch = 0  # non-zero exactly while WAITING
+        self.escalation_at: float | None = None
+        self.max_wait_at: float | None = None
+
+
+class Queue:
+    """A queue's configuration plus the calls in it that are not connected yet."""
+
+    __slots__ = ("afters", "calls", "config", "ordering", "step_cache", "waiting")
+
+    def __init__(self, config: QueueConfig) -> None:
+        self.calls: dict[str, Call] = {}  # WAITING and OFFERED calls of this queue
+        self.waiting: list[tuple[int, float, int, str]] = []  # sorted orders of WAITING calls
+        self.configure(config)
+
+    def configure(self, config: QueueConfig) -> None:
+        self.config = config
+        ranked = config.ranked_skill() if config.policy == AgentPolicy.MOST_SKILLED else None
+        self.ordering: str | None = ranked
+        self.afters = tuple(step.after for step in config.escalation)
+        self.step_cache: dict[tuple[tuple[str, int], ...], tuple[ReqSet, ...]] = {}
+
+    def step_skills(self, step: int) -> Any:
+        return self.config.skills if step == 0 else self.config.escalation[step - 1].skills

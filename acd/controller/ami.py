@@ -1,0 +1,198 @@
+"""The AMI connection: panoramisk at the edge, typed facts and responses inward.
+
+One event callback translates every AMI event into a fact and hands it to `on_fact` (which
+only enqueues). panoramisk runs callbacks inside `data_received`, where an exception drops the
+connection, so the callback catches everything. panoramisk reconnects by itself; `on_login`
+fires after every successful (re)login so the controller can resynchronise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from panoramisk import Manager
+
+from acd.config import AmiSettings
+from acd.controller.facts import Fact, translate
+
+log = logging.getLogger(__name__)
+
+ACTION_TIMEOUT = 5.0
+
+#: panoramisk re-sends actions that were unanswered at a disconnect once Asterisk is back.
+#: A Redirect or Originate replayed minutes later would hit the wrong caller: the controller
+#: resynchronises instead, so every action it sends is "forgettable".
+_FORGETTABLE = (
+    "ping",
+    "login",
+    "redirect",
+    "setvar",
+    "getvar",
+    "originate",
+    "hangup",
+    "corechannels",
+    "coreshowchannels",
+    "devicestatelist",
+    "status",
+    "filter",
+)
+
+
+class AmiError(Exception):
+    """An action failed or got no answer. `message` is Asterisk's `Message:` text."""
+
+    def __init__(self, action: str, message: str) -> None:
+        super().__init__(f"{action}: {message}")
+        self.action = action
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class AmiResponse:
+    success: bool
+    message: str
+    headers: Mapping[str, str]
+
+
+def _headers(message: Any) -> dict[str, str]:
+    return {str(k): v if isinstance(v, str) else ",".join(map(str, v)) for k, v in message.items()}
+
+
+class AmiLink:
+    def __init__(
+        self,
+        settings: AmiSettings,
+        on_fact: Callable[[Fact], None],
+        on_login: Callable[[], None],
+        on_disconnect: Callable[[], None],
+    ) -> None:
+        self._on_fact = on_fact
+        self._on_login = on_login
+        self._on_disconnect = on_disconnect
+        self.logged_in = False
+        self._manager = Manager(
+            loop=asyncio.get_running_loop(),
+            host=settings.host,
+            port=settings.port,
+            username=settings.username,
+            secret=settings.secret,
+            # call: channels, dial, hangup, device state; system: FullyBooted.
+            events="call,system",
+            ping_delay=10,
+            reconnect_timeout=1,
+            forgetable_actions=_FORGETTABLE,
+            on_login=self._logged_in,
+            on_disconnect=self._disconnected,
+            log=log,
+        )
+        self._manager.register_event("*", self._on_event)
+        self._connect_task: asyncio.Future[Any] | None = None
+        self._closed = False
+
+    def connect(self) -> None:
+        """Start connecting; panoramisk retries every second until Asterisk answers."""
+        self._connect_task = self._manager.connect()
+
+    def close(self) -> None:
+        self._closed = True
+        self.logged_in = False
+        # panoramisk schedules a reconnect (call_later(self.connect)) on every connection
+        # loss; a closed link must not come back, so the target is disarmed first.
+        self._manager.connect = lambda *a, **k: None
+        self._manager.close()
+        if self._connect_task is not None and not self._connect_task.done():
+            self._connect_task.cancel()
+
+    # --- callbacks (run inside panoramisk; must never raise) --------------------------------
+
+    def _on_event(self, _manager: Any, message: Any) -> None:
+        try:
+            fact = translate(message)
+            if fact is not None:
+                self._on_fact(fact)
+        except Exception:
+            log.exception("AMI event handling failed; event ignored")
+
+    def _logged_in(self, _manager: Any) -> None:
+        if self._closed:
+            return
+        self.logged_in = True
+        log.info("AMI logged in to %s", self._manager.config["host"])
+        try:
+            self._on_login()
+        except Exception:
+            log.exception("on_login failed")
+
+    def _disconnected(self, _manager: Any, _exc: Any) -> None:
+        self.logged_in = False
+        log.warning("AMI connection lost; reconnecting")
+        try:
+            self._on_disconnect()
+        except Exception:
+            log.exception("on_disconnect failed")
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def _send(self, action: Mapping[str, str | Sequence[str]], as_list: bool | None) -> Any:
+        if not self.logged_in or self._manager.protocol is None:
+            raise AmiError(str(action.get("Action")), "AMI not connected")
+        return self._manager.send_action(dict(action), as_list=as_list)
+
+    async def request(
+        self, action: Mapping[str, str | Sequence[str]], within: float = ACTION_TIMEOUT
+    ) -> AmiResponse:
+        """Send one action; its (first) response. Raises AmiError on no answer in time."""
+        name = str(action.get("Action"))
+        future = self._send(action, as_list=None)
+        try:
+            result = await asyncio.wait_for(future, within)
+        except TimeoutError:
+            raise AmiError(name, f"no response in {within} s") from None
+        first = result[0] if isinstance(result, list) else result
+        response = _headers(first)
+        return AmiResponse(
+            success=bool(first.success),
+            message=response.get("Message", ""),
+            headers=response,
+        )
+
+    async def request_events(
+        self, action: Mapping[str, str | Sequence[str]], within: float = ACTION_TIMEOUT
+    ) -> list[dict[str, str]]:
+        """An action answered by an event list (CoreShowChannels, DeviceStateList): its
+        events, without the leading response and the trailing *Complete event."""
+        name = str(action.get("Action"))
+        future = self._send(action, as_list=True)
+        try:
+            result = await asyncio.wait_for(future, within)
+        except TimeoutError:
+            raise AmiError(name, f"no complete event list in {within} s") from None
+        messages = result if isinstance(result, list) else [result]
+        if messages and not messages[0].success:
+            raise AmiError(name, str(messages[0].get("Message", "failed")))
+        return [
+            _headers(m)
+            for m in messages
+            if "Event" in m and not str(m["Event"]).endswith("Complete")
+        ]
+
+    async def originate(
+        self, action: Mapping[str, str | Sequence[str]], within: float
+    ) -> AmiResponse:
+        """An async Originate: resolves when the callee answered (success) or failed."""
+        name = "Originate"
+        future = self._send({**action, "Action": "Originate", "Async": "true"}, as_list=None)
+        try:
+            result = await asyncio.wait_for(future, within)
+        except TimeoutError:
+            raise AmiError(name, f"no OriginateResponse in {within} s") from None
+        messages = result if isinstance(result, list) else [result]
+        last = _headers(messages[-1])
+        ok = bool(messages[-1].success) and last.get("Response", "Success") == "Success"
+        return AmiResponse(
+            success=ok, message=last.get("Reason", last.get("Message", "")), headers=last
+        )

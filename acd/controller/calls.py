@@ -1,0 +1,158 @@
+"""The channel ↔ call mapping: which Asterisk channel carries which ACD call.
+
+The router knows calls only by id; everything about channels lives here. A call's id is the
+UNIQUEID of the channel that entered `acd-inbound` (stable across channel renames). Its caller
+leg changes when a callback is placed (the originated channel then carries the call).
+
+Phases, from the controller's point of view (the router has its own states):
+
+    ENTERING  the `enter` FastAGI is still running: decisions are handed to it as a directive
+              rather than carried out by Redirect, so the caller never races its own AGI.
+    WAITING   in the wait loop (`acd-wait`), music on hold.
+    OFFERED   sent to `acd-deliver` (or being called back) and dialling an agent.
+    CONNECTED the agent answered.
+    CALLBACK  the caller asked to be called back and hung up: the call keeps its place in
+              the router but has no channel until an agent is offered.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Phase(enum.StrEnum):
+    ENTERING = "entering"
+    WAITING = "waiting"
+    OFFERED = "offered"
+    CONNECTED = "connected"
+    CALLBACK = "callback"
+
+
+@dataclass(frozen=True, slots=True)
+class Deliver:
+    """Dial `contact` for `agent_id` with `ring_timeout` seconds (dialplan `acd-deliver`)."""
+
+    agent_id: str
+    contact: str
+    ring_timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    """Leave the ACD: ACD_RESULT=`reason`, continue at `destination` or after the wait."""
+
+    reason: str
+    destination: str | None
+
+
+Directive = Deliver | Leave
+
+
+@dataclass(slots=True)
+class LiveCall:
+    call_id: str
+    queue: str
+    #: The `acd-inbound` extension the caller dialled: "after the wait" is its `exit` label.
+    entry: str
+    channel: str | None
+    uniqueid: str | None
+    phase: Phase
+    entered_at: float
+    #: Set while ENTERING: what the enter AGI must tell the dialplan before it returns.
+    directive: Directive | None = None
+    agent_id: str | None = None
+    agent_uniqueid: str | None = None
+    answered_at: float | None = None
+    #: Dial string to call the caller back (set when a callback was requested).
+    callback_to: str | None = None
+    callback_attempts: int = 0
+
+
+class CallTracker:
+    """Live calls by id, by caller-leg uniqueid, by agent-leg uniqueid and by agent.
+
+    Every lookup is O(1). The tracker holds no I/O and no clock.
+    """
+
+    def __init__(self) -> None:
+        self._calls: dict[str, LiveCall] = {}
+        self._by_uniqueid: dict[str, str] = {}
+        self._by_agent_leg: dict[str, str] = {}
+        self._by_agent: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def __contains__(self, call_id: object) -> bool:
+        return call_id in self._calls
+
+    def all(self) -> list[LiveCall]:
+        return list(self._calls.values())
+
+    def add(self, call: LiveCall) -> None:
+        if call.call_id in self._calls:
+            raise ValueError(f"call {call.call_id!r} is already tracked")
+        self._calls[call.call_id] = call
+        if call.uniqueid is not None:
+            self._by_uniqueid[call.uniqueid] = call.call_id
+
+    def get(self, call_id: str) -> LiveCall | None:
+        return self._calls.get(call_id)
+
+    def by_caller_leg(self, uniqueid: str) -> LiveCall | None:
+        call_id = self._by_uniqueid.get(uniqueid)
+        return None if call_id is None else self._calls.get(call_id)
+
+    def by_agent_leg(self, uniqueid: str) -> LiveCall | None:
+        call_id = self._by_agent_leg.get(uniqueid)
+        return None if call_id is None else self._calls.get(call_id)
+
+    def by_agent(self, agent_id: str) -> LiveCall | None:
+        call_id = self._by_agent.get(agent_id)
+        return None if call_id is None else self._calls.get(call_id)
+
+    def bind_caller(self, call: LiveCall, uniqueid: str | None, channel: str | None) -> None:
+        if call.uniqueid is not None:
+            self._by_uniqueid.pop(call.uniqueid, None)
+        call.uniqueid = uniqueid
+        call.channel = channel
+        if uniqueid is not None:
+            self._by_uniqueid[uniqueid] = call.call_id
+
+    def offer(self, call: LiveCall, agent_id: str) -> None:
+        self.release_agent(call)
+        call.agent_id = agent_id
+        self._by_agent[agent_id] = call.call_id
+
+    def bind_agent_leg(self, call: LiveCall, uniqueid: str) -> None:
+        if call.agent_uniqueid is not None:
+            self._by_agent_leg.pop(call.agent_uniqueid, None)
+        call.agent_uniqueid = uniqueid
+        self._by_agent_leg[uniqueid] = call.call_id
+
+    def release_agent(self, call: LiveCall) -> None:
+        """The offer is over: forget the agent and its leg (the call stays)."""
+        if call.agent_id is not None and self._by_agent.get(call.agent_id) == call.call_id:
+            del self._by_agent[call.agent_id]
+        if call.agent_uniqueid is not None:
+            self._by_agent_leg.pop(call.agent_uniqueid, None)
+        call.agent_id = None
+        call.agent_uniqueid = None
+
+    def remove(self, call_id: str) -> LiveCall | None:
+        call = self._calls.pop(call_id, None)
+        if call is None:
+            return None
+        if call.uniqueid is not None and self._by_uniqueid.get(call.uniqueid) == call_id:
+            del self._by_uniqueid[call.uniqueid]
+        self.release_agent(call)
+        return call
+
+    def _check(self) -> None:
+        for uniqueid, call_id in self._by_uniqueid.items():
+            assert self._calls[call_id].uniqueid == uniqueid
+        for uniqueid, call_id in self._by_agent_leg.items():
+            assert self._calls[call_id].agent_uniqueid == uniqueid
+        for agent_id, call_id in self._by_agent.items():
+            assert self._calls[call_id].agent_id == agent_id

@@ -1,0 +1,305 @@
+"""Carry out the router's decisions on Asterisk, and feed the outcome back as events.
+
+An engine listener: `on_step` runs on the engine task and must not block, so it updates the
+channel ↔ call mapping at once (keeping it in step with the router) and starts one kept task
+per AMI exchange. Actions on one AMI connection are handled by Asterisk in the order sent, so
+the Setvar actions that precede a Redirect are pipelined, not awaited one by one.
+
+    OfferCall   waiting caller → Setvar ACD_AGENT, ACD_AGENT_CONTACT, ACD_RING_TIMEOUT, then
+                Redirect to acd-deliver,s,1 (Dial with the ring timeout; DialEnd says how it
+                went). A caller still in its enter AGI gets the offer from the AGI instead.
+                A called-back caller (no channel) is originated first: Asterisk calls the
+                caller, and only when the caller answers does acd-deliver dial the agent;
+                no answer → CallAbandoned(callback_unanswered).
+                Redirect fails because the caller is gone → CallAbandoned; any other failure
+                → OfferFailed(error). No contact for the agent → OfferFailed(unreachable).
+    CallExited  Setvar ACD_RESULT=<reason>, Redirect to the overflow dialplan target or to the
+                `exit` label of acd-queue ("after the wait").
+    CallOverflowed  Setvar ACD_QUEUE (the channel keeps its own state for re-adoption).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from acd.controller.ami import AmiError, AmiLink
+from acd.controller.calls import CallTracker, Deliver, Leave, LiveCall, Phase
+from acd.controller.flow import CallFlow, reachability_events
+from acd.directory import AgentDirectory
+from acd.engine import Engine, EventFactory, Step
+from acd.router.decisions import CallExited, CallOverflowed, OfferCall
+from acd.router.events import AgentUpserted, CallAbandoned, OfferFailed
+
+log = logging.getLogger(__name__)
+
+DELIVER_CONTEXT = "acd-deliver"
+#: "After the wait" in the dialplan: where a call that leaves without an agent continues.
+EXIT_TARGET = ("acd-queue", "s", "exit")
+#: Seconds a called-back caller's phone rings before the callback counts as unanswered.
+CALLBACK_RING_TIMEOUT = 30.0
+
+_GONE = ("no such channel", "channel does not exist", "not found")
+
+
+class TaskSet:
+    """Background tasks with kept references; failures are logged, never lost."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def cancel_all(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+
+def dialplan_target(destination: str) -> tuple[str, str, str]:
+    """ "context,exten,priority" (priority may be a label; missing means 1)."""
+    parts = [part.strip() for part in destination.split(",")]
+    if len(parts) == 2:
+        parts.append("1")
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"not a dialplan target: {destination!r}")
+    return parts[0], parts[1], parts[2]
+
+
+def format_seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+class Effects:
+    def __init__(
+        self,
+        ami: AmiLink,
+        engine: Engine,
+        flow: CallFlow,
+        directory: AgentDirectory,
+        tasks: TaskSet,
+    ) -> None:
+        self.ami = ami
+        self.engine = engine
+        self.flow = flow
+        self.tracker: CallTracker = flow.tracker
+        self.directory = directory
+        self.tasks = tasks
+        self.active = True
+
+    def post(self, events: list[EventFactory]) -> None:
+        for factory in events:
+            self.engine.post(factory)
+
+    def on_step(self, step: Step) -> None:
+        if not self.active:
+            return
+        if isinstance(step.event, AgentUpserted):
+            agent_id = step.event.agent_id
+            self.post(reachability_events(self.flow.reachability.agent_changed(agent_id)))
+        for decision in step.decisions:
+            if isinstance(decision, OfferCall):
+                self._offer(decision)
+            elif isinstance(decision, CallExited):
+                self._exit(decision)
+            elif isinstance(decision, CallOverflowed):
+                self._overflowed(decision)
+
+    # --- offers ---------------------------------------------------------------------------------
+
+    def _offer(self, offer: OfferCall) -> None:
+        call_id, agent_id = offer.call_id, offer.agent_id
+        call = self.tracker.get(call_id)
+        if call is None:
+            # Its Hangup was read already and CallAbandoned is on its way to the router.
+            log.info("offer of %s to %s: the call has no channel any more", call_id, agent_id)
+            self.post([lambda now: CallAbandoned(now, call_id, "hangup")])
+            return
+        seed = self.directory.get(agent_id)
+        if seed is None or not seed.contact:
+            log.warning("agent %s has no contact: offer of %s failed", agent_id, call_id)
+            self.post([lambda now: OfferFailed(now, call_id, agent_id, "unreachable")])
+            return
+        self.tracker.offer(call, agent_id)
+        self.flow.reachability.acd_call_started(agent_id)
+        deliver = Deliver(agent_id, seed.contact, offer.ring_timeout)
+        if call.phase is Phase.ENTERING:
+            call.directive = deliver
+        elif call.phase is Phase.CALLBACK:
+            call.phase = Phase.OFFERED
+            self.tasks.spawn(self._call_back(call, deliver), f"callback-{call_id}")
+        else:
+            call.phase = Phase.OFFERED
+            assert call.channel is not None
+            self.tasks.spawn(
+                self._redirect_to_agent(call, call.channel, deliver), f"offer-{call_id}"
+            )
+
+    def _still_offered(self, call: LiveCall, agent_id: str) -> bool:
+        current = self.tracker.get(call.call_id)
+        return current is call and call.phase is Phase.OFFERED and call.agent_id == agent_id
+
+    def _offer_failed(self, call: LiveCall, agent_id: str, reason: str) -> None:
+        call.phase = Phase.WAITING
+        self.tracker.release_agent(call)
+        call_id = call.call_id
+        events: list[EventFactory] = [lambda now: OfferFailed(now, call_id, agent_id, reason)]
+        self.post(events + reachability_events(self.flow.reachability.acd_call_finished(agent_id)))
+
+    async def _redirect_to_agent(self, call: LiveCall, channel: str, deliver: Deliver) -> None:
+        try:
+            response = await self.redirect(
+                channel,
+                (DELIVER_CONTEXT, "s", "1"),
+                {
+                    "ACD_AGENT": deliver.agent_id,
+                    "ACD_AGENT_CONTACT": deliver.contact,
+                    "ACD_RING_TIMEOUT": format_seconds(deliver.ring_timeout),
+                },
+            )
+        except AmiError as exc:
+            log.warning("offer of %s: %s", call.call_id, exc)
+            if self._still_offered(call, deliver.agent_id):
+                self._offer_failed(call, deliver.agent_id, "error")
+            return
+        if response is None or not self._still_offered(call, deliver.agent_id):
+            return
+        log.info("offer of %s: Redirect failed: %s", call.call_id, response)
+        if any(marker in response.lower() for marker in _GONE):
+            call_id = call.call_id
+            self.post(self.flow.finish(call, lambda now: CallAbandoned(now, call_id, "hangup")))
+        else:
+            self._offer_failed(call, deliver.agent_id, "error")
+
+    async def redirect(
+        self, channel: str, target: tuple[str, str, str], variables: dict[str, str]
+    ) -> str | None:
+        """Setvar each variable, then Redirect; None on success, else Asterisk's message."""
+        pending = [
+            self.ami.request(
+                {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
+            )
+            for name, value in variables.items()
+        ]
+        context, exten, priority = target
+        pending.append(
+            self.ami.request(
+                {
+                    "Action": "Redirect",
+                    "Channel": channel,
+                    "Context": context,
+                    "Exten": exten,
+                    "Priority": priority,
+                }
+            )
+        )
+        responses = await asyncio.gather(*pending)
+        redirect = responses[-1]
+        return None if redirect.success else redirect.message or "Redirect failed"
+
+    async def _call_back(self, call: LiveCall, deliver: Deliver) -> None:
+        call.callback_attempts += 1
+        leg = f"{call.call_id}-cb{call.callback_attempts}"
+        self.tracker.bind_caller(call, leg, None)
+        queue = self.engine.router.queue(call.queue)
+        announce_every = queue.announce_every if queue is not None else 30.0
+        variables = {
+            "ACD_CALL_ID": call.call_id,
+            "ACD_QUEUE": call.queue,
+            "ACD_ENTRY": call.entry,
+            "ACD_ENTERED_AT": f"{call.entered_at:.3f}",
+            "ACD_ANNOUNCE_EVERY": format_seconds(announce_every),
+            "ACD_CALLBACK": "1",
+            "ACD_AGENT": deliver.agent_id,
+            "ACD_AGENT_CONTACT": deliver.contact,
+            "ACD_RING_TIMEOUT": format_seconds(deliver.ring_timeout),
+        }
+        action = {
+            "Channel": call.callback_to or "",
+            "Context": DELIVER_CONTEXT,
+            "Exten": "s",
+            "Priority": "1",
+            "Timeout": str(int(CALLBACK_RING_TIMEOUT * 1000)),
+            "ChannelId": leg,
+            "CallerID": f"ACD <{call.queue}>",
+            "Variable": [f"{name}={value}" for name, value in variables.items()],
+        }
+        try:
+            response = await self.ami.originate(action, within=CALLBACK_RING_TIMEOUT + 15)
+            failure = None if response.success else response.message or "no answer"
+        except AmiError as exc:
+            failure = str(exc)
+        if failure is None:
+            return
+        log.info("callback of %s to %s failed: %s", call.call_id, call.callback_to, failure)
+        current = self.tracker.get(call.call_id)
+        if current is call and call.uniqueid == leg and call.phase is Phase.OFFERED:
+            call_id = call.call_id
+            self.post(
+                self.flow.finish(
+                    call, lambda now: CallAbandoned(now, call_id, "callback_unanswered")
+                )
+            )
+
+    # --- leaving the ACD ------------------------------------------------------------------------
+
+    def _exit(self, exited: CallExited) -> None:
+        call = self.tracker.get(exited.call_id)
+        if call is None:
+            return
+        leave = Leave(exited.reason, exited.destination)
+        if call.phase is Phase.ENTERING:
+            call.directive = leave
+            return
+        agent_id = call.agent_id
+        self.tracker.remove(call.call_id)
+        if agent_id is not None:
+            self.post(reachability_events(self.flow.reachability.acd_call_finished(agent_id)))
+        if call.channel is None:  # waiting for a callback: nobody on the line to move
+            return
+        self.tasks.spawn(self._send_away(call, call.channel, leave), f"exit-{call.call_id}")
+
+    async def _send_away(self, call: LiveCall, channel: str, leave: Leave) -> None:
+        try:
+            target = dialplan_target(leave.destination) if leave.destination else EXIT_TARGET
+        except ValueError:
+            log.warning("call %s: bad overflow target %r", call.call_id, leave.destination)
+            target = EXIT_TARGET
+        try:
+            failure = await self.redirect(channel, target, {"ACD_RESULT": leave.reason})
+        except AmiError as exc:
+            failure = str(exc)
+        if failure is not None:
+            log.info("call %s could not be sent away (%s): %s", call.call_id, leave, failure)
+
+    def _overflowed(self, overflowed: CallOverflowed) -> None:
+        call = self.tracker.get(overflowed.call_id)
+        if call is None:
+            return
+        call.queue = overflowed.to_queue
+        if call.channel is not None:
+            self.tasks.spawn(
+                self._set_queue(call.channel, overflowed.to_queue), f"overflow-{call.call_id}"
+            )
+
+    async def _set_queue(self, channel: str, queue: str) -> None:
+        try:
+            await self.ami.request(
+                {"Action": "Setvar", "Channel": channel, "Variable": "ACD_QUEUE", "Value": queue}
+            )
+        except AmiError as exc:
+            log.info("Setvar ACD_QUEUE on %s: %s", channel, exc)

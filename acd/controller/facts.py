@@ -1,0 +1,178 @@
+"""Typed facts read from AMI messages: the only place AMI header names are spelled out.
+
+`translate` turns one raw AMI event (a case-insensitive mapping of header → value, as
+panoramisk delivers it) into one of the frozen facts below, or None for events the controller
+does not use. It never raises: a malformed event of a kind we use is logged and dropped, so a
+surprise from Asterisk can never reach the routing state as a half-filled dict.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class DeviceState(enum.StrEnum):
+    """Asterisk's device states (`ast_devstate_str`), as DeviceStateChange reports them."""
+
+    UNKNOWN = "UNKNOWN"
+    NOT_INUSE = "NOT_INUSE"
+    INUSE = "INUSE"
+    BUSY = "BUSY"
+    INVALID = "INVALID"
+    UNAVAILABLE = "UNAVAILABLE"
+    RINGING = "RINGING"
+    RINGINUSE = "RINGINUSE"
+    ONHOLD = "ONHOLD"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHungUp:
+    uniqueid: str
+    channel: str
+    cause: int
+    timestamp: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DialBegan:
+    """`caller_*` is the channel running Dial(); `agent_*` the channel being rung."""
+
+    caller_uniqueid: str
+    caller_channel: str
+    agent_uniqueid: str
+    agent_channel: str
+    timestamp: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DialEnded:
+    caller_uniqueid: str
+    agent_uniqueid: str
+    #: DIALSTATUS: ANSWER, NOANSWER, BUSY, CONGESTION, CHANUNAVAIL, CANCEL, ...
+    status: str
+    timestamp: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStateChanged:
+    device: str
+    state: DeviceState
+    timestamp: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRenamed:
+    uniqueid: str
+    new_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AsteriskBooted:
+    """FullyBooted: sent after login and after an Asterisk restart."""
+
+    timestamp: float | None
+
+
+Fact = ChannelHungUp | DialBegan | DialEnded | DeviceStateChanged | ChannelRenamed | AsteriskBooted
+
+
+class MalformedEventError(ValueError):
+    pass
+
+
+def _text(message: Mapping[str, Any], name: str) -> str:
+    """A required header. panoramisk reads a missing header as '' and a repeated one as a
+    list; both are malformed for the headers we rely on."""
+    value = message.get(name)
+    if not isinstance(value, str) or not value:
+        raise MalformedEventError(f"missing or repeated header {name!r}")
+    return value
+
+
+def _timestamp(message: Mapping[str, Any]) -> float | None:
+    value = message.get("Timestamp")
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _device_state(value: str) -> DeviceState:
+    try:
+        return DeviceState(value.upper())
+    except ValueError:
+        raise MalformedEventError(f"unknown device state {value!r}") from None
+
+
+def _hangup(m: Mapping[str, Any]) -> Fact:
+    cause_text = m.get("Cause")
+    cause = int(cause_text) if isinstance(cause_text, str) and cause_text.isdigit() else 0
+    return ChannelHungUp(_text(m, "Uniqueid"), _text(m, "Channel"), cause, _timestamp(m))
+
+
+def _dial_begin(m: Mapping[str, Any]) -> Fact | None:
+    if not m.get("Uniqueid"):  # Originate dials with no calling channel: not an ACD offer
+        return None
+    return DialBegan(
+        _text(m, "Uniqueid"),
+        _text(m, "Channel"),
+        _text(m, "DestUniqueid"),
+        _text(m, "DestChannel"),
+        _timestamp(m),
+    )
+
+
+def _dial_end(m: Mapping[str, Any]) -> Fact | None:
+    if not m.get("Uniqueid"):
+        return None
+    return DialEnded(
+        _text(m, "Uniqueid"), _text(m, "DestUniqueid"), _text(m, "DialStatus"), _timestamp(m)
+    )
+
+
+def _device_state_change(m: Mapping[str, Any]) -> Fact:
+    return DeviceStateChanged(_text(m, "Device"), _device_state(_text(m, "State")), _timestamp(m))
+
+
+def _rename(m: Mapping[str, Any]) -> Fact:
+    return ChannelRenamed(_text(m, "Uniqueid"), _text(m, "Newname"))
+
+
+def _fully_booted(m: Mapping[str, Any]) -> Fact:
+    return AsteriskBooted(_timestamp(m))
+
+
+_TRANSLATORS: dict[str, Callable[[Mapping[str, Any]], Fact | None]] = {
+    "hangup": _hangup,
+    "dialbegin": _dial_begin,
+    "dialend": _dial_end,
+    "devicestatechange": _device_state_change,
+    "rename": _rename,
+    "fullybooted": _fully_booted,
+}
+
+#: The AMI events the controller listens to (for event filters and documentation).
+USED_EVENTS = ("Hangup", "DialBegin", "DialEnd", "DeviceStateChange", "Rename", "FullyBooted")
+
+
+def translate(message: Mapping[str, Any]) -> Fact | None:
+    """One AMI event → a fact, or None when the event is not used or is malformed."""
+    try:
+        name = message.get("Event")
+        if not isinstance(name, str):
+            return None
+        translator = _TRANSLATORS.get(name.lower())
+        if translator is None:
+            return None
+        return translator(message)
+    except Exception as exc:  # never let a surprise escape into panoramisk's data_received
+        log.warning("ignoring malformed AMI event (%s): %r", exc, dict(message))
+        return None

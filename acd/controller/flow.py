@@ -1,0 +1,158 @@
+"""What each AMI fact means for the calls and agents: facts in, router events out.
+
+No I/O and no clock: `handle(fact)` updates the channel ↔ call mapping and returns event
+factories for the engine (which stamps them with its clock). The controller's single consumer
+task feeds it facts in the order Asterisk sent them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+
+from acd.controller.calls import CallTracker, LiveCall, Phase
+from acd.controller.estimate import HandleTimes
+from acd.controller.facts import (
+    ChannelHungUp,
+    ChannelRenamed,
+    DeviceStateChanged,
+    DialBegan,
+    DialEnded,
+    Fact,
+)
+from acd.controller.reachability import Reachability
+from acd.engine import EventFactory
+from acd.router.events import (
+    AgentReachabilityChanged,
+    CallAbandoned,
+    CallEnded,
+    OfferAnswered,
+    OfferFailed,
+)
+
+log = logging.getLogger(__name__)
+
+UNTRACKED_HANGUPS_KEPT = 4096
+
+#: DIALSTATUS → OfferFailed reason. CANCEL is absent on purpose: Dial is cancelled when the
+#: caller hangs up while the agent rings, and the caller's Hangup then says CallAbandoned.
+DIAL_FAILURES = {
+    "NOANSWER": "no_answer",
+    "BUSY": "busy",
+    "CHANUNAVAIL": "unreachable",
+    "CONGESTION": "error",
+    "DONTCALL": "rejected",
+    "TORTURE": "rejected",
+    "INVALIDARGS": "error",
+}
+
+
+def reachability_event(agent_id: str, reachable: bool) -> EventFactory:
+    return lambda now: AgentReachabilityChanged(now, agent_id, reachable)
+
+
+def reachability_events(changes: list[tuple[str, bool]]) -> list[EventFactory]:
+    return [reachability_event(agent_id, reachable) for agent_id, reachable in changes]
+
+
+def abandoned(call_id: str, reason: str = "hangup") -> EventFactory:
+    return lambda now: CallAbandoned(now, call_id, reason)
+
+
+def ended(call_id: str) -> EventFactory:
+    return lambda now: CallEnded(now, call_id)
+
+
+class CallFlow:
+    def __init__(
+        self, tracker: CallTracker, reachability: Reachability, handle_times: HandleTimes
+    ) -> None:
+        self.tracker = tracker
+        self.reachability = reachability
+        self.handle_times = handle_times
+        #: Channels that hung up while no call was tracked on them, newest last. The enter
+        #: AGI checks it: a caller who hangs up before its call is registered never becomes
+        #: a ghost waiting call (the Hangup may be read before or after the AGI registers).
+        self._untracked_hangups: OrderedDict[str, None] = OrderedDict()
+
+    def hung_up(self, uniqueid: str) -> bool:
+        return uniqueid in self._untracked_hangups
+
+    def handle(self, fact: Fact) -> list[EventFactory]:
+        if isinstance(fact, ChannelHungUp):
+            return self._hangup(fact)
+        if isinstance(fact, DialBegan):
+            return self._dial_began(fact)
+        if isinstance(fact, DialEnded):
+            return self._dial_ended(fact)
+        if isinstance(fact, DeviceStateChanged):
+            return reachability_events(self.reachability.device_changed(fact.device, fact.state))
+        if isinstance(fact, ChannelRenamed):
+            call = self.tracker.by_caller_leg(fact.uniqueid)
+            if call is not None:
+                call.channel = fact.new_name
+        return []
+
+    def finish(self, call: LiveCall, factory: EventFactory) -> list[EventFactory]:
+        """Forget the call and free its agent's device for reachability."""
+        agent_id = call.agent_id
+        self.tracker.remove(call.call_id)
+        events = [factory]
+        if agent_id is not None:
+            events += reachability_events(self.reachability.acd_call_finished(agent_id))
+        return events
+
+    def _hangup(self, fact: ChannelHungUp) -> list[EventFactory]:
+        call = self.tracker.by_caller_leg(fact.uniqueid)
+        if call is not None:
+            if call.phase is Phase.CALLBACK:
+                # The caller hung up after asking for a callback: the call keeps its place.
+                self.tracker.bind_caller(call, None, None)
+                return []
+            call_id = call.call_id
+            if call.phase is Phase.CONNECTED:
+                self._observe_talk(call, fact.timestamp)
+                return self.finish(call, lambda now: CallEnded(now, call_id))
+            return self.finish(call, lambda now: CallAbandoned(now, call_id))
+        call = self.tracker.by_agent_leg(fact.uniqueid)
+        if call is not None and call.phase is Phase.CONNECTED:
+            call_id = call.call_id
+            self._observe_talk(call, fact.timestamp)
+            return self.finish(call, lambda now: CallEnded(now, call_id))
+        if call is None:
+            self._untracked_hangups[fact.uniqueid] = None
+            if len(self._untracked_hangups) > UNTRACKED_HANGUPS_KEPT:
+                self._untracked_hangups.popitem(last=False)
+        return []
+
+    def _observe_talk(self, call: LiveCall, ended_at: float | None) -> None:
+        if call.answered_at is not None and ended_at is not None:
+            self.handle_times.observe(call.queue, max(0.0, ended_at - call.answered_at))
+
+    def _dial_began(self, fact: DialBegan) -> list[EventFactory]:
+        call = self.tracker.by_caller_leg(fact.caller_uniqueid)
+        if call is None or call.phase is not Phase.OFFERED or call.agent_id is None:
+            return []
+        call.channel = fact.caller_channel  # a called-back caller's channel is named only now
+        self.tracker.bind_agent_leg(call, fact.agent_uniqueid)
+        return []
+
+    def _dial_ended(self, fact: DialEnded) -> list[EventFactory]:
+        call = self.tracker.by_caller_leg(fact.caller_uniqueid)
+        if call is None or call.phase is not Phase.OFFERED or call.agent_id is None:
+            return []
+        if call.agent_uniqueid not in (None, fact.agent_uniqueid):
+            return []
+        call_id, agent_id = call.call_id, call.agent_id
+        status = fact.status.upper()
+        if status == "ANSWER":
+            call.phase = Phase.CONNECTED
+            call.answered_at = fact.timestamp
+            return [lambda now: OfferAnswered(now, call_id, agent_id)]
+        if status == "CANCEL":
+            return []
+        reason = DIAL_FAILURES.get(status, "error")
+        call.phase = Phase.WAITING
+        self.tracker.release_agent(call)
+        events: list[EventFactory] = [lambda now: OfferFailed(now, call_id, agent_id, reason)]
+        return events + reachability_events(self.reachability.acd_call_finished(agent_id))

@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -30,6 +31,8 @@ from acd.config import ConfigError, Settings, load_settings
 from acd.directory import AgentDirectory
 from acd.engine import Engine
 from acd.metrics import Metrics
+from acd.queue_log import QueueLog
+from acd.records import Recorder
 from acd.router.decisions import EventRejected
 from acd.router.events import AgentUpserted, QueueUpserted
 from acd.router.router import Router
@@ -58,6 +61,7 @@ class Assembly:
     services: ApiServices
     app: web.Application
     metrics: Metrics | None = None
+    recorder: Recorder | None = None
     controller: Any = None
     _closers: list[Callable[[], Any]] = field(default_factory=list)
 
@@ -89,16 +93,21 @@ async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time
         await _restore(router, directory, database, clock())
 
         engine = Engine(router, clock)
+        metrics = Metrics(router, clock)
+        queue_log = QueueLog(Path(settings.storage.var_dir) / "queue_log")
+        recorder = Recorder(metrics, database.records, queue_log, router, clock)
+        await recorder.load()
+        closers.append(recorder.close)
+        engine.add_listener(recorder)
         hub = EventHub()
         engine.add_listener(hub)
-        metrics = Metrics(router, clock)
 
         tokens = TokenService(database.config, directory)
         await tokens.ensure_admin(settings.api_token)
         services = ApiServices(
             queues=QueueService(engine, database.config),
             agents=AgentService(engine, directory, database.config),
-            calls=CallService(engine, database.records),
+            calls=CallService(engine, finished=recorder, caller_info=recorder),
             tokens=tokens,
             reports=ReportService(engine, _NoStats(), _NoReports()),
             health=HealthService(),
@@ -115,7 +124,9 @@ async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time
                     await result
         raise
     app = create_app(services)
-    return Assembly(settings, database, engine, directory, services, app, metrics, _closers=closers)
+    return Assembly(
+        settings, database, engine, directory, services, app, metrics, recorder, _closers=closers
+    )
 
 
 async def _restore(
@@ -159,7 +170,11 @@ async def _start_controller(assembly: Assembly) -> None:
         log.warning("controller unavailable (%s): serving the API only, /readyz reports 503", exc)
         return
     controller = start_controller(
-        assembly.settings, assembly.engine, assembly.directory, assembly.services.agents
+        assembly.settings,
+        assembly.engine,
+        assembly.directory,
+        assembly.services.agents,
+        recorder=assembly.recorder,
     )
     if inspect.isawaitable(controller):
         controller = await controller

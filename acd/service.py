@@ -432,12 +432,10 @@ class CallerInfoSource(Protocol):
     def caller_info(self, call_id: str) -> Mapping[str, Any] | None: ...
 
 
-class StoredCallLeg(Protocol):
-    def to_dict(self) -> dict[str, Any]: ...
-
-
 class FinishedCalls(Protocol):
-    async def call_legs(self, call_id: str) -> Sequence[StoredCallLeg]: ...
+    async def get_call(self, call_id: str) -> Mapping[str, Any] | None:
+        """The stored record: the latest visit's fields plus every visit as `legs`."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,15 +459,15 @@ class CallService:
     def live(self) -> list[LiveCall]:
         return [self._live(view) for view in self.engine.router.calls()]
 
-    async def get(self, call_id: str) -> LiveCall | list[dict[str, Any]]:
-        """A live call, or the stored records of a finished one (one per queue visited)."""
+    async def get(self, call_id: str) -> LiveCall | Mapping[str, Any]:
+        """A live call, or the stored record of a finished one."""
         view = self.engine.router.call(call_id)
         if view is not None:
             return self._live(view)
         if self.finished is not None:
-            legs = await self.finished.call_legs(call_id)
-            if legs:
-                return [leg.to_dict() for leg in legs]
+            record = await self.finished.get_call(call_id)
+            if record is not None:
+                return record
         raise NotFound(f"no call {call_id!r}", code="unknown_call")
 
     def _live(self, view: CallView) -> LiveCall:

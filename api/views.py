@@ -63,16 +63,16 @@ def live_call_doc(call: LiveCall) -> dict[str, Any]:
     }
 
 
-def finished_call_doc(call_id: str, legs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The last leg's outcome up front; every queue visit under `legs`."""
-    last = legs[-1]
+def finished_call_doc(call_id: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The last queue visit's outcome up front; every visit under `legs`."""
+    legs: Sequence[Mapping[str, Any]] = record.get("legs") or [record]
     return {
         "id": call_id,
         "live": False,
-        "queue": last.get("queue"),
-        "outcome": last.get("outcome"),
-        "agent_id": last.get("agent_id"),
-        "caller_data": last.get("caller_data"),
+        "queue": record.get("queue"),
+        "outcome": record.get("outcome"),
+        "agent_id": record.get("agent_id"),
+        "caller_data": record.get("caller_data"),
         "legs": [dict(leg) for leg in legs],
     }
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from api_support import Api
 
-from acd.router.events import CallArrived
+from acd.router.events import CallArrived, CallEnded, OfferAnswered
 from acd.serve import Assembly
 from acd.storage import CallRecord
 
@@ -44,3 +44,25 @@ async def test_finished_call_from_the_records(api: Api, assembly: Assembly) -> N
 async def test_unknown_call_is_404(api: Api) -> None:
     status, error = await api.get(f"{C}/nope")
     assert (status, error["error"]["code"]) == (404, "unknown_call")
+
+
+async def test_a_call_is_live_then_finished(api: Api, assembly: Assembly) -> None:
+    assert assembly.recorder is not None
+    assembly.recorder.caller_data("c9", "vip customer")
+    await assembly.engine.submit(lambda now: CallArrived(now, "c9", "support"))
+    status, call = await api.get(f"{C}/c9")
+    assert (call["state"], call["position"]) == ("waiting", 1)
+    assert call["caller"]["caller_data"] == "vip customer"
+
+    await api.post("/api/v1/agents/1001/login")
+    await assembly.engine.submit(lambda now: OfferAnswered(now, "c9", "1001"))
+    status, call = await api.get(f"{C}/c9")
+    assert (call["live"], call["state"], call["agent_id"]) == (True, "connected", "1001")
+    await assembly.engine.submit(lambda now: CallEnded(now, "c9"))
+
+    status, call = await api.get(f"{C}/c9")
+    assert status == 200
+    assert (call["live"], call["outcome"], call["agent_id"]) == (False, "answered", "1001")
+    assert call["caller_data"] == "vip customer"
+    status, calls = await api.get(C)
+    assert calls == []

@@ -162,6 +162,15 @@ def install(
             "installing Asterisk needs root (mmdebstrap and chroot); run `acd asterisk install` "
             "as root, or install Asterisk >= 20 as /usr/sbin/asterisk"
         )
+    try:
+        return _install_root(root, cache_dir, report)
+    except OSError as exc:
+        raise InstallError(
+            f"installing Asterisk in {root} (cache {cache_dir}) failed: {exc}"
+        ) from None
+
+
+def _install_root(root: Path, cache_dir: Path, report: Reporter) -> InstallResult:
     cache_dir.mkdir(parents=True, exist_ok=True)
     with _exclusive_lock(cache_dir / "install.lock"):
         tarball = tarball_path(cache_dir)
@@ -170,11 +179,12 @@ def install(
             report(f"Asterisk {existing.version} already installed in {root}")
             return InstallResult(existing, InstallSource.EXISTING, tarball)
         if tarball.exists():
+            _ensure_host_tools(report, ("zstd", "tar"))
             report(f"restoring the Asterisk root from {tarball}")
             _restore(tarball, root)
             source = InstallSource.CACHE
         else:
-            _ensure_host_tools(report)
+            _ensure_host_tools(report, tuple(HOST_TOOLS))
             _build(root, report)
             source = InstallSource.BUILT
         write_network_files(root)
@@ -243,8 +253,8 @@ def _run(argv: list[str], what: str, timeout: float = 900) -> None:
         raise InstallError(f"{what} failed (exit {done.returncode}):\n{tail}")
 
 
-def _ensure_host_tools(report: Reporter) -> None:
-    missing = sorted({pkg for tool, pkg in HOST_TOOLS.items() if shutil.which(tool) is None})
+def _ensure_host_tools(report: Reporter, tools: tuple[str, ...]) -> None:
+    missing = sorted({HOST_TOOLS[tool] for tool in tools if shutil.which(tool) is None})
     if not missing:
         return
     if shutil.which("apt-get") is None:

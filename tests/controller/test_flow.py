@@ -1,0 +1,154 @@
+"""The call flow on recorded AMI transcripts: facts in, router events out (no network)."""
+
+from __future__ import annotations
+
+import pytest
+
+from acd.config import AgentSeed
+from acd.controller.calls import CallTracker, LiveCall, Phase
+from acd.controller.estimate import HandleTimes
+from acd.controller.facts import ChannelHungUp, DeviceState, DeviceStateChanged, translate
+from acd.controller.flow import CallFlow
+from acd.controller.reachability import Reachability
+from acd.directory import AgentDirectory
+from acd.router.events import (
+    AgentReachabilityChanged,
+    CallAbandoned,
+    CallEnded,
+    Event,
+    OfferAnswered,
+    OfferFailed,
+)
+
+from .transcripts import CALL_ID, messages
+
+NOW = 100.0
+
+
+@pytest.fixture
+def directory() -> AgentDirectory:
+    directory = AgentDirectory()
+    directory.put(AgentSeed("2001", contact="Local/2001@acd-sim-agent"))
+    directory.put(AgentSeed("1001", contact="PJSIP/1001"))
+    return directory
+
+
+@pytest.fixture
+def flow(directory: AgentDirectory) -> CallFlow:
+    return CallFlow(CallTracker(), Reachability(directory), HandleTimes())
+
+
+def track(flow: CallFlow, phase: Phase = Phase.WAITING, agent: str | None = None) -> LiveCall:
+    call = LiveCall(
+        CALL_ID,
+        "support",
+        "support",
+        "Local/support@acd-inbound-00000000;2",
+        CALL_ID,
+        phase,
+        entered_at=0.0,
+    )
+    flow.tracker.add(call)
+    if agent is not None:
+        flow.tracker.offer(call, agent)
+        flow.reachability.acd_call_started(agent)
+    return call
+
+
+def replay(flow: CallFlow, name: str) -> list[Event]:
+    events: list[Event] = []
+    for message in messages(name):
+        fact = translate(message)
+        if fact is not None:
+            events += [factory(NOW) for factory in flow.handle(fact)]
+        flow.tracker._check()
+    return events
+
+
+def test_answered_call_is_answered_then_ended(flow: CallFlow) -> None:
+    track(flow, Phase.OFFERED, agent="2001")
+    assert replay(flow, "answered") == [
+        OfferAnswered(NOW, CALL_ID, "2001"),
+        CallEnded(NOW, CALL_ID),
+    ]
+    assert len(flow.tracker) == 0
+    # The talk time came from Asterisk's timestamps: about the simulated agent's 1 s.
+    assert 0.5 < flow.handle_times.mean_talk("support") < 3.0
+
+
+def test_ring_no_answer_fails_the_offer_and_the_later_hangup_abandons(flow: CallFlow) -> None:
+    call = track(flow, Phase.OFFERED, agent="2001")
+    assert replay(flow, "ring_no_answer") == [
+        OfferFailed(NOW, CALL_ID, "2001", "no_answer"),
+        CallAbandoned(NOW, CALL_ID),
+    ]
+    assert call.agent_id is None
+
+
+def test_caller_hanging_up_while_the_agent_rings_is_one_abandon_not_a_failed_offer(
+    flow: CallFlow,
+) -> None:
+    track(flow, Phase.OFFERED, agent="2001")
+    assert replay(flow, "abandon_ringing") == [CallAbandoned(NOW, CALL_ID)]
+
+
+def test_dial_events_of_calls_not_offered_change_nothing(flow: CallFlow) -> None:
+    track(flow, Phase.WAITING)  # e.g. a stale DialEnd after the controller moved on
+    assert replay(flow, "answered") == [CallAbandoned(NOW, CALL_ID)]
+
+
+def test_untracked_channels_are_ignored_and_remembered(flow: CallFlow) -> None:
+    assert replay(flow, "answered") == []
+    assert flow.hung_up(CALL_ID)
+    assert not flow.hung_up("never-seen")
+
+
+def test_caller_who_asked_for_a_callback_keeps_the_call_after_hanging_up(
+    flow: CallFlow,
+) -> None:
+    call = track(flow, Phase.CALLBACK)
+    assert flow.handle(ChannelHungUp(CALL_ID, call.channel or "", 16, None)) == []
+    assert flow.tracker.get(CALL_ID) is call
+    assert call.channel is None
+    assert call.uniqueid is None
+    flow.tracker._check()
+
+
+def reach(flow: CallFlow, state: DeviceState, device: str = "PJSIP/1001") -> list[Event]:
+    return [f(NOW) for f in flow.handle(DeviceStateChanged(device, state, None))]
+
+
+def test_device_state_drives_reachability(flow: CallFlow) -> None:
+    assert reach(flow, DeviceState.UNAVAILABLE) == [AgentReachabilityChanged(NOW, "1001", False)]
+    assert reach(flow, DeviceState.NOT_INUSE) == [AgentReachabilityChanged(NOW, "1001", True)]
+    # A call the ACD did not give the agent: no offers until it ends.
+    assert reach(flow, DeviceState.INUSE) == [AgentReachabilityChanged(NOW, "1001", False)]
+    assert reach(flow, DeviceState.INUSE) == []
+    assert reach(flow, DeviceState.NOT_INUSE) == [AgentReachabilityChanged(NOW, "1001", True)]
+
+
+def test_an_acd_call_keeps_the_agent_reachable_until_its_device_is_idle(flow: CallFlow) -> None:
+    track(flow, Phase.OFFERED, agent="1001")
+    assert reach(flow, DeviceState.RINGING) == []
+    assert reach(flow, DeviceState.INUSE) == []
+    call = flow.tracker.get(CALL_ID)
+    assert call is not None
+    # The call ends; the device still says INUSE for a moment.
+    assert [f(NOW) for f in flow.finish(call, lambda now: CallEnded(now, CALL_ID))] == [
+        CallEnded(NOW, CALL_ID)
+    ]
+    assert reach(flow, DeviceState.INUSE) == []
+    assert reach(flow, DeviceState.NOT_INUSE) == []
+    # Next time the device is busy it is not the ACD's doing.
+    assert reach(flow, DeviceState.INUSE) == [AgentReachabilityChanged(NOW, "1001", False)]
+
+
+def test_local_contacts_are_never_evaluated(flow: CallFlow) -> None:
+    assert reach(flow, DeviceState.UNAVAILABLE, "Local/2001@acd-sim-agent") == []
+    assert reach(flow, DeviceState.INUSE, "Local/2001@acd-sim-agent") == []
+
+
+def test_resync_reports_every_device_agent(flow: CallFlow) -> None:
+    changes = flow.reachability.reset({"PJSIP/1001": DeviceState.NOT_INUSE})
+    assert changes == [("1001", True)]
+    assert flow.reachability.reset({"PJSIP/1001": DeviceState.UNAVAILABLE}) == [("1001", False)]

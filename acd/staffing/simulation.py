@@ -113,8 +113,10 @@ class Simulation:
         seed: int,
         warmup_hours: float,
         progress: Callable[[float], None] | None = None,
+        check_invariants: bool = False,
     ) -> None:
         self.scenario = scenario
+        self._check_invariants = check_invariants
         self.router = Router()
         # One stream per purpose, so changing e.g. patience leaves the arrivals identical.
         self._arrival_rng = random.Random(f"{seed}:arrivals")
@@ -154,6 +156,8 @@ class Simulation:
                 answer = self._apply(decision)
                 if answer is not None:
                     pending.append(answer)
+            if self._check_invariants:
+                self.router._check()
 
     def _apply(self, decision: Decision) -> Event | None:
         if isinstance(decision, OfferCall):
@@ -253,10 +257,14 @@ def simulate(
     seed: int,
     warmup_hours: float = 0.5,
     progress: Callable[[float], None] | None = None,
+    check_invariants: bool = False,
 ) -> SimulationRun:
-    """Run `scenario` for `hours` of measured arrivals after `warmup_hours`."""
+    """Run `scenario` for `hours` of measured arrivals after `warmup_hours`.
+
+    `check_invariants` runs `Router._check()` after every event: a seeded stress test of the
+    router under realistic traffic (slow; for tests)."""
     if not hours > 0:
         raise ValueError("hours must be positive")
     if warmup_hours < 0:
         raise ValueError("the warm-up must not be negative")
-    return Simulation(scenario, hours, seed, warmup_hours, progress).run()
+    return Simulation(scenario, hours, seed, warmup_hours, progress, check_invariants).run()

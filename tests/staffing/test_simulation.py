@@ -175,6 +175,20 @@ def test_max_wait_timeouts_are_reported_as_exits() -> None:
     )
 
 
+def test_router_invariants_hold_under_multi_skill_traffic() -> None:
+    # Overflow, escalation, wrap-up and abandonment together, Router._check() after each event.
+    document = two_teams(escalate=True)
+    document["queues"][0].update(max_wait=40, overflow="support")
+    document["queues"][1].update(max_wait=120)
+    for group in document["groups"]:
+        group["agents"] = 5  # overloaded, so that max wait and overflow happen
+    run = simulate(parse_scenario(document), hours=1.5, seed=8, check_invariants=True)
+    totals = summarise(run).total.totals
+    assert totals.overflowed > 0
+    assert totals.abandoned > 0
+    assert totals.exited > 0
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -4,7 +4,7 @@ Each worker gets its own instance on freshly picked loopback ports (AMI, SIP, RT
 free FastAGI port the controller under test binds); it is removed at the end of the session.
 Tests using the fixture are marked `asterisk` automatically, so `-m 'not asterisk'` skips them.
 When Asterisk cannot be installed the fixture fails under CI=true and skips with the reason on
-a developer machine.
+a developer machine. ACD_KEEP_ASTERISK=1 keeps the instance directory (logs, rendered config).
 """
 
 from __future__ import annotations
@@ -58,4 +58,7 @@ def asterisk(asterisk_installation: Installation, worker_id: str) -> Iterator[Ru
     try:
         yield running
     finally:
-        running.instance.remove()
+        if os.environ.get("ACD_KEEP_ASTERISK") == "1":  # keep logs and config to debug
+            running.instance.stop()
+        else:
+            running.instance.remove()

@@ -105,3 +105,16 @@ def test_stop_of_a_stopped_instance_is_a_no_op(asterisk_installation: Installati
 def test_start_refuses_a_bad_name(asterisk_installation: Installation) -> None:
     with pytest.raises(ValueError, match="instance name"):
         AsteriskInstance(asterisk_installation, "../escape")
+
+
+def test_sip_endpoints_for_agents_and_caller(asterisk: RunningAsterisk) -> None:
+    for endpoint, context in (
+        ("1001", "from-agent"),
+        ("1002", "from-agent"),
+        ("caller", "from-caller"),
+    ):
+        details = asterisk.instance.cli(f"pjsip show endpoint {endpoint}")
+        assert f"context                            : {context}" in details
+        aor = asterisk.instance.cli(f"pjsip show aor {endpoint}")
+        assert "max_contacts         : 1" in aor
+        assert "remove_existing      : true" in aor

@@ -20,7 +20,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from acd.engine import Engine
 from acd.metrics import Metrics
 from acd.queue_log import QueueLog
 from acd.records import Recorder
+from acd.reports import Reports
 from acd.router.decisions import EventRejected
 from acd.router.events import AgentUpserted, QueueUpserted
 from acd.router.router import Router
@@ -44,6 +45,7 @@ from acd.service import (
     ReportService,
     TokenService,
 )
+from acd.stats import QueueStats
 from acd.storage import Database
 from api.app import create_app
 from api.context import ApiServices
@@ -109,7 +111,11 @@ async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time
             agents=AgentService(engine, directory, database.config),
             calls=CallService(engine, finished=recorder, caller_info=recorder),
             tokens=tokens,
-            reports=ReportService(engine, _NoStats(), _NoReports()),
+            reports=ReportService(
+                engine,
+                QueueStats(router, metrics, clock),
+                _FlushedReports(recorder, Reports(database.records, clock)),
+            ),
             health=HealthService(),
             events=hub,
             metrics=metrics.registry,
@@ -151,14 +157,17 @@ def _apply(decisions: Sequence[object]) -> None:
             log.warning("stored configuration rejected: %s (%s)", decision.message, decision.code)
 
 
-class _NoStats:
-    def queue_stats(self) -> Sequence[Mapping[str, Any]]:
-        return []
+class _FlushedReports:
+    """Reports read the store: write what the recorder still buffers first, so a report
+    includes the call that ended a moment ago."""
 
+    def __init__(self, recorder: Recorder, reports: Reports) -> None:
+        self._recorder = recorder
+        self._reports = reports
 
-class _NoReports:
-    async def queue_report(self, start: float, end: float, interval: float) -> Mapping[str, Any]:
-        return {"from": start, "to": end, "interval": interval, "queues": []}
+    async def queue_report(self, start: float, end: float, interval: float) -> dict[str, Any]:
+        await self._recorder.flush()
+        return await self._reports.queue_report(start, end, interval)
 
 
 async def _start_controller(assembly: Assembly) -> None:

@@ -21,6 +21,8 @@ from acd.staffing.erlang import Outcomes, Treatment
 from acd.staffing.simulation import CallRecord, SimulationRun
 from acd.staffing.stats import Estimate, batch_means
 
+MIN_BATCHES = 5
+
 
 @dataclass(slots=True)
 class Tally:
@@ -172,8 +174,9 @@ def _occupied_per_batch(
 
 def summarise(run: SimulationRun, batches: int = 20, confidence: float = 0.95) -> SimulationReport:
     """O(calls + occupied intervals)."""
-    if batches < 2:
-        raise ValueError("at least two batches are needed for a confidence interval")
+    if batches < MIN_BATCHES:
+        # Fewer batches make a poor interval, and the t approximation needs 3+ degrees.
+        raise ValueError(f"at least {MIN_BATCHES} batches are needed for a confidence interval")
     if not 0 < confidence < 1:
         raise ValueError("the confidence level must be between 0 and 1")
     queues = {t.queue.name: t.queue for t in run.scenario.queues}

@@ -533,7 +533,7 @@ class Recorder:
             if lines and self.queue_log is not None:
                 try:
                     self.queue_log.write(lines)
-                except OSError:
+                except Exception:  # a dead writer would hang every flush(): log and go on
                     log.exception("queue_log write failed; %d lines lost", len(lines))
             if self.store is not None and (calls or intervals):
                 try:

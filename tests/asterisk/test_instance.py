@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from ami_session import AmiSession, login
 
 from acd.asterisk.install import Installation
-from acd.asterisk.instance import AsteriskInstance
+from acd.asterisk.instance import AsteriskInstance, PortInUseError
+from acd.asterisk.ports import AsteriskPorts
 from acd.asterisk.testing import RunningAsterisk, start_with_free_ports, unique_test_name
 
 pytestmark = pytest.mark.asterisk
@@ -118,3 +121,22 @@ def test_sip_endpoints_for_agents_and_caller(asterisk: RunningAsterisk) -> None:
         aor = asterisk.instance.cli(f"pjsip show aor {endpoint}")
         assert "max_contacts         : 1" in aor
         assert "remove_existing      : true" in aor
+
+
+@pytest.mark.parametrize("kind", ["ami", "sip"])
+def test_start_on_a_taken_port_raises_port_in_use_and_leaves_nothing_running(
+    asterisk_installation: Installation, kind: str
+) -> None:
+    ports = AsteriskPorts.pick_free()
+    sock_type = socket.SOCK_STREAM if kind == "ami" else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, sock_type) as squatter:
+        squatter.bind(("127.0.0.1", ports.ami if kind == "ami" else ports.sip))
+        if kind == "ami":
+            squatter.listen()
+        instance = AsteriskInstance(asterisk_installation, unique_test_name(f"taken-{kind}"), ports)
+        try:
+            with pytest.raises(PortInUseError, match=kind.upper()):
+                instance.start()
+            assert not instance.is_running()
+        finally:
+            instance.remove()

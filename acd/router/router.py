@@ -119,7 +119,7 @@ class Router:
         out: list[Decision] = []
         self._out = out
         handler = self._handlers.get(type(event))
-        problem = event_problem(event) if handler is not None else "not a router event"
+        problem = event_problem(event)
         if problem is not None or handler is None:
             return [EventRejected(type(event).__name__, "invalid_event", problem or "")]
         rejected = self._rejection(event)

@@ -140,7 +140,11 @@ class AmiLink:
     def _send(self, action: Mapping[str, str | Sequence[str]], as_list: bool | None) -> Any:
         if not self.logged_in or self._manager.protocol is None:
             raise AmiError(str(action.get("Action")), "AMI not connected")
-        return self._manager.send_action(dict(action), as_list=as_list)
+        message = dict(action)
+        # panoramisk reads `Async` of any action whose reply ends in "successfully queued"
+        # (PlayDTMF, Originate, ...) and drops the connection with a KeyError if it is absent.
+        message.setdefault("Async", "false")
+        return self._manager.send_action(message, as_list=as_list)
 
     async def request(
         self, action: Mapping[str, str | Sequence[str]], within: float = ACTION_TIMEOUT

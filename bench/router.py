@@ -40,11 +40,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from acd.router import events as ev  # noqa: E402
-from acd.router.decisions import CallExited, Decision, OfferCall  # noqa: E402
-from acd.router.model import EscalationStep, QueueConfig, frozen_skills  # noqa: E402
-from acd.router.reference import ReferenceRouter  # noqa: E402
-from acd.router.router import Router  # noqa: E402
+from acd.router import events as ev
+from acd.router.decisions import CallExited, Decision, OfferCall
+from acd.router.model import EscalationStep, QueueConfig, frozen_skills
+from acd.router.reference import ReferenceRouter
+from acd.router.router import Router
 
 SKILLS = 50
 PROFILES = 100
@@ -97,7 +97,7 @@ def make_population(seed: int = 7) -> Population:
         chosen: set[str] = set()
         while len(chosen) < rng.randint(2, 4):
             chosen.add(rng.choices(names, weights)[0])
-        profiles.append({s: 10 for s in sorted(chosen)})
+        profiles.append(dict.fromkeys(sorted(chosen), 10))
     queues: list[QueueConfig] = []
     seen: set[tuple[tuple[str, int], ...]] = set()
     while len(queues) < QUEUES:
@@ -111,7 +111,7 @@ def make_population(seed: int = 7) -> Population:
         escalation: tuple[EscalationStep, ...] = ()
         if len(queues) % 5 == 0:
             relaxed = dict(list(req.items())[:1])
-            escalation = (EscalationStep(20.0, frozen_skills({k: 1 for k in relaxed})),)
+            escalation = (EscalationStep(20.0, frozen_skills(dict.fromkeys(relaxed, 1))),)
         queues.append(
             QueueConfig(
                 f"q{len(queues)}",
@@ -170,9 +170,12 @@ class Driver:
                 elif state == "paused":
                     self.paused.add(agent_id)
                     self.available.discard(agent_id)
-        if isinstance(event, ev.CallArrived) and event.call_id not in self.offered:
-            if not any(isinstance(d, CallExited) for d in decisions):
-                self.waiting.add(event.call_id)
+        if (
+            isinstance(event, ev.CallArrived)
+            and event.call_id not in self.offered
+            and not any(isinstance(d, CallExited) for d in decisions)
+        ):
+            self.waiting.add(event.call_id)
 
     def setup(self) -> None:
         rng = self.rng
@@ -383,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--out", type=Path, help="also write the JSON results to this file")
     parser.add_argument("--runs", type=int, help="runs per figure (median is reported)")
+    parser.add_argument("--sizes", help="comma-separated agent counts for the indexed router")
+    parser.add_argument("--workloads", help="comma-separated workload names")
     args = parser.parse_args(argv)
 
     if args.quick:
@@ -391,9 +396,13 @@ def main(argv: list[str] | None = None) -> int:
         sizes, runs = [100, 1_000, 10_000, 100_000], 5
         events, ref_sizes, ref_events, mem = 50_000, [100, 1_000], 2_000, 10_000
     runs = args.runs or runs
+    if args.sizes:
+        sizes = [int(x) for x in args.sizes.split(",")]
+        ref_sizes = [x for x in ref_sizes if x in sizes]
+    workloads = args.workloads.split(",") if args.workloads else list(WORKLOADS)
 
     results: list[Result] = []
-    for workload in WORKLOADS:
+    for workload in workloads:
         for size in sizes:
             results.append(measure("indexed", workload, size, events, runs))
             _progress(results[-1], args.json)

@@ -37,8 +37,10 @@ def check_router(router: Router) -> None:
             assert c.agent_id == a.id
             expected = CallState.OFFERED if a.state == AgentState.RESERVED else CallState.CONNECTED
             assert c.state == expected
-        expected_sets = [r for r in reqsets.values() if satisfies(a.skills, r.skills)]
-        assert sorted(map(id, a.reqsets)) == sorted(map(id, expected_sets)), a.id
+        expected_sets = sorted(r.serial for r in reqsets.values() if satisfies(a.skills, r.skills))
+        assert list(a.cls.key) == expected_sets, a.id
+        assert a.cls.members[a.id] is a
+        assert router._classes[a.cls.key] is a.cls
         for skill in a.skills:
             assert router._agents_by_skill[skill][a.id] is a
 
@@ -47,22 +49,32 @@ def check_router(router: Router) -> None:
             assert agents[agent_id] is a
             assert skill in a.skills
 
-    for key, r in reqsets.items():
-        assert r.key == key
-        assert r.skills == dict(key)
-        satisfying = {a.id for a in agents.values() if satisfies(a.skills, r.skills)}
-        assert set(r.agents) == satisfying, key
-        logged_in = [i for i in satisfying if agents[i].state != AgentState.LOGGED_OUT]
-        assert r.logged_in == len(logged_in)
-        live_agents = {i for i in satisfying if agents[i].epoch}
-        assert r.available == len(live_agents), key
-        for ordering, heap in r.heaps.items():
+    for class_key, cls in router._classes.items():
+        assert cls.key == class_key
+        assert [r.serial for r in cls.reqsets] == list(class_key)
+        assert cls.members, "empty classes are dropped"
+        for agent_id, a in cls.members.items():
+            assert agents[agent_id] is a
+            assert a.cls is cls
+        logged_in = [a for a in cls.members.values() if a.state != AgentState.LOGGED_OUT]
+        assert cls.logged_in == len(logged_in)
+        live_agents = sorted(a.id for a in cls.members.values() if a.epoch)
+        assert cls.available == len(live_agents)
+        assert None in cls.heaps
+        for ordering, heap in cls.heaps.items():
             for i in range(1, len(heap)):
                 assert heap[(i - 1) // 2] <= heap[i], "agent heap order"
             live = [e for e in heap if e[-2] == e[-1].epoch]
-            assert sorted(e[-1].id for e in live) == sorted(live_agents), (key, ordering)
+            assert sorted(e[-1].id for e in live) == live_agents, (class_key, ordering)
             for e in live:
                 assert e == e[-1].entry(ordering), "stale key in a live entry"
+        assert cls.waiting == sum(r.waiting_live for r in cls.reqsets)
+
+    for key, r in reqsets.items():
+        assert r.key == key
+        assert r.skills == dict(key)
+        containing = [c for c in router._classes.values() if r in c.reqsets]
+        assert sorted(map(id, r.classes)) == sorted(map(id, containing)), key
         for i in range(1, len(r.waiting)):
             assert r.waiting[(i - 1) // 2] <= r.waiting[i], "call heap order"
         live_calls = [e[2].id for e in r.waiting if e[1] == e[2].epoch]
@@ -104,7 +116,8 @@ def check_router(router: Router) -> None:
     # Dispatch invariant: no dispatchable agent could take a WAITING call.
     for c in calls.values():
         if c.state == CallState.WAITING and c.reqset is not None:
-            assert c.reqset.available == 0, f"call {c.id} waits while an agent could take it"
+            available = sum(cls.available for cls in c.reqset.classes)
+            assert available == 0, f"call {c.id} waits while an agent could take it"
 
     # Every live deadline is in the heap.
     entries = set(router._deadlines)

@@ -23,32 +23,16 @@ CallEntry = tuple[tuple[int, float, int, str], int, "Call"]
 
 
 class ReqSet:
-    """One interned requirement set, with the agents that satisfy it and the calls that need it.
+    """One interned requirement set and the WAITING calls that need it (a heap in global
+    order). `classes` are the agent classes whose agents satisfy it."""
 
-    `heaps` maps an agent ordering (None: longest idle; a skill name: most skilled in it) to a
-    heap of the *dispatchable* (available and reachable) agents satisfying the set, built the
-    first time a call of that ordering needs it. `waiting` is a heap of the WAITING calls whose
-    current requirements are this set, in global call order.
-    """
+    __slots__ = ("classes", "key", "serial", "skills", "waiting", "waiting_live")
 
-    __slots__ = (
-        "agents",
-        "available",
-        "heaps",
-        "key",
-        "logged_in",
-        "skills",
-        "waiting",
-        "waiting_live",
-    )
-
-    def __init__(self, key: tuple[tuple[str, int], ...]) -> None:
+    def __init__(self, key: tuple[tuple[str, int], ...], serial: int) -> None:
         self.key = key
+        self.serial = serial
         self.skills = dict(key)
-        self.agents: dict[str, Agent] = {}  # every agent satisfying the set, any state
-        self.logged_in = 0  # of those, not LOGGED_OUT
-        self.available = 0  # of those, dispatchable
-        self.heaps: dict[str | None, list[AgentEntry]] = {}
+        self.classes: list[AgentClass] = []
         self.waiting: list[CallEntry] = []
         self.waiting_live = 0
 
@@ -60,9 +44,31 @@ class ReqSet:
         return True
 
 
+class AgentClass:
+    """The agents that satisfy exactly the same requirement sets.
+
+    Agents of one class are interchangeable for eligibility, so one heap per agent ordering
+    serves every set the class satisfies: an agent that becomes available is pushed once, not
+    once per set. `heaps[None]` (longest idle) always exists; a most-skilled ordering's heap
+    is built the first time a call with that ordering looks at the class.
+    """
+
+    __slots__ = ("available", "heaps", "key", "logged_in", "members", "reqsets", "waiting")
+
+    def __init__(self, reqsets: tuple[ReqSet, ...]) -> None:
+        self.reqsets = reqsets  # sorted by serial
+        self.key = tuple(r.serial for r in reqsets)
+        self.members: dict[str, Agent] = {}
+        self.logged_in = 0  # members not LOGGED_OUT
+        self.available = 0  # members dispatchable
+        self.waiting = sum(r.waiting_live for r in reqsets)  # WAITING calls it could take
+        self.heaps: dict[str | None, list[AgentEntry]] = {None: []}
+
+
 class Agent:
     __slots__ = (
         "call_id",
+        "cls",
         "epoch",
         "id",
         "idle_since",
@@ -70,16 +76,16 @@ class Agent:
         "pending",
         "pending_reason",
         "reachable",
-        "reqsets",
         "rona_until",
         "skills",
         "state",
         "wrap_until",
     )
 
-    def __init__(self, agent_id: str, skills: dict[str, int]) -> None:
+    def __init__(self, agent_id: str, skills: dict[str, int], cls: AgentClass) -> None:
         self.id = agent_id
         self.skills = skills
+        self.cls = cls
         self.state = AgentState.LOGGED_OUT
         self.pause_reason: str | None = None
         self.idle_since: float | None = None
@@ -89,7 +95,6 @@ class Agent:
         self.pending_reason: str | None = None
         self.wrap_until: float | None = None
         self.rona_until: float | None = None
-        self.reqsets: list[ReqSet] = []
         self.epoch = 0  # non-zero exactly while dispatchable
 
     def entry(self, ordering: str | None) -> AgentEntry:

@@ -6,8 +6,8 @@ typed constructors cannot stop a caller from passing a NaN time or a level of 42
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from acd.router import events as ev
@@ -20,40 +20,27 @@ from acd.router.model import (
     RonaAction,
 )
 
-EVENT_TYPES: tuple[type, ...] = (
-    ev.Tick,
-    ev.QueueUpserted,
-    ev.QueueRemoved,
-    ev.AgentUpserted,
-    ev.AgentRemoved,
-    ev.AgentLoggedIn,
-    ev.AgentLoggedOut,
-    ev.AgentPaused,
-    ev.AgentUnpaused,
-    ev.AgentReachabilityChanged,
-    ev.CallArrived,
-    ev.CallAbandoned,
-    ev.OfferAnswered,
-    ev.OfferFailed,
-    ev.CallEnded,
-)
-
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    # type() rather than isinstance: bool is an int but not a time; x - x is nan for nan/inf.
+    return type(value) in _NUMBER_TYPES and value - value == 0
+
+
+_NUMBER_TYPES = (float, int)
+_PLAIN_MAPPINGS = (MappingProxyType, dict)
 
 
 def _is_id(value: Any) -> bool:
-    return isinstance(value, str) and bool(value)
+    return type(value) is str and value != ""
 
 
 def skills_problem(skills: Any, what: str) -> str | None:
-    if not isinstance(skills, Mapping):
+    if type(skills) not in _PLAIN_MAPPINGS and not isinstance(skills, Mapping):
         return f"{what} must be a mapping of skill name to level"
     for name, level in skills.items():
         if not _is_id(name):
             return f"{what}: skill names must be non-empty strings"
-        if isinstance(level, bool) or not isinstance(level, int):
+        if type(level) is not int:
             return f"{what}.{name}: level must be an integer"
         if not MIN_LEVEL <= level <= MAX_LEVEL:
             return f"{what}.{name}: level must be {MIN_LEVEL}..{MAX_LEVEL}"
@@ -102,31 +89,52 @@ def queue_problem(queue: Any) -> str | None:
     return None
 
 
+def _call_arrived_problem(event: ev.CallArrived) -> str | None:
+    priority = event.priority
+    if priority is not None and type(priority) is not int:
+        return "priority must be an integer or None"
+    if not event.extra_skills:
+        return None
+    return skills_problem(event.extra_skills, "extra_skills")
+
+
+def _paused_problem(event: ev.AgentPaused) -> str | None:
+    return None if type(event.reason) is str else "reason must be a string"
+
+
+def _reachability_problem(event: ev.AgentReachabilityChanged) -> str | None:
+    return None if type(event.reachable) is bool else "reachable must be a boolean"
+
+
+#: Per event type: the fields that must be non-empty strings, and any further check.
+_SHAPES: dict[type, tuple[tuple[str, ...], Callable[[Any], str | None] | None]] = {
+    ev.Tick: ((), None),
+    ev.QueueUpserted: ((), lambda e: queue_problem(e.queue)),
+    ev.QueueRemoved: (("name",), None),
+    ev.AgentUpserted: (("agent_id",), lambda e: skills_problem(e.skills, "skills")),
+    ev.AgentRemoved: (("agent_id",), None),
+    ev.AgentLoggedIn: (("agent_id",), None),
+    ev.AgentLoggedOut: (("agent_id",), None),
+    ev.AgentPaused: (("agent_id",), _paused_problem),
+    ev.AgentUnpaused: (("agent_id",), None),
+    ev.AgentReachabilityChanged: (("agent_id",), _reachability_problem),
+    ev.CallArrived: (("call_id", "queue"), _call_arrived_problem),
+    ev.CallAbandoned: (("call_id",), None),
+    ev.OfferAnswered: (("call_id", "agent_id"), None),
+    ev.OfferFailed: (("call_id", "agent_id"), None),
+    ev.CallEnded: (("call_id",), None),
+}
+
+
 def event_problem(event: Any) -> str | None:
     """Why `event` cannot be handled, or None when its shape is fine."""
-    if not isinstance(event, EVENT_TYPES):
+    shape = _SHAPES.get(type(event))
+    if shape is None:
         return f"not a router event: {type(event).__name__}"
-    if not _is_number(getattr(event, "now", None)):
+    if not _is_number(event.now):
         return "now must be a finite number"
-    for name in ("agent_id", "call_id"):
-        if hasattr(event, name) and not _is_id(getattr(event, name)):
+    id_fields, further = shape
+    for name in id_fields:
+        if not _is_id(getattr(event, name)):
             return f"{name} must be a non-empty string"
-    if isinstance(event, ev.QueueUpserted):
-        return queue_problem(event.queue)
-    if isinstance(event, ev.QueueRemoved) and not _is_id(event.name):
-        return "name must be a non-empty string"
-    if isinstance(event, ev.AgentUpserted):
-        return skills_problem(event.skills, "skills")
-    if isinstance(event, ev.AgentPaused) and not isinstance(event.reason, str):
-        return "reason must be a string"
-    if isinstance(event, ev.AgentReachabilityChanged) and not isinstance(event.reachable, bool):
-        return "reachable must be a boolean"
-    if isinstance(event, ev.CallArrived):
-        if not _is_id(event.queue):
-            return "queue must be a non-empty string"
-        if event.priority is not None and (
-            isinstance(event.priority, bool) or not isinstance(event.priority, int)
-        ):
-            return "priority must be an integer or None"
-        return skills_problem(event.extra_skills, "extra_skills")
-    return None
+    return None if further is None else further(event)

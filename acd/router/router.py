@@ -1,18 +1,20 @@
 """The indexed router: the policy of `acd.router`, with indexes so each event costs O(log n).
 
 Indexes (see `_records` for the records and the lazy-invalidation rule)
-  * Requirement sets are interned (`ReqSet`); every agent lists the sets it satisfies and every
-    set the agents that satisfy it, so an agent change touches only its few sets.
-  * Per (set, agent ordering): a heap of dispatchable agents. Call-driven dispatch reads the
-    top of one heap.
+  * Requirement sets are interned (`ReqSet`). Agents that satisfy exactly the same sets form
+    an `AgentClass`; each class keeps a heap of its dispatchable agents per agent ordering,
+    so an agent becoming available is one heap push whatever the number of sets it serves.
+  * Call-driven dispatch compares the heap tops of the classes that satisfy the call's set.
   * Per set: a heap of WAITING calls in global order. Agent-driven dispatch compares the tops
-    of the sets the agent satisfies.
+    of the sets the agent's class satisfies (skipped when the class has no waiting call).
   * Per queue: a sorted list of the WAITING calls' orders (positions, queue-driven dispatch).
   * One deadline heap of (deadline, kind, id); an entry is live when the record's field still
     holds that deadline, so nothing is ever removed from it eagerly.
 
 n below is the number of agents or calls involved, k the number of requirement sets an agent
-satisfies (a handful in practice), W the WAITING calls of one queue.
+satisfies, m the number of agent classes satisfying a set (both a handful in practice; m
+grows when agents of similar skills differ at the levels the sets test), W the WAITING
+calls of one queue.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from acd.router import events as ev
-from acd.router._records import HEAP_SLACK, Agent, Call, Queue, ReqSet
+from acd.router._records import HEAP_SLACK, Agent, AgentClass, Call, Queue, ReqSet
 from acd.router._validation import event_problem
 from acd.router.decisions import (
     AgentStateChanged,
@@ -83,6 +85,7 @@ class Router:
         self._reqsets: dict[tuple[tuple[str, int], ...], ReqSet] = {}
         self._reqsets_by_first_skill: dict[str, list[ReqSet]] = {}
         self._agents_by_skill: dict[str, dict[str, Agent]] = {}
+        self._classes: dict[tuple[int, ...], AgentClass] = {}
         self._leave_empty_queues: dict[str, Queue] = {}
         self._deadlines: list[tuple[float, int, str]] = []
         self._now = float("-inf")
@@ -219,30 +222,24 @@ class Router:
             )
         return None
 
-    # --- requirement sets ---------------------------------------------------------------------
+    # --- requirement sets and agent classes ------------------------------------------------------
 
     def _intern(self, requirements: Mapping[str, int]) -> ReqSet:
         key = _skills_key(requirements)
         r = self._reqsets.get(key)
         if r is not None:
             return r
-        r = self._reqsets[key] = ReqSet(key)
+        r = self._reqsets[key] = ReqSet(key, len(self._reqsets))
         if key:
             self._reqsets_by_first_skill.setdefault(key[0][0], []).append(r)
             candidates: Iterable[Agent] = self._agents_by_skill.get(key[0][0], {}).values()
         else:
             candidates = self._agents.values()
-        for a in candidates:
-            if r.satisfied_by(a.skills):
-                r.agents[a.id] = a
-                a.reqsets.append(r)
-                if a.state != _LOGGED_OUT:
-                    r.logged_in += 1
-                if a.epoch:
-                    r.available += 1
+        for a in [a for a in candidates if r.satisfied_by(a.skills)]:
+            self._move_to_class(a, (*a.cls.reqsets, r))
         return r
 
-    def _satisfied_sets(self, skills: dict[str, int]) -> list[ReqSet]:
+    def _satisfied_sets(self, skills: dict[str, int]) -> tuple[ReqSet, ...]:
         found: list[ReqSet] = []
         empty = self._reqsets.get(())
         if empty is not None:
@@ -252,7 +249,42 @@ class Router:
             for r in by_first.get(skill, ()):
                 if r.satisfied_by(skills):
                     found.append(r)
-        return found
+        return tuple(found)
+
+    def _class_for(self, reqsets: tuple[ReqSet, ...]) -> AgentClass:
+        ordered = tuple(sorted(reqsets, key=lambda r: r.serial))
+        key = tuple(r.serial for r in ordered)
+        cls = self._classes.get(key)
+        if cls is None:
+            cls = self._classes[key] = AgentClass(ordered)
+            for r in ordered:
+                r.classes.append(cls)
+        return cls
+
+    def _leave_class(self, a: Agent) -> None:
+        cls = a.cls
+        del cls.members[a.id]
+        if a.state != _LOGGED_OUT:
+            cls.logged_in -= 1
+        if not cls.members:
+            del self._classes[cls.key]
+            for r in cls.reqsets:
+                r.classes.remove(cls)
+
+    def _join_class(self, a: Agent, cls: AgentClass) -> None:
+        a.cls = cls
+        cls.members[a.id] = a
+        if a.state != _LOGGED_OUT:
+            cls.logged_in += 1
+
+    def _move_to_class(self, a: Agent, reqsets: tuple[ReqSet, ...]) -> None:
+        dispatchable = bool(a.epoch)
+        if dispatchable:
+            self._remove_dispatchable(a)
+        self._leave_class(a)
+        self._join_class(a, self._class_for(reqsets))
+        if dispatchable:
+            self._add_dispatchable(a)
 
     def _steps_for(self, q: Queue, c: Call) -> tuple[ReqSet, ...]:
         steps = q.step_cache.get(c.extra_key)
@@ -269,30 +301,32 @@ class Router:
     def _add_dispatchable(self, a: Agent) -> None:
         self._epoch += 1
         a.epoch = self._epoch
-        push = heapq.heappush
-        for r in a.reqsets:
-            r.available += 1
-            for ordering, heap in r.heaps.items():
-                push(heap, a.entry(ordering))
+        cls = a.cls
+        cls.available += 1
+        for ordering, heap in cls.heaps.items():
+            heapq.heappush(heap, a.entry(ordering))
 
     def _remove_dispatchable(self, a: Agent) -> None:
         a.epoch = 0
-        for r in a.reqsets:
-            r.available -= 1
-            limit = 2 * r.available + HEAP_SLACK
-            for ordering, heap in r.heaps.items():
-                if len(heap) > limit:
-                    r.heaps[ordering] = [e for e in heap if e[-2] == e[-1].epoch]
-                    heapq.heapify(r.heaps[ordering])
+        cls = a.cls
+        cls.available -= 1
+        limit = 2 * cls.available + HEAP_SLACK
+        heaps = cls.heaps
+        for ordering, heap in heaps.items():
+            if len(heap) > limit:
+                live = [e for e in heap if e[-2] == e[-1].epoch]
+                heapq.heapify(live)
+                heaps[ordering] = live
 
     def _set_agent(self, a: Agent, state: AgentState, at: float, reason: str | None = None) -> None:
         old = a.state
         if old == AgentState.PAUSED and (state != AgentState.PAUSED or reason != a.pause_reason):
             a.rona_until = None
-        if (old == _LOGGED_OUT) != (state == _LOGGED_OUT):
-            delta = -1 if state == _LOGGED_OUT else 1
-            for r in a.reqsets:
-                r.logged_in += delta
+        if old == _LOGGED_OUT:
+            if state != _LOGGED_OUT:
+                a.cls.logged_in += 1
+        elif state == _LOGGED_OUT:
+            a.cls.logged_in -= 1
         a.state = state
         a.pause_reason = reason if state == AgentState.PAUSED else None
         if state == _LOGGED_OUT:
@@ -308,26 +342,14 @@ class Router:
         self._out.append(AgentStateChanged(a.id, state, a.pause_reason, a.idle_since, at))
 
     def _replace_skills(self, a: Agent, skills: dict[str, int]) -> None:
-        dispatchable = bool(a.epoch)
-        if dispatchable:
-            self._remove_dispatchable(a)
-        logged_in = a.state != _LOGGED_OUT
-        for r in a.reqsets:
-            del r.agents[a.id]
-            if logged_in:
-                r.logged_in -= 1
+        by_skill = self._agents_by_skill
         for skill in a.skills:
-            del self._agents_by_skill[skill][a.id]
+            del by_skill[skill][a.id]
         a.skills = skills
         for skill in skills:
-            self._agents_by_skill.setdefault(skill, {})[a.id] = a
-        a.reqsets = self._satisfied_sets(skills)
-        for r in a.reqsets:
-            r.agents[a.id] = a
-            if logged_in:
-                r.logged_in += 1
-        if dispatchable:
-            self._add_dispatchable(a)
+            by_skill.setdefault(skill, {})[a.id] = a
+        # The agent's ordering keys may change even when its class does not.
+        self._move_to_class(a, self._satisfied_sets(skills))
 
     # --- call index membership ------------------------------------------------------------------
 
@@ -337,6 +359,8 @@ class Router:
         r = c.reqset
         assert r is not None
         r.waiting_live += 1
+        for cls in r.classes:
+            cls.waiting += 1
         heapq.heappush(r.waiting, (c.order, c.epoch, c))
         insort(self._queues[c.queue].waiting, c.order)
 
@@ -345,6 +369,8 @@ class Router:
         r = c.reqset
         assert r is not None
         r.waiting_live -= 1
+        for cls in r.classes:
+            cls.waiting -= 1
         if len(r.waiting) > 2 * r.waiting_live + HEAP_SLACK:
             r.waiting = [e for e in r.waiting if e[1] == e[2].epoch]
             heapq.heapify(r.waiting)
@@ -419,14 +445,12 @@ class Router:
     # --- dispatch -----------------------------------------------------------------------------
 
     def _agent_driven(self, a: Agent, at: float) -> None:
-        if not a.epoch:
+        if not a.epoch or not a.cls.waiting:
             return
         best: Any = None
         pop = heapq.heappop
-        for r in a.reqsets:
+        for r in a.cls.reqsets:
             if not r.waiting_live:
-                if r.waiting:
-                    r.waiting.clear()
                 continue
             waiting = r.waiting
             top = waiting[0]
@@ -443,18 +467,25 @@ class Router:
             return
         r = c.reqset
         assert r is not None
-        if not r.available:
-            return
         ordering = self._queues[c.queue].ordering
-        heap = r.heaps.get(ordering)
-        if heap is None:
-            heap = r.heaps[ordering] = [a.entry(ordering) for a in r.agents.values() if a.epoch]
-            heapq.heapify(heap)
-        top = heap[0]
-        while top[-2] != top[-1].epoch:
-            heapq.heappop(heap)
+        pop = heapq.heappop
+        best: Any = None
+        for cls in r.classes:
+            if not cls.available:
+                continue
+            heap = cls.heaps.get(ordering)
+            if heap is None:
+                heap = [a.entry(ordering) for a in cls.members.values() if a.epoch]
+                heapq.heapify(heap)
+                cls.heaps[ordering] = heap
             top = heap[0]
-        self._offer(c, top[-1], at)
+            while top[-2] != top[-1].epoch:
+                pop(heap)
+                top = heap[0]
+            if best is None or top < best:
+                best = top
+        if best is not None:
+            self._offer(c, best[-1], at)
 
     def _offer(self, c: Call, a: Agent, at: float) -> None:
         self._remove_waiting(c)
@@ -464,8 +495,9 @@ class Router:
         self._set_agent(a, AgentState.RESERVED, at)
         self._out.append(OfferCall(c.id, a.id, c.queue, self._queues[c.queue].config.ring_timeout))
 
-    def _servable(self, c: Call) -> bool:
-        return any(r.logged_in for r in c.steps)
+    @staticmethod
+    def _servable(steps: tuple[ReqSet, ...]) -> bool:
+        return any(cls.logged_in for r in steps for cls in r.classes)
 
     def _exit(self, c: Call, reason: str, destination: str | None, at: float) -> None:
         if c.state == _WAITING:
@@ -483,7 +515,7 @@ class Router:
         orders.sort()
         for order in orders:
             c = self._calls[order[3]]
-            if not self._servable(c):
+            if not self._servable(c.steps):
                 self._exit(c, "leave_empty", None, at)
 
     def _waiting_again(self, c: Call, at: float) -> None:
@@ -608,8 +640,11 @@ class Router:
         skills = dict(event.skills)
         a = self._agents.get(event.agent_id)
         if a is None:
-            a = self._agents[event.agent_id] = Agent(event.agent_id, {})
-            self._replace_skills(a, skills)
+            cls = self._class_for(self._satisfied_sets(skills))
+            a = self._agents[event.agent_id] = Agent(event.agent_id, skills, cls)
+            self._join_class(a, cls)
+            for skill in skills:
+                self._agents_by_skill.setdefault(skill, {})[a.id] = a
             return
         self._replace_skills(a, skills)
         self._agent_driven(a, self._now)
@@ -619,9 +654,9 @@ class Router:
         a = self._agents[event.agent_id]
         if a.state != _LOGGED_OUT:
             self._set_agent(a, _LOGGED_OUT, self._now)
-        self._replace_skills(a, {})
-        for r in a.reqsets:  # the empty set, if interned
-            del r.agents[a.id]
+        for skill in a.skills:
+            del self._agents_by_skill[skill][a.id]
+        self._leave_class(a)
         del self._agents[a.id]
         self._leave_empty_check(self._now)
 
@@ -677,7 +712,7 @@ class Router:
         extra = dict(event.extra_skills)
         priority = q.config.priority if event.priority is None else event.priority
         c = Call(event.call_id, q.config.name, priority, extra, _skills_key(extra), 0, now)
-        if not q.config.join_empty and not any(r.logged_in for r in self._steps_for(q, c)):
+        if not q.config.join_empty and not self._servable(self._steps_for(q, c)):
             self._out.append(CallExited(event.call_id, q.config.name, "join_empty", None, now))
             return
         self._seq += 1

@@ -1,0 +1,200 @@
+"""Real SIP user agents (pjsua2) for end-to-end tests, driven from asyncio.
+
+pjsua2 is one library instance per process and wants a single thread (threadCnt=0,
+mainThreadOnly): a dedicated thread owns it, runs its event loop (`libHandleEvents`), and
+executes the commands the test sends it; pjsua2's callbacks are forwarded to the asyncio loop
+as plain tuples in a Watch. Everything binds to 127.0.0.1; audio uses the null device and a
+440 Hz tone is played into every call so real RTP flows both ways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pjsua2 as pj
+from controller.harness import Watch
+
+LOOPBACK = "127.0.0.1"
+
+
+class _Account(pj.Account):  # type: ignore[misc]
+    def __init__(self, phone: SoftphoneHost, user: str) -> None:
+        super().__init__()
+        self.phone = phone
+        self.user = user
+
+    def onRegState(self, prm: Any) -> None:  # noqa: N802 (pjsua2's name)
+        self.phone.notify(("reg", self.user, prm.code))
+
+    def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
+        call = _Call(self.phone, self, prm.callId)
+        handle = self.phone.keep(call)
+        self.phone.notify(("incoming", self.user, handle))
+
+
+class _Call(pj.Call):  # type: ignore[misc]
+    def __init__(self, phone: SoftphoneHost, account: _Account, call_id: int = -1) -> None:
+        super().__init__(account, call_id)
+        self.phone = phone
+        self.handle = -1
+
+    def onCallState(self, prm: Any) -> None:  # noqa: N802
+        info = self.getInfo()
+        self.phone.notify(("state", self.handle, info.stateText))
+
+    def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
+        info = self.getInfo()
+        for media in info.media:
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                audio = self.getAudioMedia(media.index)
+                self.phone.tone.startTransmit(audio)
+                self.phone.notify(("media", self.handle, "active"))
+
+
+class SoftphoneHost:
+    def __init__(self, sip_port: int) -> None:
+        self.sip_port = sip_port
+        self.events = Watch()
+        self._loop = asyncio.get_running_loop()
+        self._commands: queue.Queue[tuple[Callable[[], Any], asyncio.Future[Any]]] = queue.Queue()
+        self._calls: dict[int, _Call] = {}
+        self._accounts: dict[str, _Account] = {}
+        self._running = True
+        self._thread = threading.Thread(target=self._main, name="pjsua2", daemon=True)
+        self.tone: Any = None
+        self._started: asyncio.Future[None] = self._loop.create_future()
+
+    # --- thread side -------------------------------------------------------------------------
+
+    def notify(self, item: tuple[Any, ...]) -> None:
+        self._loop.call_soon_threadsafe(self.events.add, item)
+
+    def keep(self, call: _Call) -> int:
+        handle = len(self._calls) + 1
+        call.handle = handle
+        self._calls[handle] = call
+        return handle
+
+    def _main(self) -> None:
+        ep = pj.Endpoint()
+        try:
+            ep.libCreate()
+            config = pj.EpConfig()
+            config.uaConfig.threadCnt = 0
+            config.uaConfig.mainThreadOnly = True
+            config.medConfig.noVad = True
+            config.logConfig.level = 1
+            config.logConfig.consoleLevel = 1
+            ep.libInit(config)
+            transport = pj.TransportConfig()
+            transport.port = 0
+            transport.boundAddress = LOOPBACK
+            transport.publicAddress = LOOPBACK
+            ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+            ep.libStart()
+            ep.audDevManager().setNullDev()
+            self.tone = pj.ToneGenerator()
+            self.tone.createToneGenerator()
+            tone = pj.ToneDesc()
+            tone.freq1, tone.freq2, tone.on_msec, tone.off_msec = 440, 0, 1000, 0
+            tones = pj.ToneDescVector()
+            tones.append(tone)
+            self.tone.play(tones, True)
+        except Exception as exc:
+            self._loop.call_soon_threadsafe(self._started.set_exception, exc)
+            return
+        self._loop.call_soon_threadsafe(self._started.set_result, None)
+        while self._running:
+            ep.libHandleEvents(10)
+            while True:
+                try:
+                    command, future = self._commands.get_nowait()
+                except queue.Empty:
+                    break
+                try:
+                    result = command()
+                except Exception as exc:
+                    self._loop.call_soon_threadsafe(future.set_exception, exc)
+                else:
+                    self._loop.call_soon_threadsafe(future.set_result, result)
+        # Tear down in pjsua2's own thread, calls before accounts before the library: a pjsua2
+        # object destroyed later from another thread aborts the process.
+        ep.hangupAllCalls()
+        for _ in range(20):
+            ep.libHandleEvents(10)
+        self._calls.clear()
+        for account in self._accounts.values():
+            account.shutdown()
+        self._accounts.clear()
+        self.tone = None
+        ep.libDestroy()
+
+    # --- asyncio side ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._thread.start()
+        await asyncio.wait_for(self._started, 10)
+
+    async def stop(self) -> None:
+        self._running = False
+        await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 10)
+
+    async def run(self, command: Callable[[], Any]) -> Any:
+        future: asyncio.Future[Any] = self._loop.create_future()
+        self._commands.put((command, future))
+        return await asyncio.wait_for(future, 10)
+
+    async def register(self, user: str, password: str) -> None:
+        since = self.events.mark()
+
+        def create() -> None:
+            config = pj.AccountConfig()
+            config.idUri = f"sip:{user}@{LOOPBACK}:{self.sip_port}"
+            config.regConfig.registrarUri = f"sip:{LOOPBACK}:{self.sip_port}"
+            config.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", user, 0, password))
+            config.mediaConfig.transportConfig.boundAddress = LOOPBACK
+            config.mediaConfig.transportConfig.publicAddress = LOOPBACK
+            account = _Account(self, user)
+            account.create(config)
+            self._accounts[user] = account
+
+        await self.run(create)
+        event = await self.events.first(lambda e: e[0] == "reg" and e[1] == user, since=since)
+        assert event[2] == 200, f"registration of {user} failed: {event}"
+
+    async def call(self, user: str, extension: str) -> int:
+        def make() -> int:
+            call = _Call(self, self._accounts[user])
+            handle = self.keep(call)
+            call.makeCall(f"sip:{extension}@{LOOPBACK}:{self.sip_port}", pj.CallOpParam(True))
+            return handle
+
+        result: int = await self.run(make)
+        return result
+
+    async def answer(self, handle: int) -> None:
+        def answer() -> None:
+            param = pj.CallOpParam()
+            param.statusCode = 200
+            self._calls[handle].answer(param)
+
+        await self.run(answer)
+
+    async def hangup(self, handle: int) -> None:
+        await self.run(lambda: self._calls[handle].hangup(pj.CallOpParam()))
+
+    async def rx_packets(self, handle: int) -> int:
+        def stats() -> int:
+            return int(self._calls[handle].getStreamStat(0).rtcp.rxStat.pkt)
+
+        result: int = await self.run(stats)
+        return result
+
+    async def state(self, handle: int, text: str, since: int = 0) -> None:
+        await self.events.first(
+            lambda e: e[0] == "state" and e[1] == handle and e[2] == text, since=since
+        )

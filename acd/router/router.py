@@ -51,6 +51,7 @@ from acd.router.model import (
 from acd.router.states import AgentTrigger, CallTrigger, Do, agent_outcome, call_outcome
 
 _WRAP_END, _RONA_END, _ESCALATION, _MAX_WAIT = range(4)
+_NO_SKILLS: dict[str, int] = {}  # shared by every call without extra skills; never mutated
 _AVAILABLE = AgentState.AVAILABLE
 _LOGGED_OUT = AgentState.LOGGED_OUT
 _WAITING = CallState.WAITING
@@ -92,22 +93,26 @@ class Router:
         self._seq = 0
         self._epoch = 0
         self._out: list[Decision] = []
-        self._handlers: dict[type, Callable[[Any], None]] = {
-            ev.Tick: self._on_tick,
-            ev.QueueUpserted: self._on_queue_upserted,
-            ev.QueueRemoved: self._on_queue_removed,
-            ev.AgentUpserted: self._on_agent_upserted,
-            ev.AgentRemoved: self._on_agent_removed,
-            ev.AgentLoggedIn: self._on_agent_logged_in,
-            ev.AgentLoggedOut: self._on_agent_logged_out,
-            ev.AgentPaused: self._on_agent_paused,
-            ev.AgentUnpaused: self._on_agent_unpaused,
-            ev.AgentReachabilityChanged: self._on_reachability_changed,
-            ev.CallArrived: self._on_call_arrived,
-            ev.CallAbandoned: self._on_call_abandoned,
-            ev.OfferAnswered: self._on_offer_answered,
-            ev.OfferFailed: self._on_offer_failed,
-            ev.CallEnded: self._on_call_ended,
+        agent_check, call_check = self._reject_for_agent, self._reject_for_call
+        #: event type -> (rejection check or None, handler)
+        self._steps: dict[
+            type, tuple[Callable[[Any], EventRejected | None] | None, Callable[[Any], None]]
+        ] = {
+            ev.Tick: (None, self._on_tick),
+            ev.QueueUpserted: (None, self._on_queue_upserted),
+            ev.QueueRemoved: (self._reject_queue_removed, self._on_queue_removed),
+            ev.AgentUpserted: (None, self._on_agent_upserted),
+            ev.AgentRemoved: (agent_check, self._on_agent_removed),
+            ev.AgentLoggedIn: (agent_check, self._on_agent_logged_in),
+            ev.AgentLoggedOut: (agent_check, self._on_agent_logged_out),
+            ev.AgentPaused: (agent_check, self._on_agent_paused),
+            ev.AgentUnpaused: (agent_check, self._on_agent_unpaused),
+            ev.AgentReachabilityChanged: (agent_check, self._on_reachability_changed),
+            ev.CallArrived: (self._reject_call_arrived, self._on_call_arrived),
+            ev.CallAbandoned: (call_check, self._on_call_abandoned),
+            ev.OfferAnswered: (call_check, self._on_offer_answered),
+            ev.OfferFailed: (call_check, self._on_offer_failed),
+            ev.CallEnded: (call_check, self._on_call_ended),
         }
 
     # --- public surface ---------------------------------------------------------------------
@@ -121,13 +126,14 @@ class Router:
         """
         out: list[Decision] = []
         self._out = out
-        handler = self._handlers.get(type(event))
         problem = event_problem(event)
-        if problem is not None or handler is None:
-            return [EventRejected(type(event).__name__, "invalid_event", problem or "")]
-        rejected = self._rejection(event)
-        if rejected is not None:
-            return [rejected]
+        if problem is not None:
+            return [EventRejected(type(event).__name__, "invalid_event", problem)]
+        check, handler = self._steps[type(event)]
+        if check is not None:
+            rejected = check(event)
+            if rejected is not None:
+                return [rejected]
         if event.now > self._now:
             self._now = event.now
         handler(event)
@@ -185,42 +191,45 @@ class Router:
 
     # --- rejections (checked before anything changes) -------------------------------------------
 
-    def _rejection(self, event: ev.Event) -> EventRejected | None:
-        name = type(event).__name__
-        agent_trigger = _AGENT_TRIGGERS.get(type(event))
-        if agent_trigger is not None or isinstance(event, ev.AgentReachabilityChanged):
-            agent_id: str = event.agent_id  # type: ignore[union-attr]
-            a = self._agents.get(agent_id)
-            if a is None:
-                return EventRejected(name, "unknown_agent", f"no agent {agent_id!r}")
-            if agent_trigger is not None:
-                outcome = agent_outcome(a.state, agent_trigger)
-                if outcome.do == Do.REJECT:
-                    return EventRejected(name, outcome.code, f"agent {a.id} is {a.state.value}")
-            return None
-        call_trigger = _CALL_TRIGGERS.get(type(event))
-        if call_trigger is not None:
-            call_id: str = event.call_id  # type: ignore[union-attr]
-            c = self._calls.get(call_id)
-            if c is None:
-                return EventRejected(name, "unknown_call", f"no call {call_id!r}")
-            if call_outcome(c.state, call_trigger).do == Do.REJECT:
-                return EventRejected(name, "wrong_state", f"call {c.id} is {c.state.value}")
-            if (
-                isinstance(event, (ev.OfferAnswered, ev.OfferFailed))
-                and c.agent_id != event.agent_id
-            ):
-                return EventRejected(
-                    name, "wrong_state", f"call {c.id} is not offered to {event.agent_id}"
-                )
-            return None
-        if isinstance(event, ev.QueueRemoved) and event.name not in self._queues:
-            return EventRejected(name, "unknown_queue", f"no queue {event.name!r}")
-        if isinstance(event, ev.CallArrived) and event.call_id in self._calls:
+    def _reject_for_agent(self, event: Any) -> EventRejected | None:
+        a = self._agents.get(event.agent_id)
+        if a is None:
             return EventRejected(
-                name, "duplicate_call", f"call {event.call_id!r} is already in the ACD"
+                type(event).__name__, "unknown_agent", f"no agent {event.agent_id!r}"
+            )
+        trigger = _AGENT_TRIGGERS.get(type(event))
+        if trigger is not None:
+            outcome = agent_outcome(a.state, trigger)
+            if outcome.do == Do.REJECT:
+                return EventRejected(
+                    type(event).__name__, outcome.code, f"agent {a.id} is {a.state.value}"
+                )
+        return None
+
+    def _reject_for_call(self, event: Any) -> EventRejected | None:
+        name = type(event).__name__
+        c = self._calls.get(event.call_id)
+        if c is None:
+            return EventRejected(name, "unknown_call", f"no call {event.call_id!r}")
+        if call_outcome(c.state, _CALL_TRIGGERS[type(event)]).do == Do.REJECT:
+            return EventRejected(name, "wrong_state", f"call {c.id} is {c.state.value}")
+        if isinstance(event, (ev.OfferAnswered, ev.OfferFailed)) and c.agent_id != event.agent_id:
+            return EventRejected(
+                name, "wrong_state", f"call {c.id} is not offered to {event.agent_id}"
             )
         return None
+
+    def _reject_queue_removed(self, event: ev.QueueRemoved) -> EventRejected | None:
+        if event.name in self._queues:
+            return None
+        return EventRejected("QueueRemoved", "unknown_queue", f"no queue {event.name!r}")
+
+    def _reject_call_arrived(self, event: ev.CallArrived) -> EventRejected | None:
+        if event.call_id not in self._calls:
+            return None
+        return EventRejected(
+            "CallArrived", "duplicate_call", f"call {event.call_id!r} is already in the ACD"
+        )
 
     # --- requirement sets and agent classes ------------------------------------------------------
 
@@ -363,6 +372,9 @@ class Router:
             cls.waiting += 1
         heapq.heappush(r.waiting, (c.order, c.epoch, c))
         insort(self._queues[c.queue].waiting, c.order)
+        if c.max_wait_at is not None:  # a duplicate entry is harmless, a missing one is not
+            heapq.heappush(self._deadlines, (c.max_wait_at, _MAX_WAIT, c.id))
+            self._compact_deadlines()
 
     def _remove_waiting(self, c: Call) -> None:
         c.epoch = 0
@@ -390,9 +402,6 @@ class Router:
     def _set_max_wait(self, q: Queue, c: Call) -> None:
         max_wait = q.config.max_wait
         c.max_wait_at = None if max_wait is None else c.queue_entered_at + max_wait
-        if c.max_wait_at is not None:
-            heapq.heappush(self._deadlines, (c.max_wait_at, _MAX_WAIT, c.id))
-            self._compact_deadlines()
 
     def _enter_queue(self, c: Call, q: Queue, at: float) -> None:
         c.queue = q.config.name
@@ -405,7 +414,6 @@ class Router:
         self._place_in_step(q, c, step)
         self._set_max_wait(q, c)
         q.calls[c.id] = c
-        self._add_waiting(c)
 
     # --- deadlines ----------------------------------------------------------------------------
 
@@ -462,9 +470,8 @@ class Router:
         if best is not None:
             self._offer(best[2], a, at)
 
-    def _call_driven(self, c: Call, at: float) -> None:
-        if c.state != _WAITING:
-            return
+    def _best_agent(self, c: Call) -> Agent | None:
+        """The first dispatchable agent for `c` in its queue's agent order."""
         r = c.reqset
         assert r is not None
         ordering = self._queues[c.queue].ordering
@@ -484,11 +491,27 @@ class Router:
                 top = heap[0]
             if best is None or top < best:
                 best = top
-        if best is not None:
-            self._offer(c, best[-1], at)
+        return None if best is None else best[-1]
+
+    def _call_driven(self, c: Call, at: float) -> None:
+        if c.state == _WAITING:
+            a = self._best_agent(c)
+            if a is not None:
+                self._offer(c, a, at)
+
+    def _queue_up(self, c: Call, at: float) -> None:
+        """A call just placed in its queue: straight to an agent, or into the waiting indexes."""
+        a = self._best_agent(c)
+        if a is not None:
+            self._offer(c, a, at)
+            return
+        self._add_waiting(c)
+        if self._queues[c.queue].config.leave_empty:
+            self._leave_empty_check(at)
 
     def _offer(self, c: Call, a: Agent, at: float) -> None:
-        self._remove_waiting(c)
+        if c.epoch:
+            self._remove_waiting(c)
         c.state = CallState.OFFERED
         c.agent_id = a.id
         a.call_id = c.id
@@ -591,7 +614,7 @@ class Router:
             self._remove_waiting(c)
             del q.calls[c.id]
             self._enter_queue(c, self._queues[target], at)
-            self._waiting_again(c, at)
+            self._queue_up(c, at)
         else:
             self._exit(c, "timeout", target if target and "," in target else None, at)
 
@@ -709,7 +732,7 @@ class Router:
         if q is None:
             self._out.append(CallExited(event.call_id, event.queue, "unknown_queue", None, now))
             return
-        extra = dict(event.extra_skills)
+        extra = dict(event.extra_skills) if event.extra_skills else _NO_SKILLS
         priority = q.config.priority if event.priority is None else event.priority
         c = Call(event.call_id, q.config.name, priority, extra, _skills_key(extra), 0, now)
         if not q.config.join_empty and not self._servable(self._steps_for(q, c)):
@@ -719,7 +742,7 @@ class Router:
         c.order = (-priority, now, self._seq, c.id)
         self._calls[c.id] = c
         self._enter_queue(c, q, now)
-        self._waiting_again(c, now)
+        self._queue_up(c, now)
 
     def _on_call_abandoned(self, event: ev.CallAbandoned) -> None:
         c = self._calls.pop(event.call_id)
@@ -753,12 +776,10 @@ class Router:
             heapq.heappush(self._deadlines, (a.rona_until, _RONA_END, a.id))
         if c.id not in self._calls:
             return
-        if c.max_wait_at is not None:
-            if c.max_wait_at <= now:
-                self._max_wait(c, now)
-                return
-            heapq.heappush(self._deadlines, (c.max_wait_at, _MAX_WAIT, c.id))
-        self._waiting_again(c, now)
+        if c.max_wait_at is not None and c.max_wait_at <= now:
+            self._max_wait(c, now)
+        else:
+            self._waiting_again(c, now)
 
     def _on_call_ended(self, event: ev.CallEnded) -> None:
         now = self._now

@@ -84,7 +84,9 @@ class Router:
         self._calls: dict[str, Call] = {}
         self._queues: dict[str, Queue] = {}
         self._reqsets: dict[tuple[tuple[str, int], ...], ReqSet] = {}
-        self._reqsets_by_first_skill: dict[str, list[ReqSet]] = {}
+        #: Each non-empty set is listed under one of its skills, the one with the shortest list at
+        #: interning time: any agent satisfying the set has that skill, and lists stay short.
+        self._reqsets_by_skill: dict[str, list[ReqSet]] = {}
         self._agents_by_skill: dict[str, dict[str, Agent]] = {}
         self._classes: dict[tuple[int, ...], AgentClass] = {}
         self._leave_empty_queues: dict[str, Queue] = {}
@@ -240,8 +242,10 @@ class Router:
             return r
         r = self._reqsets[key] = ReqSet(key, len(self._reqsets))
         if key:
-            self._reqsets_by_first_skill.setdefault(key[0][0], []).append(r)
-            candidates: Iterable[Agent] = self._agents_by_skill.get(key[0][0], {}).values()
+            by_skill = self._reqsets_by_skill
+            skill = min((s for s, _ in key), key=lambda s: len(by_skill.get(s, ())))
+            by_skill.setdefault(skill, []).append(r)
+            candidates: Iterable[Agent] = self._agents_by_skill.get(skill, {}).values()
         else:
             candidates = self._agents.values()
         for a in [a for a in candidates if r.satisfied_by(a.skills)]:
@@ -253,9 +257,9 @@ class Router:
         empty = self._reqsets.get(())
         if empty is not None:
             found.append(empty)
-        by_first = self._reqsets_by_first_skill
+        by_skill = self._reqsets_by_skill
         for skill in skills:
-            for r in by_first.get(skill, ()):
+            for r in by_skill.get(skill, ()):
                 if r.satisfied_by(skills):
                     found.append(r)
         return tuple(found)

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test check fmt lint types unit bench bench-e2e asterisk clean
+.PHONY: run test check fmt lint types unit bench bench-e2e bench-latency asterisk clean
 
 $(STAMP): pyproject.toml
 	@if ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; then \
@@ -41,6 +41,15 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/router.py
+
+# Our ACD against Asterisk's Queue() on real Asterisk (bench/e2e.py); E2E_ARGS=--quick for a
+# short smoke run. Writes bench/results/e2e.json and e2e.png.
+bench-e2e: $(STAMP) asterisk
+	$(BIN)/python bench/e2e.py $(E2E_ARGS)
+
+# Agent hangs up → next waiting caller's Dial to that agent begins (AMI timestamps), 200 calls.
+bench-latency: $(STAMP) asterisk
+	$(BIN)/python bench/dispatch_latency.py $(LATENCY_ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

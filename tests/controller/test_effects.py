@@ -1,0 +1,158 @@
+"""Decisions carried out on AMI, with a scripted AMI at the edge (what Asterisk answers to
+each action); engine, router, tracker and effects are the real ones."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import pytest
+
+from acd.config import AgentSeed, Settings
+from acd.controller import Controller
+from acd.controller.ami import AmiError, AmiResponse
+from acd.controller.calls import LiveCall, Phase
+from acd.directory import AgentDirectory
+from acd.engine import Engine
+from acd.router.events import (
+    AgentLoggedIn,
+    AgentUpserted,
+    CallAbandoned,
+    CallArrived,
+    OfferFailed,
+    QueueUpserted,
+)
+from acd.router.model import AgentState, CallState, QueueConfig
+from acd.router.router import Router
+from acd.service import AgentService
+
+from .harness import StepWatch
+
+
+class ScriptedAmi:
+    """Answers Redirect with `redirect_reply` (None: success); records every action."""
+
+    def __init__(self) -> None:
+        self.actions: list[dict[str, Any]] = []
+        self.redirect_reply: str | None = None
+        self.originate_reply: AmiResponse | Exception = AmiResponse(True, "", {})
+        self.logged_in = True
+        self.redirected = asyncio.Event()
+
+    async def request(self, action: Mapping[str, Any], within: float = 5.0) -> AmiResponse:
+        self.actions.append(dict(action))
+        if action["Action"] == "Redirect":
+            self.redirected.set()
+        if action["Action"] == "Redirect" and self.redirect_reply is not None:
+            if self.redirect_reply == "timeout":
+                raise AmiError("Redirect", "no response in 5.0 s")
+            return AmiResponse(False, self.redirect_reply, {})
+        return AmiResponse(True, "", {})
+
+    async def originate(self, action: Mapping[str, Any], within: float) -> AmiResponse:
+        self.actions.append({"Action": "Originate", **action})
+        if isinstance(self.originate_reply, Exception):
+            raise self.originate_reply
+        return self.originate_reply
+
+
+@pytest.fixture
+async def setup() -> AsyncIterator[tuple[Controller, ScriptedAmi, StepWatch]]:
+    engine = Engine(Router())
+    directory = AgentDirectory()
+    controller = Controller(Settings(), engine, directory, AgentService(engine, directory))
+    ami = ScriptedAmi()
+    controller.effects.ami = ami  # type: ignore[assignment]
+    steps = StepWatch()
+    engine.add_listener(controller.effects)
+    engine.add_listener(steps)
+    engine.start()
+    await engine.submit(lambda now: QueueUpserted(now, QueueConfig("support")))
+    directory.put(AgentSeed("1001", contact="PJSIP/1001"))
+    await engine.submit(lambda now: AgentUpserted(now, "1001"))
+    try:
+        yield controller, ami, steps
+    finally:
+        await controller.tasks.cancel_all()
+        await engine.stop()
+
+
+async def waiting_call(controller: Controller, call_id: str, phase: Phase = Phase.WAITING) -> None:
+    controller.tracker.add(
+        LiveCall(call_id, "support", "support", f"Local/x-{call_id};2", call_id, phase, 0.0)
+    )
+    await controller.engine.submit(lambda now: CallArrived(now, call_id, "support"))
+
+
+async def test_an_offer_is_setvars_then_a_redirect_to_acd_deliver(setup: Any) -> None:
+    controller, ami, _steps = setup
+    await waiting_call(controller, "c1")
+    await controller.engine.submit(lambda now: AgentLoggedIn(now, "1001"))
+    await asyncio.wait_for(ami.redirected.wait(), 5)
+    names = [(a["Action"], a.get("Variable")) for a in ami.actions]
+    assert names == [
+        ("Setvar", "ACD_AGENT"),
+        ("Setvar", "ACD_AGENT_CONTACT"),
+        ("Setvar", "ACD_RING_TIMEOUT"),
+        ("Redirect", None),
+    ]
+    redirect = ami.actions[-1]
+    assert (redirect["Channel"], redirect["Context"], redirect["Exten"]) == (
+        "Local/x-c1;2",
+        "acd-deliver",
+        "s",
+    )
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("Channel does not exist", CallAbandoned),
+        ("Permission denied", OfferFailed),
+        ("timeout", OfferFailed),
+    ],
+)
+async def test_a_redirect_that_fails_is_fed_back(setup: Any, reply: str, expected: type) -> None:
+    controller, ami, steps = setup
+    ami.redirect_reply = reply
+    await waiting_call(controller, "c2")
+    await controller.engine.submit(lambda now: AgentLoggedIn(now, "1001"))
+    event = await steps.event(lambda e: isinstance(e, CallAbandoned | OfferFailed))
+    assert isinstance(event, expected)
+    router = controller.engine.router
+    if expected is CallAbandoned:
+        assert router.call("c2") is None
+        assert router.agent("1001").state is AgentState.AVAILABLE
+    else:
+        assert event.reason == "error"
+        assert router.call("c2").state is CallState.WAITING
+
+
+async def test_a_callback_originates_the_caller_then_dials_the_agent(setup: Any) -> None:
+    controller, ami, steps = setup
+    await waiting_call(controller, "c3")
+    call = controller.tracker.get("c3")
+    call.phase, call.callback_to = Phase.CALLBACK, "PJSIP/caller"
+    controller.tracker.bind_caller(call, None, None)
+    ami.originate_reply = AmiResponse(False, "no answer", {})
+    await controller.engine.submit(lambda now: AgentLoggedIn(now, "1001"))
+    abandoned = await steps.event(lambda e: isinstance(e, CallAbandoned))
+    assert abandoned.reason == "callback_unanswered"
+    originate = next(a for a in ami.actions if a["Action"] == "Originate")
+    assert originate["Channel"] == "PJSIP/caller"
+    assert (originate["Context"], originate["ChannelId"]) == ("acd-deliver", "c3-cb1")
+    assert "ACD_AGENT_CONTACT=PJSIP/1001" in originate["Variable"]
+    assert controller.engine.router.agent("1001").state is AgentState.AVAILABLE
+
+
+async def test_an_agent_without_contact_fails_the_offer_without_touching_asterisk(
+    setup: Any,
+) -> None:
+    controller, ami, steps = setup
+    controller.directory.put(AgentSeed("1001", contact=""))
+    await waiting_call(controller, "c4")
+    await controller.engine.submit(lambda now: AgentLoggedIn(now, "1001"))
+    failed = await steps.event(lambda e: isinstance(e, OfferFailed))
+    assert failed.reason == "unreachable"
+    assert ami.actions == []

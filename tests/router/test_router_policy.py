@@ -449,3 +449,46 @@ def test_earlier_now_counts_as_the_latest_seen(s: Scenario) -> None:
     s.agent("a1", {"support": 1})
     s.tick(100)
     assert s.send(ev.AgentPaused(50, "a1", "x")) == [changed("a1", A.PAUSED, 0, 100, "x")]
+
+
+def test_rona_delay_is_cancelled_by_a_new_pause_reason(s: Scenario) -> None:
+    s.queue("q", rona_action=RonaAction.DELAY, rona_delay=10.0, max_wait=None)
+    s.agent("a1")
+    s.arrive("c1", "q")
+    s.send(ev.OfferFailed(1, "c1", "a1"))
+    assert s.router.next_deadline() == 11
+    s.send(ev.AgentPaused(2, "a1", "lunch"))
+    assert s.router.next_deadline() is None
+    assert s.tick(20) == []
+    assert s.router.agent("a1").pause_reason == "lunch"  # type: ignore[union-attr]
+
+
+def test_leave_empty_queue_turns_away_an_arrival_nobody_can_serve(s: Scenario) -> None:
+    s.queue("vip", {"vip": 1}, leave_empty=True)
+    assert s.arrive("c1", "vip") == [CallExited("c1", "vip", "leave_empty", None, 0)]
+    s.agent("a1", {"vip": 1})
+    s.send(ev.AgentPaused(0, "a1", "busy elsewhere"))
+    assert s.arrive("c2", "vip") == []  # a paused agent still counts as able to serve
+    assert s.router.position("c2") == 1
+
+
+def test_queue_change_that_strands_calls_runs_the_leave_empty_check(s: Scenario) -> None:
+    s.agent("a1", {"support": 1})
+    s.send(ev.AgentPaused(0, "a1", "x"))
+    s.arrive("c1", "support")
+    stricter = QueueConfig("support", frozen_skills({"support": 9}), leave_empty=True)
+    assert s.at(2).send(ev.QueueUpserted(2, stricter)) == [
+        CallExited("c1", "support", "leave_empty", None, 2)
+    ]
+
+
+def test_offer_to_an_agent_whose_call_was_abandoned_applies_its_pending_pause(s: Scenario) -> None:
+    s.agent("a1", {"support": 1})
+    s.arrive("c1", "support")
+    s.send(ev.AgentPaused(1, "a1", "lunch"))
+    assert s.at(2).send(ev.CallAbandoned(2, "c1")) == [changed("a1", A.PAUSED, 0, 2, "lunch")]
+
+
+def test_reachability_of_unknown_agent_is_rejected(s: Scenario) -> None:
+    [rejected] = s.send(ev.AgentReachabilityChanged(0, "ghost", True))
+    assert rejected.code == "unknown_agent"  # type: ignore[union-attr]

@@ -74,6 +74,8 @@ class AmiLink:
         self._on_login = on_login
         self._on_disconnect = on_disconnect
         self.logged_in = False
+        #: AMI events read so far (a health figure: the event filter keeps it small).
+        self.events_received = 0
         self._manager = Manager(
             loop=asyncio.get_running_loop(),
             host=settings.host,
@@ -110,6 +112,7 @@ class AmiLink:
     # --- callbacks (run inside panoramisk; must never raise) --------------------------------
 
     def _on_event(self, _manager: Any, message: Any) -> None:
+        self.events_received += 1
         try:
             fact = translate(message)
             if fact is not None:

@@ -24,7 +24,13 @@ from acd.controller.ami import AmiError, AmiLink
 from acd.controller.calls import CallTracker, Phase
 from acd.controller.effects import Effects, TaskSet
 from acd.controller.estimate import HandleTimes
-from acd.controller.facts import DeviceState, DeviceStateChanged, Fact, translate
+from acd.controller.facts import (
+    USED_EVENTS,
+    DeviceState,
+    DeviceStateChanged,
+    Fact,
+    translate,
+)
 from acd.controller.flow import CallFlow, abandoned, ended, reachability_events
 from acd.controller.reachability import Reachability
 from acd.directory import AgentDirectory
@@ -138,6 +144,7 @@ class Controller:
 
     async def _resync_state(self) -> None:
         try:
+            await self._filter_events()
             await self._resync_channels()
             await self._resync_devices()
         except AmiError as exc:
@@ -145,6 +152,16 @@ class Controller:
             return
         self._synced.set()
         log.info("controller ready: %d live calls tracked", len(self.tracker))
+
+    async def _filter_events(self) -> None:
+        """Ask Asterisk to send this session only the events the controller reads (a busy
+        PBX sends dozens per call), plus those panoramisk itself relies on."""
+        wanted = "|".join((*USED_EVENTS, "OriginateResponse", "Shutdown"))
+        response = await self.ami.request(
+            {"Action": "Filter", "Operation": "Add", "Filter": f"^Event: ({wanted})\r"}
+        )
+        if not response.success:
+            log.warning("AMI event filter refused (%s): reading every event", response.message)
 
     async def _resync_channels(self) -> None:
         tracked_before = [call for call in self.tracker.all() if call.uniqueid is not None]

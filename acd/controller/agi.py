@@ -16,13 +16,14 @@ sets ACD_RESULT=error (enter/announce) or ACD_FEATURE_RESULT=<code> (feature cod
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
-from panoramisk.fast_agi import Application
+from panoramisk.fast_agi import Request
 
 from acd.controller.calls import CallTracker, Deliver, Leave, LiveCall, Phase
 from acd.controller.effects import format_seconds
@@ -36,6 +37,9 @@ from acd.router.model import AgentState, frozen_skills, satisfies
 from acd.service import AgentService
 
 log = logging.getLogger(__name__)
+
+#: Seconds Asterisk gets to send the AGI environment after connecting.
+HEADER_TIMEOUT = 10.0
 
 _CHANNEL_SUFFIX = re.compile(r"-[0-9a-fA-F]+(;\d)?$")
 
@@ -139,9 +143,8 @@ class AgiRoutes:
         self.handle_times = handle_times
         self.recorder = recorder
 
-    def application(self) -> Application:
-        app = Application()
-        routes: dict[str, Callable[[AgiRequest], Awaitable[None]]] = {
+    def routes(self) -> dict[str, Callable[[AgiRequest], Awaitable[None]]]:
+        return {
             "enter": self.enter,
             "announce": self.announce,
             "callback": self.callback,
@@ -150,9 +153,42 @@ class AgiRoutes:
             "agent/pause": self.agent_pause,
             "agent/unpause": self.agent_unpause,
         }
-        for path, route in routes.items():
-            app.add_route(path, route)
-        return app
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One FastAGI connection (the `asyncio.start_server` callback).
+
+        Reads the AGI environment itself rather than through panoramisk's
+        `Application.handler`, which loops forever on a connection closed before the blank
+        line (a port scan would spin the controller); then runs the route with panoramisk's
+        `Request` for the commands.
+        """
+        try:
+            try:
+                raw = await asyncio.wait_for(reader.readuntil(b"\n\n"), HEADER_TIMEOUT)
+            except (
+                asyncio.IncompleteReadError,
+                asyncio.LimitOverrunError,
+                TimeoutError,
+                ConnectionError,
+            ) as exc:
+                log.warning("FastAGI connection without a complete environment: %r", exc)
+                return
+            headers = dict(
+                line.split(": ", 1)
+                for line in raw.decode("utf-8", "replace").splitlines()
+                if ": " in line
+            )
+            script = headers.get("agi_network_script", "")
+            route = self.routes().get(script)
+            if route is None:
+                log.warning("FastAGI request for unknown route %r", script)
+                return
+            try:
+                await route(Request(None, headers, reader, writer))
+            except Exception:
+                log.exception("FastAGI route %r failed", script)
+        finally:
+            writer.close()
 
     def _record(self, method: str, *args: str) -> None:
         if self.recorder is None:

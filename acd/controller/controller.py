@@ -90,9 +90,7 @@ class Controller:
         self.engine.add_listener(self.effects)
         self._consumer = asyncio.create_task(self._consume(), name="acd-ami-facts")
         agi = self.settings.agi
-        self._agi_server = await asyncio.start_server(
-            self.routes.application().handler, agi.host, agi.port
-        )
+        self._agi_server = await asyncio.start_server(self.routes.serve, agi.host, agi.port)
         log.info("FastAGI listening on %s:%s", agi.host, agi.port)
         self.ami.connect()
 

@@ -3,6 +3,7 @@ effects are the real ones (no AMI connection: these paths never need one)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -149,3 +150,30 @@ async def test_feature_codes_identify_the_agent_by_its_device(controller: Contro
     stranger = ScriptedAgi("PJSIP/9999-00000001", "f4")
     await controller.routes.agent_login(stranger)
     assert stranger.variables["ACD_FEATURE_RESULT"] == "unknown_agent"
+
+
+async def test_a_connection_that_closes_before_its_environment_ends_quietly(
+    controller: Controller,
+) -> None:
+    reader = asyncio.StreamReader()
+    reader.feed_data(b"agi_network_script: enter\nagi_chan")
+    reader.feed_eof()
+    writer = ClosingWriter()
+    await asyncio.wait_for(controller.routes.serve(reader, writer), 5)  # type: ignore[arg-type]
+    assert writer.closed
+    assert len(controller.tracker) == 0
+
+
+async def test_an_unknown_route_is_refused(controller: Controller) -> None:
+    reader = asyncio.StreamReader()
+    reader.feed_data(b"agi_network_script: nosuch\nagi_channel: PJSIP/1-1\n\n")
+    writer = ClosingWriter()
+    await controller.routes.serve(reader, writer)  # type: ignore[arg-type]
+    assert writer.closed
+
+
+class ClosingWriter:
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True

@@ -53,6 +53,8 @@ from acd.router.states import AgentTrigger, CallTrigger, Do, agent_outcome, call
 _WRAP_END, _RONA_END, _ESCALATION, _MAX_WAIT = range(4)
 _NO_SKILLS: dict[str, int] = {}  # shared by every call without extra skills; never mutated
 _AVAILABLE = AgentState.AVAILABLE
+_PAUSED = AgentState.PAUSED
+_WRAP_UP = AgentState.WRAP_UP
 _LOGGED_OUT = AgentState.LOGGED_OUT
 _WAITING = CallState.WAITING
 _CONNECTED = CallState.CONNECTED
@@ -165,7 +167,7 @@ class Router:
 
         Runtime complexity: O(n log n)."""
         waiting = sorted(order for q in self._queues.values() for order in q.waiting)
-        others = sorted(c.id for c in self._calls.values() if c.state != _WAITING)
+        others = sorted(c.id for c in self._calls.values() if c.state is not _WAITING)
         return [_call_view(self._calls[o[3]]) for o in waiting] + [
             _call_view(self._calls[i]) for i in others
         ]
@@ -182,7 +184,7 @@ class Router:
     def position(self, call_id: str) -> int | None:
         """1-based place among its queue's WAITING calls. Runtime complexity: O(log W)."""
         c = self._calls.get(call_id)
-        if c is None or c.state != _WAITING:
+        if c is None or c.state is not _WAITING:
             return None
         return bisect_left(self._queues[c.queue].waiting, c.order) + 1
 
@@ -277,7 +279,7 @@ class Router:
     def _leave_class(self, a: Agent) -> None:
         cls = a.cls
         del cls.members[a.id]
-        if a.state != _LOGGED_OUT:
+        if a.state is not _LOGGED_OUT:
             cls.logged_in -= 1
         if not cls.members:
             del self._classes[cls.key]
@@ -287,7 +289,7 @@ class Router:
     def _join_class(self, a: Agent, cls: AgentClass) -> None:
         a.cls = cls
         cls.members[a.id] = a
-        if a.state != _LOGGED_OUT:
+        if a.state is not _LOGGED_OUT:
             cls.logged_in += 1
 
     def _move_to_class(self, a: Agent, reqsets: tuple[ReqSet, ...]) -> None:
@@ -332,26 +334,25 @@ class Router:
                 heaps[ordering] = live
 
     def _set_agent(self, a: Agent, state: AgentState, at: float, reason: str | None = None) -> None:
+        # States are compared by identity: they are StrEnum members, and == compares strings.
         old = a.state
-        if old == AgentState.PAUSED and (state != AgentState.PAUSED or reason != a.pause_reason):
+        if old is _PAUSED and (state is not _PAUSED or reason != a.pause_reason):
             a.rona_until = None
-        if old == _LOGGED_OUT:
-            if state != _LOGGED_OUT:
-                a.cls.logged_in += 1
-        elif state == _LOGGED_OUT:
+        if old is _LOGGED_OUT:
+            a.cls.logged_in += 1  # the router never sets LOGGED_OUT on a logged-out agent
+        elif state is _LOGGED_OUT:
             a.cls.logged_in -= 1
-        a.state = state
-        a.pause_reason = reason if state == AgentState.PAUSED else None
-        if state == _LOGGED_OUT:
             a.idle_since = None
             a.pending = a.pending_reason = None
-        if state != AgentState.WRAP_UP:
+        a.state = state
+        a.pause_reason = reason if state is _PAUSED else None
+        if state is not _WRAP_UP:
             a.wrap_until = None
-        dispatchable = state == _AVAILABLE and a.reachable
-        if a.epoch and not dispatchable:
+        if state is _AVAILABLE and a.reachable:
+            if not a.epoch:
+                self._add_dispatchable(a)
+        elif a.epoch:
             self._remove_dispatchable(a)
-        elif dispatchable and not a.epoch:
-            self._add_dispatchable(a)
         self._out.append(AgentStateChanged(a.id, state, a.pause_reason, a.idle_since, at))
 
     def _replace_skills(self, a: Agent, skills: dict[str, int]) -> None:
@@ -428,9 +429,9 @@ class Router:
             if a is None:
                 return False
             if kind == _WRAP_END:
-                return a.state == AgentState.WRAP_UP and a.wrap_until == at
+                return a.state is AgentState.WRAP_UP and a.wrap_until == at
             return (
-                a.state == AgentState.PAUSED
+                a.state is AgentState.PAUSED
                 and a.pause_reason == RONA_REASON
                 and (a.rona_until == at)
             )
@@ -438,8 +439,8 @@ class Router:
         if c is None:
             return False
         if kind == _ESCALATION:
-            return c.state != _CONNECTED and c.escalation_at == at
-        return c.state == _WAITING and c.max_wait_at == at
+            return c.state is not _CONNECTED and c.escalation_at == at
+        return c.state is _WAITING and c.max_wait_at == at
 
     def _live_deadline(self) -> tuple[float, int, str] | None:
         heap = self._deadlines
@@ -498,7 +499,7 @@ class Router:
         return None if best is None else best[-1]
 
     def _call_driven(self, c: Call, at: float) -> None:
-        if c.state == _WAITING:
+        if c.state is _WAITING:
             a = self._best_agent(c)
             if a is not None:
                 self._offer(c, a, at)
@@ -527,7 +528,7 @@ class Router:
         return any(cls.logged_in for r in steps for cls in r.classes)
 
     def _exit(self, c: Call, reason: str, destination: str | None, at: float) -> None:
-        if c.state == _WAITING:
+        if c.state is _WAITING:
             self._remove_waiting(c)
         del self._calls[c.id]
         q = self._queues.get(c.queue)
@@ -547,7 +548,7 @@ class Router:
 
     def _waiting_again(self, c: Call, at: float) -> None:
         self._call_driven(c, at)
-        if c.state == _WAITING and self._queues[c.queue].config.leave_empty:
+        if c.state is _WAITING and self._queues[c.queue].config.leave_empty:
             self._leave_empty_check(at)
 
     # --- agent steps ------------------------------------------------------------------------------
@@ -568,7 +569,7 @@ class Router:
             self._leave_empty_check(at)
         elif pending == "pause":
             self._set_agent(a, AgentState.PAUSED, at, reason)
-        elif outcome.target == AgentState.PAUSED:
+        elif outcome.target is AgentState.PAUSED:
             self._set_agent(a, AgentState.PAUSED, at, RONA_REASON)
         elif trigger == AgentTrigger.WRAP_END:
             self._become_available(a, at)
@@ -601,7 +602,7 @@ class Router:
 
     def _escalate(self, c: Call, at: float) -> None:
         q = self._queues[c.queue]
-        waiting = c.state == _WAITING
+        waiting = c.state is _WAITING
         if waiting:
             self._remove_waiting(c)
         self._place_in_step(q, c, c.step + 1)
@@ -635,7 +636,7 @@ class Router:
         else:
             self._leave_empty_queues.pop(config.name, None)
         for c in q.calls.values():
-            waiting = c.state == _WAITING
+            waiting = c.state is _WAITING
             if waiting:
                 self._remove_waiting(c)
             c.steps = self._steps_for(q, c)
@@ -679,7 +680,7 @@ class Router:
 
     def _on_agent_removed(self, event: ev.AgentRemoved) -> None:
         a = self._agents[event.agent_id]
-        if a.state != _LOGGED_OUT:
+        if a.state is not _LOGGED_OUT:
             self._set_agent(a, _LOGGED_OUT, self._now)
         for skill in a.skills:
             del self._agents_by_skill[skill][a.id]
@@ -705,7 +706,7 @@ class Router:
         a = self._agents[event.agent_id]
         outcome = agent_outcome(a.state, AgentTrigger.PAUSE)
         if outcome.do == Do.MOVE:
-            if a.state != AgentState.PAUSED or a.pause_reason != event.reason:
+            if a.state is not AgentState.PAUSED or a.pause_reason != event.reason:
                 self._set_agent(a, AgentState.PAUSED, self._now, event.reason)
         elif outcome.do == Do.DEFER and a.pending != "logout":
             a.pending, a.pending_reason = "pause", event.reason
@@ -726,7 +727,7 @@ class Router:
         if not event.reachable:
             if a.epoch:
                 self._remove_dispatchable(a)
-        elif a.state == _AVAILABLE:
+        elif a.state is _AVAILABLE:
             self._add_dispatchable(a)
             self._agent_driven(a, self._now)
 
@@ -751,7 +752,7 @@ class Router:
     def _on_call_abandoned(self, event: ev.CallAbandoned) -> None:
         c = self._calls.pop(event.call_id)
         self._queues[c.queue].calls.pop(c.id)
-        if c.state == _WAITING:
+        if c.state is _WAITING:
             self._remove_waiting(c)
         if c.agent_id is not None:
             self._settle(self._agents[c.agent_id], AgentTrigger.RETRACT, self._now)

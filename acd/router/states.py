@@ -34,7 +34,9 @@ from types import MappingProxyType
 from acd.router.model import AgentState, CallState
 
 
-class AgentTrigger(enum.Enum):
+# StrEnum rather than Enum: the table is looked up on every agent step, and plain Enum
+# members hash through a Python-level __hash__.
+class AgentTrigger(enum.StrEnum):
     LOGIN = "login"
     LOGOUT = "logout"
     PAUSE = "pause"
@@ -49,7 +51,7 @@ class AgentTrigger(enum.Enum):
     REMOVE = "remove"
 
 
-class CallTrigger(enum.Enum):
+class CallTrigger(enum.StrEnum):
     OFFER = "offer"
     ANSWER = "answer"
     FAIL = "fail"
@@ -60,7 +62,7 @@ class CallTrigger(enum.Enum):
     OVERFLOW = "overflow"
 
 
-class Do(enum.Enum):
+class Do(enum.StrEnum):
     MOVE = "move"
     DEFER = "defer"
     CANCEL = "cancel"

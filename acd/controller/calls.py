@@ -63,6 +63,8 @@ class LiveCall:
     directive: Directive | None = None
     agent_id: str | None = None
     agent_uniqueid: str | None = None
+    #: The ;2 half when the agent's contact is a Local channel (it hangs up first).
+    agent_far_uniqueid: str | None = None
     answered_at: float | None = None
     #: Dial string to call the caller back (set when a callback was requested).
     callback_to: str | None = None
@@ -131,14 +133,22 @@ class CallTracker:
         call.agent_uniqueid = uniqueid
         self._by_agent_leg[uniqueid] = call.call_id
 
+    def bind_agent_far_leg(self, call: LiveCall, uniqueid: str) -> None:
+        if call.agent_far_uniqueid is not None:
+            self._by_agent_leg.pop(call.agent_far_uniqueid, None)
+        call.agent_far_uniqueid = uniqueid
+        self._by_agent_leg[uniqueid] = call.call_id
+
     def release_agent(self, call: LiveCall) -> None:
         """The offer is over: forget the agent and its leg (the call stays)."""
         if call.agent_id is not None and self._by_agent.get(call.agent_id) == call.call_id:
             del self._by_agent[call.agent_id]
-        if call.agent_uniqueid is not None:
-            self._by_agent_leg.pop(call.agent_uniqueid, None)
+        for leg in (call.agent_uniqueid, call.agent_far_uniqueid):
+            if leg is not None:
+                self._by_agent_leg.pop(leg, None)
         call.agent_id = None
         call.agent_uniqueid = None
+        call.agent_far_uniqueid = None
 
     def remove(self, call_id: str) -> LiveCall | None:
         call = self._calls.pop(call_id, None)
@@ -153,6 +163,7 @@ class CallTracker:
         for uniqueid, call_id in self._by_uniqueid.items():
             assert self._calls[call_id].uniqueid == uniqueid
         for uniqueid, call_id in self._by_agent_leg.items():
-            assert self._calls[call_id].agent_uniqueid == uniqueid
+            call = self._calls[call_id]
+            assert uniqueid in (call.agent_uniqueid, call.agent_far_uniqueid)
         for agent_id, call_id in self._by_agent.items():
             assert self._calls[call_id].agent_id == agent_id

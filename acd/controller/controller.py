@@ -50,15 +50,21 @@ class Controller:
         engine: Engine,
         directory: AgentDirectory,
         agent_service: AgentService,
-        recorder: Recorder | None = None,
+        recorder: Any = None,
     ) -> None:
         self.settings = settings
+        self.recorder = recorder
         self.engine = engine
         self.directory = directory
         self.tracker = CallTracker()
         self.reachability = Reachability(directory)
         self.handle_times = HandleTimes()
-        self.flow = CallFlow(self.tracker, self.reachability, self.handle_times)
+        self.flow = CallFlow(
+            self.tracker,
+            self.reachability,
+            self.handle_times,
+            hangup_side=lambda call_id, side: self._notify("hung_up_by", call_id, side),
+        )
         self.tasks = TaskSet()
         self._facts: asyncio.Queue[Fact] = asyncio.Queue()
         self._synced = asyncio.Event()
@@ -67,8 +73,9 @@ class Controller:
         self._agi_server: asyncio.Server | None = None
         self.ami = AmiLink(settings.ami, self._facts.put_nowait, self._on_login, self._on_lost)
         self.effects = Effects(self.ami, engine, self.flow, directory, self.tasks)
+        routes_recorder: Recorder | None = recorder
         self.routes = AgiRoutes(
-            engine, self.flow, directory, agent_service, self.handle_times, recorder
+            engine, self.flow, directory, agent_service, self.handle_times, routes_recorder
         )
 
     # --- public surface -------------------------------------------------------------------------
@@ -98,6 +105,7 @@ class Controller:
         self.effects.active = False
         self._synced.clear()
         self.ami.close()
+        self._notify("set_ami_connected", False)
         if self._agi_server is not None:
             self._agi_server.close()
             with contextlib.suppress(Exception):
@@ -129,7 +137,18 @@ class Controller:
 
     # --- connection and resynchronisation ---------------------------------------------------
 
+    def _notify(self, method: str, *args: Any) -> None:
+        """Tell the call records (when there are any) what only the controller knows."""
+        hook = getattr(self.recorder, method, None)
+        if hook is None:
+            return
+        try:
+            hook(*args)
+        except Exception:
+            log.exception("recorder.%s failed", method)
+
     def _on_login(self) -> None:
+        self._notify("set_ami_connected", True)
         self._synced.clear()
         if self._resync is not None:
             self._resync.cancel()
@@ -138,6 +157,7 @@ class Controller:
         )
 
     def _on_lost(self) -> None:
+        self._notify("set_ami_connected", False)
         self._synced.clear()
 
     async def _resync_state(self) -> None:

@@ -73,13 +73,30 @@ class ChannelRenamed:
 
 
 @dataclass(frozen=True, slots=True)
+class LocalPair:
+    """A Local channel's two halves (LocalBridge): `one` is the dialled ;1, `two` the ;2 that
+    runs the dialplan. A simulated agent hangs up on its ;2 half first."""
+
+    one_uniqueid: str
+    two_uniqueid: str
+
+
+@dataclass(frozen=True, slots=True)
 class AsteriskBooted:
     """FullyBooted: sent after login and after an Asterisk restart."""
 
     timestamp: float | None
 
 
-Fact = ChannelHungUp | DialBegan | DialEnded | DeviceStateChanged | ChannelRenamed | AsteriskBooted
+Fact = (
+    ChannelHungUp
+    | DialBegan
+    | DialEnded
+    | DeviceStateChanged
+    | ChannelRenamed
+    | LocalPair
+    | AsteriskBooted
+)
 
 
 class MalformedEventError(ValueError):
@@ -146,6 +163,10 @@ def _rename(m: Mapping[str, Any]) -> Fact:
     return ChannelRenamed(_text(m, "Uniqueid"), _text(m, "Newname"))
 
 
+def _local_bridge(m: Mapping[str, Any]) -> Fact:
+    return LocalPair(_text(m, "LocalOneUniqueid"), _text(m, "LocalTwoUniqueid"))
+
+
 def _fully_booted(m: Mapping[str, Any]) -> Fact:
     return AsteriskBooted(_timestamp(m))
 
@@ -156,11 +177,20 @@ _TRANSLATORS: dict[str, Callable[[Mapping[str, Any]], Fact | None]] = {
     "dialend": _dial_end,
     "devicestatechange": _device_state_change,
     "rename": _rename,
+    "localbridge": _local_bridge,
     "fullybooted": _fully_booted,
 }
 
 #: The AMI events the controller listens to (for event filters and documentation).
-USED_EVENTS = ("Hangup", "DialBegin", "DialEnd", "DeviceStateChange", "Rename", "FullyBooted")
+USED_EVENTS = (
+    "Hangup",
+    "DialBegin",
+    "DialEnd",
+    "DeviceStateChange",
+    "Rename",
+    "LocalBridge",
+    "FullyBooted",
+)
 
 
 def translate(message: Mapping[str, Any]) -> Fact | None:

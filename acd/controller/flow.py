@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 
 from acd.controller.calls import CallTracker, LiveCall, Phase
 from acd.controller.estimate import HandleTimes
@@ -19,6 +20,7 @@ from acd.controller.facts import (
     DialBegan,
     DialEnded,
     Fact,
+    LocalPair,
 )
 from acd.controller.reachability import Reachability
 from acd.engine import EventFactory
@@ -33,6 +35,10 @@ from acd.router.events import (
 log = logging.getLogger(__name__)
 
 UNTRACKED_HANGUPS_KEPT = 4096
+LOCAL_PAIRS_KEPT = 4096
+
+HangupSide = Callable[[str, str], None]
+"""Told who hung up a connected call ("caller" or "agent") just before CallEnded is posted."""
 
 #: DIALSTATUS → OfferFailed reason. CANCEL is absent on purpose: Dial is cancelled when the
 #: caller hangs up while the agent rings, and the caller's Hangup then says CallAbandoned.
@@ -65,11 +71,18 @@ def ended(call_id: str) -> EventFactory:
 
 class CallFlow:
     def __init__(
-        self, tracker: CallTracker, reachability: Reachability, handle_times: HandleTimes
+        self,
+        tracker: CallTracker,
+        reachability: Reachability,
+        handle_times: HandleTimes,
+        hangup_side: HangupSide | None = None,
     ) -> None:
         self.tracker = tracker
         self.reachability = reachability
         self.handle_times = handle_times
+        self.hangup_side = hangup_side
+        #: Local channel ;1 → ;2 uniqueids, from LocalBridge (which precedes DialBegin).
+        self._local_pairs: OrderedDict[str, str] = OrderedDict()
         #: Channels that hung up while no call was tracked on them, newest last. The enter
         #: AGI checks it: a caller who hangs up before its call is registered never becomes
         #: a ghost waiting call (the Hangup may be read before or after the AGI registers).
@@ -87,6 +100,11 @@ class CallFlow:
             return self._dial_ended(fact)
         if isinstance(fact, DeviceStateChanged):
             return reachability_events(self.reachability.device_changed(fact.device, fact.state))
+        if isinstance(fact, LocalPair):
+            self._local_pairs[fact.one_uniqueid] = fact.two_uniqueid
+            if len(self._local_pairs) > LOCAL_PAIRS_KEPT:
+                self._local_pairs.popitem(last=False)
+            return []
         if isinstance(fact, ChannelRenamed):
             call = self.tracker.by_caller_leg(fact.uniqueid)
             if call is not None:
@@ -112,18 +130,27 @@ class CallFlow:
             call_id = call.call_id
             if call.phase is Phase.CONNECTED:
                 self._observe_talk(call, fact.timestamp)
+                self._tell_side(call_id, "caller")
                 return self.finish(call, lambda now: CallEnded(now, call_id))
             return self.finish(call, lambda now: CallAbandoned(now, call_id))
         call = self.tracker.by_agent_leg(fact.uniqueid)
         if call is not None and call.phase is Phase.CONNECTED:
             call_id = call.call_id
             self._observe_talk(call, fact.timestamp)
+            self._tell_side(call_id, "agent")
             return self.finish(call, lambda now: CallEnded(now, call_id))
         if call is None:
             self._untracked_hangups[fact.uniqueid] = None
             if len(self._untracked_hangups) > UNTRACKED_HANGUPS_KEPT:
                 self._untracked_hangups.popitem(last=False)
         return []
+
+    def _tell_side(self, call_id: str, side: str) -> None:
+        if self.hangup_side is not None:
+            try:
+                self.hangup_side(call_id, side)
+            except Exception:
+                log.exception("hang-up side hook failed")
 
     def _observe_talk(self, call: LiveCall, ended_at: float | None) -> None:
         if call.answered_at is not None and ended_at is not None:
@@ -135,6 +162,9 @@ class CallFlow:
             return []
         call.channel = fact.caller_channel  # a called-back caller's channel is named only now
         self.tracker.bind_agent_leg(call, fact.agent_uniqueid)
+        far = self._local_pairs.pop(fact.agent_uniqueid, None)
+        if far is not None:
+            self.tracker.bind_agent_far_leg(call, far)
         return []
 
     def _dial_ended(self, fact: DialEnded) -> list[EventFactory]:

@@ -98,6 +98,8 @@ class Caller:
 class Recorder:
     callbacks: list[str] = field(default_factory=list)
     caller_data: dict[str, str] = field(default_factory=dict)
+    hung_up_by: dict[str, str] = field(default_factory=dict)
+    ami_connected: list[bool] = field(default_factory=list)
 
     def callback_requested(self, call_id: str) -> None:
         self.callbacks.append(call_id)
@@ -115,6 +117,12 @@ class _RecorderAdapter:
 
     def caller_data(self, call_id: str, text: str) -> None:
         self._recorder.record_caller_data(call_id, text)
+
+    def hung_up_by(self, call_id: str, side: str) -> None:
+        self._recorder.hung_up_by[call_id] = side
+
+    def set_ami_connected(self, connected: bool) -> None:
+        self._recorder.ami_connected.append(connected)
 
 
 class Acd:

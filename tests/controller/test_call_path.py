@@ -60,6 +60,8 @@ async def test_enter_offer_answer_end_wrap_up_available(acd: Acd) -> None:
     assert available.at - wrap.at == 1.0  # the router's wrap-up, on the router's clock
     assert acd.router.call(caller.call_id) is None
     assert acd.recorder.caller_data == {caller.call_id: "order 42"}
+    assert acd.recorder.hung_up_by == {caller.call_id: "agent"}  # the sim agent hangs up
+    assert acd.recorder.ami_connected == [True]
     # The caller's channel carries the ACD's state for a restarted controller.
     assert acd.controller is not None
     assert len(acd.controller.tracker) == 0

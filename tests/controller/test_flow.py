@@ -66,12 +66,16 @@ def replay(flow: CallFlow, name: str) -> list[Event]:
 
 
 def test_answered_call_is_answered_then_ended(flow: CallFlow) -> None:
+    sides: list[tuple[str, str]] = []
+    flow.hangup_side = lambda call_id, side: sides.append((call_id, side))
     track(flow, Phase.OFFERED, agent="2001")
     assert replay(flow, "answered") == [
         OfferAnswered(NOW, CALL_ID, "2001"),
         CallEnded(NOW, CALL_ID),
     ]
     assert len(flow.tracker) == 0
+    # The simulated agent's ;2 half (known from LocalBridge) hung up first.
+    assert sides == [(CALL_ID, "agent")]
     # The talk time came from Asterisk's timestamps: about the simulated agent's 1 s.
     assert 0.5 < flow.handle_times.mean_talk("support") < 3.0
 

@@ -88,6 +88,7 @@ async def test_sip_agent_takes_a_sip_call_with_audio_both_ways(
     await phones.hangup(caller)
     ended = await acd.steps.event(lambda e: isinstance(e, CallEnded))
     assert ended.call_id == arrived.call_id
+    assert acd.recorder.hung_up_by == {arrived.call_id: "caller"}
     await phones.state(agent_leg, "DISCONNECTED", since=since)
     wrap = await acd.steps.decision(agent_state(AgentState.WRAP_UP))
     available = await acd.steps.decision(

@@ -230,7 +230,7 @@ def main() -> None:
         f"({args.agents} agents, talk {args.talk} s, backlog {args.backlog}):"
     )
     print(report("agent hangup → DialBegin", m.total))
-    print(report("  of which caller leg ends", m.asterisk_part))
+    print(report("  (caller leg ends after)", m.asterisk_part))
     slow = sum(1 for v in m.total if v > 0.1)
     print(f"dispatches over 100 ms: {slow} (the machine's other load shows up here)")
 

@@ -124,9 +124,14 @@ class Router:
     def handle(self, event: ev.Event) -> list[Decision]:
         """Apply one event; return the decisions it caused, in order.
 
-        Runtime complexity: O(k log n) per dispatch it causes; a Tick runs each due deadline
-        at that cost; QueueUpserted/QueueRemoved are O(W log n) for the queue's calls; the
-        leave-empty check adds O(W) per leave_empty queue where it runs.
+        Runtime complexity: amortised O(log n + W) for an agent state change and
+        O(m log n + log W) for an arriving call, where a dispatch it causes adds
+        O(k log n) (agent-driven) or O(m log n) (call-driven); a Tick runs each due deadline at
+        that cost; QueueUpserted/QueueRemoved are O(W (m + log n)) for the queue's calls; a
+        skill change is O(s * sets listed under the agent's skills); the first use of a new
+        requirement set costs O(agents having one of its skills); the leave-empty check adds
+        O(W) per leave_empty queue where it runs. (W here only for the sorted per-queue list:
+        a list insert moves O(W) pointers, which is memmove-fast.)
         """
         out: list[Decision] = []
         self._out = out

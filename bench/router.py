@@ -9,6 +9,7 @@ skills each, popularity skewed); agent i takes profile i mod 100 with levels 3..
 500 queues, each with its own requirement set of 1-3 skills of one profile at minimum level
 1..3, so every set is served by some agent at every size. A fifth of the queues escalate
 after 20 s; max wait 120 s then timeout; wrap-up 0 (a hang-up frees the agent at once).
+Steady and backlog ask for minimum levels 1..3, which every agent of the profile meets.
 
 Workloads (one *operation* is one `Router.handle` call; an offer is answered right away by
 one more `handle` call, and those count as events too):
@@ -16,6 +17,10 @@ one more `handle` call, and those count as events too):
             (abandon 7, pause/unpause 6, skill change 4, tick 2, ring-no-answer 1)
   backlog   55% arrival, 25% agent free, 20% other: queues grow, agent-driven dispatch
             scans the waiting-call heaps of every set an agent serves
+  levels    the steady mix, but requirement sets ask for minimum levels up to 8 (agents have
+            3..10), so agents of one profile differ in which sets they satisfy: many more
+            agent classes, and call-driven dispatch compares more heap tops (the index's
+            weak spot, shown on purpose)
 
 Per run: build the population, put half the agents on calls, warm up, then time each
 `handle` with perf_counter_ns. Reported: events/s (events / time inside handle), p50/p99 µs
@@ -88,7 +93,7 @@ class Population:
     queues: list[QueueConfig]
 
 
-def make_population(seed: int = 7) -> Population:
+def make_population(seed: int = 7, top_min_level: int = 3) -> Population:
     rng = random.Random(seed)
     weights = [1.0 / (i + 1) ** 0.8 for i in range(SKILLS)]  # a few skills are common
     names = [f"skill{i:02d}" for i in range(SKILLS)]
@@ -103,7 +108,7 @@ def make_population(seed: int = 7) -> Population:
     while len(queues) < QUEUES:
         profile = rng.choice(profiles)
         picked = rng.sample(sorted(profile), rng.randint(1, min(3, len(profile))))
-        req = {s: rng.randint(1, 3) for s in picked}
+        req = {s: rng.randint(1, top_min_level) for s in picked}
         key = tuple(sorted(req.items()))
         if key in seen:
             continue
@@ -252,7 +257,12 @@ class Driver:
         self.answer_offers()
 
 
-WORKLOADS: dict[str, tuple[float, float]] = {"steady": (0.40, 0.40), "backlog": (0.55, 0.25)}
+#: name -> (arrival share, agent-free share, highest minimum level in the requirement sets)
+WORKLOADS: dict[str, tuple[float, float, int]] = {
+    "steady": (0.40, 0.40, 3),
+    "backlog": (0.55, 0.25, 3),
+    "levels": (0.40, 0.40, 8),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,8 +281,8 @@ class Result:
 def timed_run(
     router_class: Callable[[], Routerish], workload: str, agents: int, events: int, seed: int
 ) -> tuple[float, float, float, int]:
-    arrive, free = WORKLOADS[workload]
-    driver = Driver(router_class(), make_population(), agents, seed)
+    arrive, free, top_min_level = WORKLOADS[workload]
+    driver = Driver(router_class(), make_population(top_min_level=top_min_level), agents, seed)
     driver.setup()
     for _ in range(min(events, 20_000)):  # warm up: heaps built, queues at their level
         driver.operation(arrive, free)

@@ -75,6 +75,9 @@ class Bench:
         self.directory = AgentDirectory()
         self.done = asyncio.Event()
         self.backlog_ready = asyncio.Event()
+        #: agent → its current call's Local channel name without the ;1/;2 suffix
+        self.current_leg: dict[str, str] = {}
+        self.current_caller: dict[str, str] = {}
         self.originated = 0
         self.serial = itertools.count(1)
         self.probe: Any = None
@@ -89,24 +92,32 @@ class Bench:
             return
         at = float(stamp)
         if event == "Hangup":
-            agent = agent_of(message.get("Channel", ""))
+            channel = message.get("Channel", "")
+            agent = agent_of(channel)
             if agent is not None:
-                self.measure.agent_hangup.setdefault(agent, at)  # the first half to go
+                # Only the legs of the agent's current call: a leg of an earlier call torn
+                # down late must not count as this call's end.
+                if channel.rsplit(";", 1)[0] == self.current_leg.get(agent):
+                    self.measure.agent_hangup.setdefault(agent, at)  # the first half to go
             else:
-                agent = self.measure.connected.pop(message.get("Uniqueid", ""), None)
-                if agent is not None:
+                uniqueid = message.get("Uniqueid", "")
+                agent = self.measure.connected.pop(uniqueid, None)
+                if agent is not None and self.current_caller.get(agent) == uniqueid:
                     self.measure.caller_hangup[agent] = at
         elif event == "DialBegin" and message.get("Uniqueid"):
             agent = agent_of(message.get("DestChannel", ""))
             if agent is None:
                 return
             self.measure.connected[message["Uniqueid"]] = agent
+            self.current_leg[agent] = message["DestChannel"].rsplit(";", 1)[0]
+            self.current_caller[agent] = message["Uniqueid"]
             ended = self.measure.agent_hangup.pop(agent, None)
             caller_ended = self.measure.caller_hangup.pop(agent, None)
             waiting = self.measure.backlog_at_end.pop(agent, False)
-            if ended is not None and caller_ended is not None and waiting:
+            if ended is not None and waiting:
                 self.measure.total.append(at - ended)
-                self.measure.asterisk_part.append(caller_ended - ended)
+                if caller_ended is not None:  # else it ended after this dial began
+                    self.measure.asterisk_part.append(caller_ended - ended)
                 if len(self.measure.total) >= self.args.calls:
                     self.done.set()
 

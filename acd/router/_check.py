@@ -69,12 +69,25 @@ def check_router(router: Router) -> None:
             for e in live:
                 assert e == e[-1].entry(ordering), "stale key in a live entry"
         assert cls.waiting == sum(r.waiting_live for r in cls.reqsets)
+        assert set(map(id, cls.direct)) == {id(r) for r in cls.reqsets if r.heaps is not None}
 
     for key, r in reqsets.items():
         assert r.key == key
         assert r.skills == dict(key)
         containing = [c for c in router._classes.values() if r in c.reqsets]
         assert sorted(map(id, r.classes)) == sorted(map(id, containing)), key
+        if r.heaps is None:
+            assert len(r.classes) <= router._class_scan_limit, key
+        else:
+            set_members = sorted(a.id for c in r.classes for a in c.members.values() if a.epoch)
+            assert r.available == len(set_members), key
+            for ordering, heap in r.heaps.items():
+                for i in range(1, len(heap)):
+                    assert heap[(i - 1) // 2] <= heap[i], "set agent heap order"
+                live = [e for e in heap if e[-2] == e[-1].epoch]
+                assert sorted(e[-1].id for e in live) == set_members, (key, ordering)
+                for e in live:
+                    assert e == e[-1].entry(ordering), "stale key in a live entry"
         for i in range(1, len(r.waiting)):
             assert r.waiting[(i - 1) // 2] <= r.waiting[i], "call heap order"
         live_calls = [e[2].id for e in r.waiting if e[1] == e[2].epoch]

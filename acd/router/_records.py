@@ -8,12 +8,17 @@ top, and a heap is rebuilt once it holds more than twice its live entries plus a
 
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
 from acd.router.model import AgentPolicy, AgentState, CallState, QueueConfig
 
 #: Rebuild a lazily cleaned heap when it holds more than 2 * live + this many entries.
 HEAP_SLACK = 32
+
+#: A requirement set satisfied by more agent classes than this keeps its own heaps of
+#: dispatchable agents, so call-driven dispatch never compares more than this many class tops.
+CLASS_SCAN_LIMIT = 8
 
 AgentEntry = tuple[Any, ...]
 """(idle_since, id, epoch, agent) or (-level, idle_since, id, epoch, agent)."""
@@ -24,15 +29,31 @@ CallEntry = tuple[tuple[int, float, int, str], int, "Call"]
 
 class ReqSet:
     """One interned requirement set and the WAITING calls that need it (a heap in global
-    order). `classes` are the agent classes whose agents satisfy it."""
+    order). `classes` are the agent classes whose agents satisfy it.
 
-    __slots__ = ("classes", "key", "serial", "skills", "waiting", "waiting_live")
+    Once more than CLASS_SCAN_LIMIT classes satisfy it, `heaps` holds its own heaps of
+    dispatchable agents per ordering (like a class's) and `available` counts those agents;
+    until then both are unused (None, 0) and dispatch scans the classes.
+    """
+
+    __slots__ = (
+        "available",
+        "classes",
+        "heaps",
+        "key",
+        "serial",
+        "skills",
+        "waiting",
+        "waiting_live",
+    )
 
     def __init__(self, key: tuple[tuple[str, int], ...], serial: int) -> None:
         self.key = key
         self.serial = serial
         self.skills = dict(key)
         self.classes: list[AgentClass] = []
+        self.heaps: dict[str | None, list[AgentEntry]] | None = None
+        self.available = 0
         self.waiting: list[CallEntry] = []
         self.waiting_live = 0
 
@@ -53,7 +74,16 @@ class AgentClass:
     is built the first time a call with that ordering looks at the class.
     """
 
-    __slots__ = ("available", "heaps", "key", "logged_in", "members", "reqsets", "waiting")
+    __slots__ = (
+        "available",
+        "direct",
+        "heaps",
+        "key",
+        "logged_in",
+        "members",
+        "reqsets",
+        "waiting",
+    )
 
     def __init__(self, reqsets: tuple[ReqSet, ...]) -> None:
         self.reqsets = reqsets  # sorted by serial
@@ -63,6 +93,18 @@ class AgentClass:
         self.available = 0  # members dispatchable
         self.waiting = sum(r.waiting_live for r in reqsets)  # WAITING calls it could take
         self.heaps: dict[str | None, list[AgentEntry]] = {None: []}
+        #: The sets among `reqsets` that keep their own agent heaps (see ReqSet).
+        self.direct: tuple[ReqSet, ...] = tuple(r for r in reqsets if r.heaps is not None)
+
+
+def compact(heaps: dict[str | None, list[AgentEntry]], live_count: int) -> None:
+    """Drop stale entries from any heap holding too many of them."""
+    limit = 2 * live_count + HEAP_SLACK
+    for ordering, heap in heaps.items():
+        if len(heap) > limit:
+            live = [e for e in heap if e[-2] == e[-1].epoch]
+            heapq.heapify(live)
+            heaps[ordering] = live
 
 
 class Agent:

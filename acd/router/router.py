@@ -25,7 +25,16 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from acd.router import events as ev
-from acd.router._records import HEAP_SLACK, Agent, AgentClass, Call, Queue, ReqSet
+from acd.router._records import (
+    CLASS_SCAN_LIMIT,
+    HEAP_SLACK,
+    Agent,
+    AgentClass,
+    Call,
+    Queue,
+    ReqSet,
+    compact,
+)
 from acd.router._validation import event_problem
 from acd.router.decisions import (
     AgentStateChanged,
@@ -81,7 +90,10 @@ def _skills_key(skills: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
 class Router:
     """The ACD's router. Runtime complexity is stated per method; amortised over lazy cleanup."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, class_scan_limit: int = CLASS_SCAN_LIMIT) -> None:
+        """`class_scan_limit`: see `_records.CLASS_SCAN_LIMIT` (tests lower it to 0 to run
+        every requirement set on its own heaps)."""
+        self._class_scan_limit = class_scan_limit
         self._agents: dict[str, Agent] = {}
         self._calls: dict[str, Call] = {}
         self._queues: dict[str, Queue] = {}
@@ -279,7 +291,19 @@ class Router:
             cls = self._classes[key] = AgentClass(ordered)
             for r in ordered:
                 r.classes.append(cls)
+                if r.heaps is None and len(r.classes) > self._class_scan_limit:
+                    self._give_own_heaps(r)
         return cls
+
+    def _give_own_heaps(self, r: ReqSet) -> None:
+        """From now on `r` keeps its own agent heaps (it spans too many classes to scan)."""
+        members = [a for cls in r.classes for a in cls.members.values() if a.epoch]
+        heap = [a.entry(None) for a in members]
+        heapq.heapify(heap)
+        r.heaps = {None: heap}
+        r.available = len(members)
+        for cls in r.classes:
+            cls.direct = (*cls.direct, r)
 
     def _leave_class(self, a: Agent) -> None:
         cls = a.cls
@@ -323,20 +347,23 @@ class Router:
         a.epoch = self._epoch
         cls = a.cls
         cls.available += 1
+        plain = a.entry(None)  # one tuple shared by every longest-idle heap
+        push = heapq.heappush
         for ordering, heap in cls.heaps.items():
-            heapq.heappush(heap, a.entry(ordering))
+            push(heap, plain if ordering is None else a.entry(ordering))
+        for r in cls.direct:
+            r.available += 1
+            for ordering, heap in r.heaps.items():  # type: ignore[union-attr]
+                push(heap, plain if ordering is None else a.entry(ordering))
 
     def _remove_dispatchable(self, a: Agent) -> None:
         a.epoch = 0
         cls = a.cls
         cls.available -= 1
-        limit = 2 * cls.available + HEAP_SLACK
-        heaps = cls.heaps
-        for ordering, heap in heaps.items():
-            if len(heap) > limit:
-                live = [e for e in heap if e[-2] == e[-1].epoch]
-                heapq.heapify(live)
-                heaps[ordering] = live
+        compact(cls.heaps, cls.available)
+        for r in cls.direct:
+            r.available -= 1
+            compact(r.heaps, r.available)  # type: ignore[arg-type]
 
     def _set_agent(self, a: Agent, state: AgentState, at: float, reason: str | None = None) -> None:
         # States are compared by identity: they are StrEnum members, and == compares strings.
@@ -485,7 +512,15 @@ class Router:
         r = c.reqset
         assert r is not None
         ordering = self._queues[c.queue].ordering
-        pop = heapq.heappop
+        if r.heaps is not None:
+            if not r.available:
+                return None
+            heap = r.heaps.get(ordering)
+            if heap is None:
+                members = (a for cls in r.classes for a in cls.members.values() if a.epoch)
+                heap = r.heaps[ordering] = [a.entry(ordering) for a in members]
+                heapq.heapify(heap)
+            return self._top_agent(heap)
         best: Any = None
         for cls in r.classes:
             if not cls.available:
@@ -497,11 +532,21 @@ class Router:
                 cls.heaps[ordering] = heap
             top = heap[0]
             while top[-2] != top[-1].epoch:
-                pop(heap)
+                heapq.heappop(heap)
                 top = heap[0]
             if best is None or top < best:
                 best = top
         return None if best is None else best[-1]
+
+    @staticmethod
+    def _top_agent(heap: list[Any]) -> Agent:
+        """The live top of a non-empty-by-count agent heap, stale entries dropped on the way."""
+        top = heap[0]
+        while top[-2] != top[-1].epoch:
+            heapq.heappop(heap)
+            top = heap[0]
+        agent: Agent = top[-1]
+        return agent
 
     def _call_driven(self, c: Call, at: float) -> None:
         if c.state is _WAITING:

@@ -212,11 +212,14 @@ def decision_kind(decision: Decision) -> str:
     return f"{name}:{detail}" if detail else name
 
 
-def run_differential(rng: random.Random, steps: int, pools: Pools | None = None) -> Counter[str]:
+def run_differential(
+    rng: random.Random, steps: int, pools: Pools | None = None, class_scan_limit: int | None = None
+) -> Counter[str]:
     """Feed one random stream to both routers; fail on the first difference. Returns how
     often each kind of decision was seen, so callers can check the stream did something."""
     maker = StreamMaker(rng, pools)
-    ref, idx = ReferenceRouter(), Router()
+    ref = ReferenceRouter()
+    idx = Router() if class_scan_limit is None else Router(class_scan_limit=class_scan_limit)
     seen: Counter[str] = Counter()
     events = maker.setup()
     for n in range(len(events) + steps):

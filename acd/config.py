@@ -7,6 +7,7 @@ Queues and agents in the file seed the store at first start (`[[queues]]`, `[[ag
 
 from __future__ import annotations
 
+import itertools
 import os
 import tomllib
 from collections.abc import Mapping
@@ -121,9 +122,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
                 data = tomllib.load(fh)
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(str(path), str(exc)) from None
-    queues = tuple(
-        parse_queue(q, f"queues[{i}]") for i, q in enumerate(data.get("queues", []))
-    )
+    queues = tuple(parse_queue(q, f"queues[{i}]") for i, q in enumerate(data.get("queues", [])))
     agents = tuple(parse_agent(a, f"agents[{i}]") for i, a in enumerate(data.get("agents", [])))
     return Settings(
         ami=_section(AmiSettings, data.get("ami", {}), "ami", env),
@@ -154,8 +153,14 @@ def parse_skills(value: Any, where: str) -> Mapping[str, int]:
     return frozen_skills(value)
 
 
-def _number(data: Mapping[str, Any], key: str, default: float | None, where: str,
-            *, allow_none: bool = False) -> float | None:
+def _number(
+    data: Mapping[str, Any],
+    key: str,
+    default: float | None,
+    where: str,
+    *,
+    allow_none: bool = False,
+) -> float | None:
     value = data.get(key, default)
     if value is None:
         if allow_none:
@@ -210,12 +215,15 @@ def parse_queue(data: Any, where: str = "queue") -> QueueConfig:
             raise ConfigError(step_where, "expected an object with after and skills")
         after = _number(step, "after", None, step_where)
         assert after is not None
-        steps.append(EscalationStep(after, parse_skills(step.get("skills"), f"{step_where}.skills")))
-    if any(b.after < a.after for a, b in zip(steps, steps[1:], strict=False)):
+        skills = parse_skills(step.get("skills"), f"{step_where}.skills")
+        steps.append(EscalationStep(after, skills))
+    if any(b.after < a.after for a, b in itertools.pairwise(steps)):
         raise ConfigError(f"{where}.escalation", "steps must be in increasing order of after")
     overflow = data.get("overflow")
     if overflow is not None and (not isinstance(overflow, str) or not overflow):
-        raise ConfigError(f"{where}.overflow", "must be a queue name, context,exten,priority or null")
+        raise ConfigError(
+            f"{where}.overflow", "must be a queue name, context,exten,priority or null"
+        )
     primary = data.get("primary_skill")
     if primary is not None and not isinstance(primary, str):
         raise ConfigError(f"{where}.primary_skill", "must be a skill name or null")
@@ -285,7 +293,8 @@ def parse_agent(data: Any, where: str = "agent") -> AgentSeed:
     agent_id = data.get("id")
     if isinstance(agent_id, int) and not isinstance(agent_id, bool):
         agent_id = str(agent_id)
-    if not isinstance(agent_id, str) or not agent_id or not all(c.isalnum() or c in "-_." for c in agent_id):
+    valid_chars = isinstance(agent_id, str) and all(c.isalnum() or c in "-_." for c in agent_id)
+    if not isinstance(agent_id, str) or not agent_id or not valid_chars:
         raise ConfigError(f"{where}.id", "must be a non-empty string of letters, digits, -, _ or .")
     name = data.get("name", "")
     contact = data.get("contact", "")

@@ -71,4 +71,6 @@ class EventRejected:
     message: str
 
 
-Decision = OfferCall | AgentStateChanged | CallEscalated | CallOverflowed | CallExited | EventRejected
+Decision = (
+    OfferCall | AgentStateChanged | CallEscalated | CallOverflowed | CallExited | EventRejected
+)

@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 HEADER_TIMEOUT = 10.0
 
 _CHANNEL_SUFFIX = re.compile(r"-[0-9a-fA-F]+(;\d)?$")
+#: Values MSet takes as they are (no comma, quote, backslash, space or `$`).
+_PLAIN = re.compile(r"[A-Za-z0-9_.@/:;+*#-]*\Z")
 
 
 class AgiRequest(Protocol):
@@ -96,6 +98,18 @@ class AgiChannel:
     async def set(self, name: str, value: str) -> None:
         quoted = value.replace("\\", "\\\\").replace('"', '\\"')
         await self._command(f'SET VARIABLE {name} "{quoted}"')
+
+    async def set_many(self, variables: Mapping[str, str]) -> None:
+        """Set several variables in one AGI command (`EXEC MSet`, one round trip) when every
+        value is plain (no separator or quote MSet would have to escape); else one by one."""
+        if len(variables) > 1 and all(_PLAIN.match(v) for v in variables.values()):
+            pairs = ",".join(f"{name}={value}" for name, value in variables.items())
+            result = await self._command(f'EXEC MSet "{pairs}"')
+            code = result.get("result", ("",))
+            if not (isinstance(code, tuple) and code[0] == "-2"):  # -2: no such application
+                return
+        for name, value in variables.items():
+            await self.set(name, value)
 
 
 def contact_of(channel: str) -> str:
@@ -225,11 +239,9 @@ class AgiRoutes:
 
     async def _register(self, channel: AgiChannel) -> LiveCall | None:
         queue = channel.arg(1) or channel.headers.get("agi_extension", "")
-        await channel.set("ACD_RESULT", "")
-        await channel.set("ACD_AGENT", "")
-        priority_text = (await channel.get("ACD_PRIORITY")).strip()
-        skills_text = await channel.get("ACD_SKILLS")
-        caller_data = await channel.get("ACD_CALLER_DATA")
+        priority_text = (await self._entry_variable(channel, 2, "ACD_PRIORITY")).strip()
+        skills_text = await self._entry_variable(channel, 3, "ACD_SKILLS")
+        caller_data = await self._entry_variable(channel, 4, "ACD_CALLER_DATA")
         priority: int | None = None
         if priority_text:
             try:
@@ -252,16 +264,9 @@ class AgiRoutes:
         while call_id in self.tracker or self.engine.router.call(call_id) is not None:
             serial += 1  # the same channel entering again after leaving a queue
             call_id = f"{channel.uniqueid}-{serial}"
-        entered_at = self.engine.now()
-        await channel.set("ACD_CALL_ID", call_id)
-        await channel.set("ACD_QUEUE", queue)
-        await channel.set("ACD_ENTERED_AT", f"{entered_at:.3f}")
-        config = self.engine.router.queue(queue)
-        announce_every = config.announce_every if config is not None else 30.0
-        # 0 means "never": WaitExten needs a number, an hour is never enough.
-        await channel.set("ACD_ANNOUNCE_EVERY", format_seconds(announce_every or 3600))
         if self.flow.hung_up(channel.uniqueid):
             return None
+        entered_at = self.engine.now()
         call = LiveCall(
             call_id=call_id,
             queue=queue,
@@ -282,24 +287,56 @@ class AgiRoutes:
         await arrived
         return call
 
+    async def _entry_variable(self, channel: AgiChannel, arg: int, name: str) -> str:
+        """An optional entry variable. The dialplan passes each one's length as an AGI
+        argument (`${LEN(${ACD_SKILLS})}`): only non-empty ones cost a GET VARIABLE. Without
+        that argument (an older dialplan) the variable is always read."""
+        length = channel.arg(arg).strip()
+        if length == "0":
+            return ""
+        return await channel.get(name)
+
+    def _entered_variables(self, call: LiveCall) -> dict[str, str]:
+        """What the dialplan and a restarted controller read from the caller's channel."""
+        config = self.engine.router.queue(call.queue)
+        announce_every = config.announce_every if config is not None else 30.0
+        return {
+            "ACD_RESULT": "",
+            "ACD_AGENT": "",
+            "ACD_CALL_ID": call.call_id,
+            "ACD_QUEUE": call.queue,
+            "ACD_ENTERED_AT": f"{call.entered_at:.3f}",
+            # 0 means "never": WaitExten needs a number, an hour is never enough.
+            "ACD_ANNOUNCE_EVERY": format_seconds(announce_every or 3600),
+        }
+
     async def _hand_over(self, channel: AgiChannel, call: LiveCall) -> None:
-        """Tell the dialplan about decisions taken while the AGI still holds the channel."""
+        """Set the call's variables and tell the dialplan about decisions taken while the AGI
+        still holds the channel, in as few AGI commands as possible (usually one)."""
+        variables = self._entered_variables(call)
         while call.phase is Phase.ENTERING and call.call_id in self.tracker:
             directive, call.directive = call.directive, None
             if directive is None:
-                call.phase = Phase.WAITING  # no await since the check: nothing slipped by
-                return
-            if isinstance(directive, Deliver):
-                await channel.set("ACD_AGENT_CONTACT", directive.contact)
-                await channel.set("ACD_RING_TIMEOUT", format_seconds(directive.ring_timeout))
-                await channel.set("ACD_AGENT", directive.agent_id)
+                if not variables:
+                    call.phase = Phase.WAITING  # no await since the check: nothing slipped by
+                    return
+                await channel.set_many(variables)
+                variables = {}
+            elif isinstance(directive, Deliver):
+                variables["ACD_AGENT_CONTACT"] = directive.contact
+                variables["ACD_RING_TIMEOUT"] = format_seconds(directive.ring_timeout)
+                variables["ACD_AGENT"] = directive.agent_id
+                await channel.set_many(variables)
+                variables = {}
                 if call.directive is None and call.agent_id == directive.agent_id:
                     call.phase = Phase.OFFERED
                     return
             elif isinstance(directive, Leave):
-                await channel.set("ACD_AGENT", "")
-                await channel.set("ACD_RESULT", directive.reason)
-                await channel.set("ACD_DESTINATION", directive.destination or "")
+                variables["ACD_AGENT"] = ""
+                variables["ACD_RESULT"] = directive.reason
+                variables["ACD_DESTINATION"] = directive.destination or ""
+                await channel.set_many(variables)
+                variables = {}
                 if call.directive is None:
                     self.tracker.remove(call.call_id)
                     return

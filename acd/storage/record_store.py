@@ -18,7 +18,7 @@ from sqlalchemy import Row, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acd.storage.tables import agent_intervals, call_records
-from acd.storage.upsert import upsert
+from acd.storage.upsert import upsert_many
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +86,15 @@ class RecordStore:
     async def save(
         self, calls: Sequence[CallRecord] = (), intervals: Sequence[AgentInterval] = ()
     ) -> None:
-        """Upsert (by id) in one transaction, in the order given."""
+        """Upsert (by id) in one transaction: one executemany per table. When an id comes
+        more than once, its last version wins (as if they were written in the order given)."""
         if not calls and not intervals:
             return
+        call_rows = {record.id: record.to_dict() for record in calls}
+        interval_rows = {interval.id: interval.to_dict() for interval in intervals}
         async with self._engine.begin() as conn:
-            for record in calls:
-                values = record.to_dict()
-                await upsert(conn, call_records, {"id": values.pop("id")}, values)
-            for interval in intervals:
-                values = interval.to_dict()
-                await upsert(conn, agent_intervals, {"id": values.pop("id")}, values)
+            await upsert_many(conn, call_records, ("id",), list(call_rows.values()))
+            await upsert_many(conn, agent_intervals, ("id",), list(interval_rows.values()))
 
     async def call_legs(self, call_id: str) -> list[CallRecord]:
         query = select(call_records).where(call_records.c.call_id == call_id)

@@ -22,6 +22,7 @@ from acd.router.router import Router
 from acd.service import AgentService
 
 _SET = re.compile(r'SET VARIABLE (\S+) "(.*)"$')
+_MSET = re.compile(r'EXEC MSet "(.*)"$')
 
 
 class ScriptedAgi:
@@ -48,6 +49,12 @@ class ScriptedAgi:
         if command.startswith("GET VARIABLE "):
             value = self.variables.get(command.removeprefix("GET VARIABLE "))
             return {"status_code": 200, "result": ("1", value) if value is not None else ("0", "")}
+        many = _MSET.match(command)
+        if many:  # MSet(name=value,...): what set_many sends has no quoting to undo
+            for pair in many[1].split(","):
+                name, _, value = pair.partition("=")
+                self.variables[name] = value
+            return {"status_code": 200, "result": ("0", "")}
         match = _SET.match(command)
         assert match, command
         self.variables[match[1]] = match[2]

@@ -60,3 +60,18 @@ async def test_intervals_overlap_and_close_open(database: Database) -> None:
     assert c1 is not None
     assert (c1.outcome, c1.ended) == ("interrupted", T0 + 60)
     assert await records.close_open(T0 + 70) == (0, 0)
+
+
+async def test_a_batch_writes_each_row_once_and_its_last_version_wins(database: Database) -> None:
+    records = database.records
+    batch = [visit(f"r{i}", f"c{i}", T0 + i) for i in range(50)]
+    first = batch[0]
+    ended = replace(first, outcome="abandoned", ended=T0 + 9, wait=9.0)
+    interval = AgentInterval("i1", "1001", "available", None, T0)
+    await records.save([first, *batch[1:], ended], [interval, replace(interval, end=T0 + 5)])
+    assert await records.get_call("c0") == ended
+    assert len(await records.all_calls()) == 50
+    assert await records.intervals_overlapping(T0, T0 + 10) == [replace(interval, end=T0 + 5)]
+    # A later batch updates rows written by an earlier one.
+    await records.save([replace(ended, caller_data="later")])
+    assert (await records.get_call("c0")) == replace(ended, caller_data="later")

@@ -3,6 +3,7 @@ agents are simulated (Local/<ext>@acd-sim-agent)."""
 
 from __future__ import annotations
 
+from acd.controller.facts import USED_EVENTS
 from acd.router.decisions import (
     AgentStateChanged,
     CallEscalated,
@@ -309,3 +310,23 @@ async def test_device_state_decides_reachability(acd: Acd) -> None:
     offer = await acd.steps.decision(offered(caller.call_id))
     assert offer.agent_id == "9001"
     assert acd.router.agent("1001").reachable is False
+
+
+async def test_the_controller_reads_only_the_events_it_uses(acd: Acd) -> None:
+    """The AMI event filter: a whole call (enter, ring, talk, hang-up, music on hold) brings
+    the controller's session only the events `facts` translates, not the dozens per call the
+    probe's unfiltered session sees."""
+    assert acd.controller is not None
+    seen: list[str] = []
+    acd.controller.ami._manager.register_event("*", lambda _m, e: seen.append(e.get("Event")))
+    await acd.queue("support")
+    await acd.agent("2001")
+    caller = await acd.call("support", talk=0.5)
+    await acd.steps.event(lambda e: isinstance(e, CallEnded) and e.call_id == caller.call_id)
+    await acd.ami_events.first(
+        lambda m: m.get("Event") == "Hangup" and m.get("Uniqueid") == caller.leg
+    )
+    allowed = {*USED_EVENTS, "OriginateResponse", "Shutdown"}
+    assert seen
+    assert set(seen) <= allowed, set(seen) - allowed
+    assert len(acd.ami_events.seen) > 2 * len(seen)

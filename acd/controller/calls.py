@@ -66,6 +66,8 @@ class LiveCall:
     #: The ;2 half when the agent's contact is a Local channel (it hangs up first).
     agent_far_uniqueid: str | None = None
     answered_at: float | None = None
+    #: "caller" or "agent": whichever leg of the connected call first asked to hang up.
+    hangup_requested_by: str | None = None
     #: Dial string to call the caller back (set when a callback was requested).
     callback_to: str | None = None
     callback_attempts: int = 0

@@ -40,6 +40,14 @@ class ChannelHungUp:
 
 
 @dataclass(frozen=True, slots=True)
+class HangupRequested:
+    """A channel asked to hang up (HangupRequest: a SIP BYE received, for one). Unlike the
+    order of the two legs' Hangup events, this names the side that ended a bridged call."""
+
+    uniqueid: str
+
+
+@dataclass(frozen=True, slots=True)
 class DialBegan:
     """`caller_*` is the channel running Dial(); `agent_*` the channel being rung."""
 
@@ -90,6 +98,7 @@ class AsteriskBooted:
 
 Fact = (
     ChannelHungUp
+    | HangupRequested
     | DialBegan
     | DialEnded
     | DeviceStateChanged
@@ -135,6 +144,10 @@ def _hangup(m: Mapping[str, Any]) -> Fact:
     return ChannelHungUp(_text(m, "Uniqueid"), _text(m, "Channel"), cause, _timestamp(m))
 
 
+def _hangup_request(m: Mapping[str, Any]) -> Fact:
+    return HangupRequested(_text(m, "Uniqueid"))
+
+
 def _dial_begin(m: Mapping[str, Any]) -> Fact | None:
     if not m.get("Uniqueid"):  # Originate dials with no calling channel: not an ACD offer
         return None
@@ -173,6 +186,7 @@ def _fully_booted(m: Mapping[str, Any]) -> Fact:
 
 _TRANSLATORS: dict[str, Callable[[Mapping[str, Any]], Fact | None]] = {
     "hangup": _hangup,
+    "hanguprequest": _hangup_request,
     "dialbegin": _dial_begin,
     "dialend": _dial_end,
     "devicestatechange": _device_state_change,
@@ -184,6 +198,7 @@ _TRANSLATORS: dict[str, Callable[[Mapping[str, Any]], Fact | None]] = {
 #: The AMI events the controller listens to (for event filters and documentation).
 USED_EVENTS = (
     "Hangup",
+    "HangupRequest",
     "DialBegin",
     "DialEnd",
     "DeviceStateChange",

@@ -20,6 +20,7 @@ from acd.controller.facts import (
     DialBegan,
     DialEnded,
     Fact,
+    HangupRequested,
     LocalPair,
 )
 from acd.controller.reachability import Reachability
@@ -94,6 +95,9 @@ class CallFlow:
     def handle(self, fact: Fact) -> list[EventFactory]:
         if isinstance(fact, ChannelHungUp):
             return self._hangup(fact)
+        if isinstance(fact, HangupRequested):
+            self._hangup_requested(fact.uniqueid)
+            return []
         if isinstance(fact, DialBegan):
             return self._dial_began(fact)
         if isinstance(fact, DialEnded):
@@ -130,20 +134,32 @@ class CallFlow:
             call_id = call.call_id
             if call.phase is Phase.CONNECTED:
                 self._observe_talk(call, fact.timestamp)
-                self._tell_side(call_id, "caller")
+                self._tell_side(call_id, call.hangup_requested_by or "caller")
                 return self.finish(call, lambda now: CallEnded(now, call_id))
             return self.finish(call, lambda now: CallAbandoned(now, call_id))
         call = self.tracker.by_agent_leg(fact.uniqueid)
         if call is not None and call.phase is Phase.CONNECTED:
             call_id = call.call_id
             self._observe_talk(call, fact.timestamp)
-            self._tell_side(call_id, "agent")
+            self._tell_side(call_id, call.hangup_requested_by or "agent")
             return self.finish(call, lambda now: CallEnded(now, call_id))
         if call is None:
             self._untracked_hangups[fact.uniqueid] = None
             if len(self._untracked_hangups) > UNTRACKED_HANGUPS_KEPT:
                 self._untracked_hangups.popitem(last=False)
         return []
+
+    def _hangup_requested(self, uniqueid: str) -> None:
+        # The bridge tears the other leg down too, and its Hangup may be read first; the
+        # first leg to *request* the hangup is the one that ended the call.
+        for side, call in (
+            ("caller", self.tracker.by_caller_leg(uniqueid)),
+            ("agent", self.tracker.by_agent_leg(uniqueid)),
+        ):
+            if call is not None and call.phase is Phase.CONNECTED:
+                if call.hangup_requested_by is None:
+                    call.hangup_requested_by = side
+                return
 
     def _tell_side(self, call_id: str, side: str) -> None:
         if self.hangup_side is not None:

@@ -274,3 +274,13 @@ class Acd:
             Action="Getvar", Channel=await self.channel_of(uniqueid), Variable=name
         )
         return str(response.get("Value", ""))
+
+    async def entry_variable(self, uniqueid: str, name: str, within: float = 5.0) -> str:
+        """A variable the enter AGI sets as it hands the call over, which may be a few ms
+        after the CallArrived step the test waited for: read it again until it is set."""
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            value = await self.getvar(uniqueid, name)
+            if value or asyncio.get_running_loop().time() > deadline:
+                return value
+            await asyncio.sleep(0.02)

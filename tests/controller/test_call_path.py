@@ -164,7 +164,7 @@ async def test_abandon_while_waiting(acd: Acd) -> None:
     await acd.queue("support")
     caller = await acd.call("support")
     # The caller's channel carries the ACD's own state (for re-adoption after a restart).
-    assert await acd.getvar(caller.call_id, "ACD_CALL_ID") == caller.call_id
+    assert await acd.entry_variable(caller.call_id, "ACD_CALL_ID") == caller.call_id
     assert await acd.getvar(caller.call_id, "ACD_QUEUE") == "support"
     assert float(await acd.getvar(caller.call_id, "ACD_ENTERED_AT")) > 0
     await acd.hangup(caller)

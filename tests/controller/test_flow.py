@@ -156,3 +156,20 @@ def test_resync_reports_every_device_agent(flow: CallFlow) -> None:
     changes = flow.reachability.reset({"PJSIP/1001": DeviceState.NOT_INUSE})
     assert changes == [("1001", True)]
     assert flow.reachability.reset({"PJSIP/1001": DeviceState.UNAVAILABLE}) == [("1001", False)]
+
+
+def test_the_leg_that_requested_the_hangup_ended_the_call_whatever_hangup_is_read_first(
+    flow: CallFlow,
+) -> None:
+    sides: list[tuple[str, str]] = []
+    flow.hangup_side = lambda call_id, side: sides.append((call_id, side))
+    call = track(flow, Phase.OFFERED, agent="1001")
+    flow.tracker.bind_agent_leg(call, "agent-leg")
+    call.phase = Phase.CONNECTED
+    # The caller's BYE: HangupRequest on the caller; the bridge then tears the agent leg down
+    # and that leg's Hangup can be read before the caller's.
+    assert flow.handle(translate({"Event": "HangupRequest", "Uniqueid": CALL_ID})) == []
+    agent_hangup = ChannelHungUp("agent-leg", "PJSIP/1001-00000001", 16, None)
+    ended = [factory(NOW) for factory in flow.handle(agent_hangup)]
+    assert ended[0] == CallEnded(NOW, CALL_ID)
+    assert sides == [(CALL_ID, "caller")]

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from acd.config import AgentSeed, ConfigError, parse_agent, parse_queue
 from acd.directory import AgentDirectory
-from acd.engine import Engine
+from acd.engine import Engine, EventFactory
 from acd.errors import Conflict, DomainError, Invalid, NotFound
 from acd.router.decisions import Decision, EventRejected
 from acd.router.events import (
@@ -296,33 +296,29 @@ class AgentService:
         if self.directory.get(agent_id) is None and self.engine.router.agent(agent_id) is None:
             raise NotFound(f"no agent {agent_id!r}", code="unknown_agent")
 
-    async def _apply(self, agent_id: str) -> AgentView:
+    async def _change(self, agent_id: str, factory: EventFactory) -> AgentView:
+        """Submit one state event for a known agent; a rejection becomes a domain error."""
+        self._known(agent_id)
+        raise_if_rejected(await self.engine.submit(factory))
         view = self.engine.router.agent(agent_id)
         if view is None:
             raise NotFound(f"no agent {agent_id!r}", code="unknown_agent")
         return view
 
     async def login(self, agent_id: str) -> AgentView:
-        self._known(agent_id)
-        raise_if_rejected(await self.engine.submit(lambda now: AgentLoggedIn(now, agent_id)))
-        return await self._apply(agent_id)
+        return await self._change(agent_id, lambda now: AgentLoggedIn(now, agent_id))
 
     async def logout(self, agent_id: str) -> AgentView:
-        self._known(agent_id)
-        raise_if_rejected(await self.engine.submit(lambda now: AgentLoggedOut(now, agent_id)))
-        return await self._apply(agent_id)
+        return await self._change(agent_id, lambda now: AgentLoggedOut(now, agent_id))
 
     async def pause(self, agent_id: str, reason: str = "") -> AgentView:
         self._known(agent_id)
         if len(reason) > MAX_PAUSE_REASON_LENGTH:
             raise Invalid(f"must be at most {MAX_PAUSE_REASON_LENGTH} characters", field="reason")
-        raise_if_rejected(await self.engine.submit(lambda now: AgentPaused(now, agent_id, reason)))
-        return await self._apply(agent_id)
+        return await self._change(agent_id, lambda now: AgentPaused(now, agent_id, reason))
 
     async def unpause(self, agent_id: str) -> AgentView:
-        self._known(agent_id)
-        raise_if_rejected(await self.engine.submit(lambda now: AgentUnpaused(now, agent_id)))
-        return await self._apply(agent_id)
+        return await self._change(agent_id, lambda now: AgentUnpaused(now, agent_id))
 
 
 def _record(seed: AgentSeed, view: AgentView | None) -> AgentRecord:

@@ -1,9 +1,7 @@
-"""FastAGI endpoints: the dialplan asks the controller here (see asterisk-config/).
+"""The FastAGI edge: the dialplan asks the controller here (`AGI(agi://${ACD_AGI}/<route>)`).
 
-The routes live in `acd.controller.agi` (type-checked with the controller); this package
-re-exports them for readers looking for "the AGI".
+server.py   the FastAGI listener: reads each connection's AGI environment, runs the route
+channel.py  one AGI session: read and set channel variables, hang-up detection
+routes.py   the routes; each reads the channel and calls the service layer (`acd.service`),
+            like `api/` does for HTTP. No rules here.
 """
-
-from acd.controller.agi import AgiRoutes, contact_of, parse_skills
-
-__all__ = ["AgiRoutes", "contact_of", "parse_skills"]

@@ -29,9 +29,8 @@ from panoramisk import Manager
 
 from acd.asterisk.install import install
 from acd.asterisk.testing import RunningAsterisk, start_with_free_ports
+from acd.compose import start_asterisk_side
 from acd.config import AgentSeed, AgiSettings, AmiSettings, Settings
-from acd.controller import start_controller
-from acd.directory import AgentDirectory
 from acd.engine import Engine, Step
 from acd.router.decisions import OfferCall
 from acd.router.events import (
@@ -43,6 +42,7 @@ from acd.router.events import (
 from acd.router.model import QueueConfig
 from acd.router.router import Router
 from acd.service import AgentService
+from acd.service.directory import AgentDirectory
 
 QUEUE = "bench"
 
@@ -172,7 +172,8 @@ class Bench:
         )
         agents = AgentService(self.engine, self.directory)
         self.engine.add_listener(self)
-        controller = await start_controller(settings, self.engine, self.directory, agents)
+        side = await start_asterisk_side(settings, self.engine, self.directory, agents)
+        controller = side.controller
         logged_in: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.probe = Manager(
             loop=asyncio.get_running_loop(),
@@ -202,7 +203,7 @@ class Bench:
             await asyncio.sleep(random.uniform(0, cycle / len(ids)))
             await self.engine.submit(lambda now, a=agent_id: AgentLoggedIn(now, a))
         await asyncio.wait_for(self.done.wait(), self.args.calls * 5)
-        await controller.stop()
+        await side.stop()
         await self.engine.stop()
         self.probe.connect = lambda *a, **k: None
         self.probe.close()

@@ -1,9 +1,18 @@
-"""The controller: the ACD's hands on Asterisk (AMI client, FastAGI server, effects).
+"""The controller: the ACD's hands on Asterisk over AMI (facts in, effects out).
 
-`start_controller(settings, engine, directory, agent_service, recorder=None)` is the entry;
-see controller.py for the data flow and asterisk-config/extensions_acd.conf for the dialplan.
+    ami.py           the AMI link (panoramisk, with its sharp edges handled)
+    facts.py         AMI events → typed facts (the only place AMI headers are read)
+    flow.py          what each fact means for calls and agents → router events
+    calls.py         the channel ↔ call mapping (`CallTracker`, `LiveCall`)
+    phases.py        every phase change of a live call, as a table
+    effects.py       router decisions → AMI actions (Redirect, Originate, Setvar)
+    reachability.py  device state → agent reachability
+    estimate.py      handle-time estimates for the expected-wait announcement
+    controller.py    the controller: one fact consumer, resync after each (re)connect
+
+See asterisk-config/extensions_acd.conf for the dialplan it drives.
 """
 
-from acd.controller.controller import Controller, start_controller
+from acd.controller.controller import Controller, ControllerNotes
 
-__all__ = ["Controller", "start_controller"]
+__all__ = ["Controller", "ControllerNotes"]

@@ -4,29 +4,15 @@ The router knows calls only by id; everything about channels lives here. A call'
 UNIQUEID of the channel that entered `acd-inbound` (stable across channel renames). Its caller
 leg changes when a callback is placed (the originated channel then carries the call).
 
-Phases, from the controller's point of view (the router has its own states):
-
-    ENTERING  the `enter` FastAGI is still running: decisions are handed to it as a directive
-              rather than carried out by Redirect, so the caller never races its own AGI.
-    WAITING   in the wait loop (`acd-wait`), music on hold.
-    OFFERED   sent to `acd-deliver` (or being called back) and dialling an agent.
-    CONNECTED the agent answered.
-    CALLBACK  the caller asked to be called back and hung up: the call keeps its place in
-              the router but has no channel until an agent is offered.
+Its phase (what the caller's channel is doing) changes only through `phases.advance`.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
-
-class Phase(enum.StrEnum):
-    ENTERING = "entering"
-    WAITING = "waiting"
-    OFFERED = "offered"
-    CONNECTED = "connected"
-    CALLBACK = "callback"
+from acd.controller.phases import Phase
+from acd.router.model import QueueConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +57,23 @@ class LiveCall:
     #: Dial string to call the caller back (set when a callback was requested).
     callback_to: str | None = None
     callback_attempts: int = 0
+
+
+def format_seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def entered_variables(call: LiveCall, queue: QueueConfig | None) -> dict[str, str]:
+    """What the dialplan and a restarted controller read from the caller's channel."""
+    announce_every = queue.announce_every if queue is not None else 30.0
+    return {
+        "ACD_CALL_ID": call.call_id,
+        "ACD_QUEUE": call.queue,
+        "ACD_ENTRY": call.entry,
+        "ACD_ENTERED_AT": f"{call.entered_at:.3f}",
+        # 0 means "never": WaitExten needs a number, an hour is never enough.
+        "ACD_ANNOUNCE_EVERY": format_seconds(announce_every or 3600),
+    }
 
 
 class CallTracker:

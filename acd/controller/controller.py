@@ -3,8 +3,10 @@
 Data flow (one direction each, so event order is kept):
 
     AMI event ──translate──▶ fact queue ──one consumer task──▶ CallFlow ──▶ engine.post
-    FastAGI route ──────────────────────────────────────────────────────▶ engine.submit
     engine step ──▶ Effects.on_step ──▶ AMI actions (kept tasks) ──failures──▶ engine.post
+
+The FastAGI side (`agi/`) reaches the same call tracker through `acd.service.entry`; the
+composition root (`acd.compose`) wires both to one controller.
 
 After every AMI (re)login the controller resynchronises before it calls itself ready: calls
 whose channel vanished while the link was down are abandoned (or ended, if connected), and
@@ -16,12 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Protocol
 
-from acd.config import Settings
-from acd.controller.agi import AgiRoutes, Recorder
+from acd.config import AmiSettings
 from acd.controller.ami import AmiError, AmiLink
-from acd.controller.calls import CallTracker, Phase
+from acd.controller.calls import CallTracker
 from acd.controller.effects import Effects, TaskSet
 from acd.controller.estimate import HandleTimes
 from acd.controller.facts import (
@@ -32,28 +33,44 @@ from acd.controller.facts import (
     translate,
 )
 from acd.controller.flow import CallFlow, abandoned, ended, reachability_events
+from acd.controller.phases import Phase
 from acd.controller.reachability import Reachability
-from acd.directory import AgentDirectory
 from acd.engine import Engine, EventFactory
 from acd.router.model import CallState
-from acd.service import AgentService
+from acd.service.directory import AgentDirectory
 
 log = logging.getLogger(__name__)
 
 RESYNC_TIMEOUT = 10.0
 
 
+class ControllerNotes(Protocol):
+    """What the call records learn from the controller beyond the router's decisions."""
+
+    def hung_up_by(self, call_id: str, side: str) -> None:
+        """ "caller" or "agent" ended connected call `call_id` (told before CallEnded)."""
+
+    def set_ami_connected(self, connected: bool) -> None: ...
+
+
+class _NoNotes:
+    def hung_up_by(self, call_id: str, side: str) -> None:
+        pass
+
+    def set_ami_connected(self, connected: bool) -> None:
+        pass
+
+
 class Controller:
     def __init__(
         self,
-        settings: Settings,
+        settings: AmiSettings,
         engine: Engine,
         directory: AgentDirectory,
-        agent_service: AgentService,
-        recorder: Any = None,
+        notes: ControllerNotes | None = None,
     ) -> None:
         self.settings = settings
-        self.recorder = recorder
+        self.notes: ControllerNotes = notes or _NoNotes()
         self.engine = engine
         self.directory = directory
         self.tracker = CallTracker()
@@ -63,20 +80,15 @@ class Controller:
             self.tracker,
             self.reachability,
             self.handle_times,
-            hangup_side=lambda call_id, side: self._notify("hung_up_by", call_id, side),
+            hangup_side=self.notes.hung_up_by,
         )
         self.tasks = TaskSet()
         self._facts: asyncio.Queue[Fact] = asyncio.Queue()
         self._synced = asyncio.Event()
         self._resync: asyncio.Task[None] | None = None
         self._consumer: asyncio.Task[None] | None = None
-        self._agi_server: asyncio.Server | None = None
-        self.ami = AmiLink(settings.ami, self._facts.put_nowait, self._on_login, self._on_lost)
+        self.ami = AmiLink(settings, self._facts.put_nowait, self._on_login, self._on_lost)
         self.effects = Effects(self.ami, engine, self.flow, directory, self.tasks)
-        routes_recorder: Recorder | None = recorder
-        self.routes = AgiRoutes(
-            engine, self.flow, directory, agent_service, self.handle_times, routes_recorder
-        )
 
     # --- public surface -------------------------------------------------------------------------
 
@@ -96,21 +108,13 @@ class Controller:
         self.engine.start()
         self.engine.add_listener(self.effects)
         self._consumer = asyncio.create_task(self._consume(), name="acd-ami-facts")
-        agi = self.settings.agi
-        self._agi_server = await asyncio.start_server(self.routes.serve, agi.host, agi.port)
-        log.info("FastAGI listening on %s:%s", agi.host, agi.port)
         self.ami.connect()
 
     async def stop(self) -> None:
         self.effects.active = False
         self._synced.clear()
         self.ami.close()
-        self._notify("set_ami_connected", False)
-        if self._agi_server is not None:
-            self._agi_server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._agi_server.wait_closed(), 2.0)
-            self._agi_server = None
+        self._set_ami_connected(False)
         for task in (self._resync, self._consumer):
             if task is not None:
                 task.cancel()
@@ -137,18 +141,14 @@ class Controller:
 
     # --- connection and resynchronisation ---------------------------------------------------
 
-    def _notify(self, method: str, *args: Any) -> None:
-        """Tell the call records (when there are any) what only the controller knows."""
-        hook = getattr(self.recorder, method, None)
-        if hook is None:
-            return
+    def _set_ami_connected(self, connected: bool) -> None:
         try:
-            hook(*args)
+            self.notes.set_ami_connected(connected)
         except Exception:
-            log.exception("recorder.%s failed", method)
+            log.exception("telling the records about the AMI link failed")
 
     def _on_login(self) -> None:
-        self._notify("set_ami_connected", True)
+        self._set_ami_connected(True)
         self._synced.clear()
         if self._resync is not None:
             self._resync.cancel()
@@ -157,7 +157,7 @@ class Controller:
         )
 
     def _on_lost(self) -> None:
-        self._notify("set_ami_connected", False)
+        self._set_ami_connected(False)
         self._synced.clear()
 
     async def _resync_state(self) -> None:
@@ -215,16 +215,3 @@ class Controller:
             if isinstance(fact, DeviceStateChanged):
                 states[fact.device] = fact.state
         self._post(reachability_events(self.reachability.reset(states)))
-
-
-async def start_controller(
-    settings: Settings,
-    engine: Engine,
-    directory: AgentDirectory,
-    agent_service: AgentService,
-    recorder: Any = None,
-) -> Controller:
-    """Start the FastAGI server and the AMI client; returns at once (see `ready`)."""
-    controller = Controller(settings, engine, directory, agent_service, recorder)
-    await controller.start()
-    return controller

@@ -26,12 +26,20 @@ from collections.abc import Coroutine
 from typing import Any
 
 from acd.controller.ami import AmiError, AmiLink
-from acd.controller.calls import CallTracker, Deliver, Leave, LiveCall, Phase
+from acd.controller.calls import (
+    CallTracker,
+    Deliver,
+    Leave,
+    LiveCall,
+    entered_variables,
+    format_seconds,
+)
 from acd.controller.flow import CallFlow, reachability_events
-from acd.directory import AgentDirectory
+from acd.controller.phases import Phase, PhaseTrigger, advance
 from acd.engine import Engine, EventFactory, Step
 from acd.router.decisions import CallExited, CallOverflowed, OfferCall
 from acd.router.events import AgentUpserted, CallAbandoned, OfferFailed
+from acd.service.directory import AgentDirectory
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +86,6 @@ def dialplan_target(destination: str) -> tuple[str, str, str]:
     if len(parts) != 3 or not all(parts):
         raise ValueError(f"not a dialplan target: {destination!r}")
     return parts[0], parts[1], parts[2]
-
-
-def format_seconds(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 class Effects:
@@ -137,13 +141,13 @@ class Effects:
         self.tracker.offer(call, agent_id)
         self.flow.reachability.acd_call_started(agent_id)
         deliver = Deliver(agent_id, seed.contact, offer.ring_timeout)
-        if call.phase is Phase.ENTERING:
+        was = call.phase
+        advance(call, PhaseTrigger.OFFER)
+        if was is Phase.ENTERING:
             call.directive = deliver
-        elif call.phase is Phase.CALLBACK:
-            call.phase = Phase.OFFERED
+        elif was is Phase.CALLBACK:
             self.tasks.spawn(self._call_back(call, deliver), f"callback-{call_id}")
         else:
-            call.phase = Phase.OFFERED
             assert call.channel is not None
             self.tasks.spawn(
                 self._redirect_to_agent(call, call.channel, deliver), f"offer-{call_id}"
@@ -154,7 +158,7 @@ class Effects:
         return current is call and call.phase is Phase.OFFERED and call.agent_id == agent_id
 
     def _offer_failed(self, call: LiveCall, agent_id: str, reason: str) -> None:
-        call.phase = Phase.WAITING
+        advance(call, PhaseTrigger.DIAL_FAILED)
         self.tracker.release_agent(call)
         call_id = call.call_id
         events: list[EventFactory] = [lambda now: OfferFailed(now, call_id, agent_id, reason)]
@@ -215,14 +219,8 @@ class Effects:
         call.callback_attempts += 1
         leg = f"{call.call_id}-cb{call.callback_attempts}"
         self.tracker.bind_caller(call, leg, None)
-        queue = self.engine.router.queue(call.queue)
-        announce_every = queue.announce_every if queue is not None else 30.0
         variables = {
-            "ACD_CALL_ID": call.call_id,
-            "ACD_QUEUE": call.queue,
-            "ACD_ENTRY": call.entry,
-            "ACD_ENTERED_AT": f"{call.entered_at:.3f}",
-            "ACD_ANNOUNCE_EVERY": format_seconds(announce_every),
+            **entered_variables(call, self.engine.router.queue(call.queue)),
             "ACD_CALLBACK": "1",
             "ACD_AGENT": deliver.agent_id,
             "ACD_AGENT_CONTACT": deliver.contact,

@@ -11,7 +11,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 
-from acd.controller.calls import CallTracker, LiveCall, Phase
+from acd.controller.calls import CallTracker, LiveCall
 from acd.controller.estimate import HandleTimes
 from acd.controller.facts import (
     ChannelHungUp,
@@ -23,6 +23,7 @@ from acd.controller.facts import (
     HangupRequested,
     LocalPair,
 )
+from acd.controller.phases import Phase, PhaseTrigger, advance
 from acd.controller.reachability import Reachability
 from acd.engine import EventFactory
 from acd.router.events import (
@@ -192,13 +193,13 @@ class CallFlow:
         call_id, agent_id = call.call_id, call.agent_id
         status = fact.status.upper()
         if status == "ANSWER":
-            call.phase = Phase.CONNECTED
+            advance(call, PhaseTrigger.ANSWERED)
             call.answered_at = fact.timestamp
             return [lambda now: OfferAnswered(now, call_id, agent_id)]
         if status == "CANCEL":
             return []
         reason = DIAL_FAILURES.get(status, "error")
-        call.phase = Phase.WAITING
+        advance(call, PhaseTrigger.DIAL_FAILED)
         self.tracker.release_agent(call)
         events: list[EventFactory] = [lambda now: OfferFailed(now, call_id, agent_id, reason)]
         return events + reachability_events(self.reachability.acd_call_finished(agent_id))

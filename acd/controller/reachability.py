@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from acd.controller.facts import DeviceState
-from acd.directory import AgentDirectory
+from acd.service.directory import AgentDirectory
 
 _OFFLINE = frozenset({DeviceState.UNAVAILABLE, DeviceState.INVALID})
 _IN_USE = frozenset(

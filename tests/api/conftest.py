@@ -1,4 +1,4 @@
-"""API tests run the real wiring (`acd.serve.assemble`): real Router, Engine and SQLite."""
+"""API tests run the real wiring (`acd.compose.assemble`): real Router, Engine and SQLite."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from api_support import Api, make_settings
 
+from acd.compose import Assembly, assemble
 from acd.config import Settings
-from acd.serve import Assembly, assemble
 
 
 @pytest.fixture

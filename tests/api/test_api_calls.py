@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from api_support import Api
 
+from acd.compose import Assembly
 from acd.router.events import CallArrived, CallEnded, OfferAnswered
-from acd.serve import Assembly
 from acd.storage import CallRecord
 
 C = "/api/v1/calls"

@@ -7,11 +7,11 @@ from typing import Any
 from aiohttp import ClientResponse
 from api_support import ADMIN_TOKEN, Api
 
+from acd.compose import Assembly
 from acd.engine import Step
 from acd.router.decisions import AgentStateChanged
 from acd.router.events import AgentLoggedIn, AgentLoggedOut, CallArrived
 from acd.router.model import AgentState
-from acd.serve import Assembly
 from api.events import EventHub
 
 E = "/api/v1/events"

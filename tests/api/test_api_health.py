@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from api_support import Api
 
-from acd.serve import Assembly
+from acd.compose import Assembly
 
 
 @dataclass

@@ -4,8 +4,8 @@ from typing import Any
 
 from api_support import Api
 
+from acd.compose import Assembly
 from acd.router.events import CallArrived
-from acd.serve import Assembly
 
 Q = "/api/v1/queues"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 from api_support import Api, issue, make_settings
 
-from acd.serve import assemble
+from acd.compose import assemble
 
 
 async def _run(var_dir: Path, actions: object) -> None:

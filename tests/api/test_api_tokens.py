@@ -3,7 +3,7 @@ from __future__ import annotations
 from api_support import ADMIN_TOKEN, Api, issue
 from sqlalchemy import select
 
-from acd.serve import Assembly
+from acd.compose import Assembly
 from acd.storage import hash_secret
 from acd.storage.tables import api_tokens
 

@@ -12,15 +12,16 @@ from typing import Any
 from panoramisk import Manager
 
 from acd.asterisk.testing import RunningAsterisk
+from acd.compose import AsteriskSide, start_asterisk_side
 from acd.config import AgentSeed, AgiSettings, AmiSettings, Settings
-from acd.controller import Controller, start_controller
-from acd.directory import AgentDirectory
+from acd.controller import Controller
 from acd.engine import Engine, Step
 from acd.router.decisions import Decision
 from acd.router.events import AgentLoggedIn, AgentUpserted, QueueUpserted
 from acd.router.model import QueueConfig, frozen_skills
 from acd.router.router import Router
 from acd.service import AgentService
+from acd.service.directory import AgentDirectory
 
 WAIT = 15.0
 _serial = itertools.count(1)
@@ -139,6 +140,7 @@ class Acd:
         self.ami_events = Watch()
         self.recorder = Recorder()
         self.controller: Controller | None = None
+        self.side: AsteriskSide | None = None
         self.probe: Any = None
 
     @property
@@ -147,13 +149,14 @@ class Acd:
 
     async def start(self) -> None:
         self.engine.add_listener(self.steps)
-        self.controller = await start_controller(
+        self.side = await start_asterisk_side(
             self.settings,
             self.engine,
             self.directory,
             self.agents,
             _RecorderAdapter(self.recorder),
         )
+        self.controller = self.side.controller
         logged_in: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.probe = Manager(
             loop=asyncio.get_running_loop(),
@@ -173,8 +176,8 @@ class Acd:
         try:
             await self.hangup_everything()
         finally:
-            if self.controller is not None:
-                await self.controller.stop()
+            if self.side is not None:
+                await self.side.stop()
             if self.probe is not None:
                 self.probe.connect = lambda *a, **k: None
                 self.probe.close()

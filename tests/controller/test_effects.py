@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from acd.config import AgentSeed, Settings
+from acd.config import AgentSeed, AmiSettings
 from acd.controller import Controller
 from acd.controller.ami import AmiError, AmiResponse
-from acd.controller.calls import LiveCall, Phase
-from acd.directory import AgentDirectory
+from acd.controller.calls import LiveCall
+from acd.controller.phases import Phase
 from acd.engine import Engine
 from acd.router.events import (
     AgentLoggedIn,
@@ -25,7 +25,7 @@ from acd.router.events import (
 )
 from acd.router.model import AgentState, CallState, QueueConfig
 from acd.router.router import Router
-from acd.service import AgentService
+from acd.service.directory import AgentDirectory
 
 from .harness import StepWatch
 
@@ -61,7 +61,7 @@ class ScriptedAmi:
 async def setup() -> AsyncIterator[tuple[Controller, ScriptedAmi, StepWatch]]:
     engine = Engine(Router())
     directory = AgentDirectory()
-    controller = Controller(Settings(), engine, directory, AgentService(engine, directory))
+    controller = Controller(AmiSettings(), engine, directory)
     ami = ScriptedAmi()
     controller.effects.ami = ami  # type: ignore[assignment]
     steps = StepWatch()

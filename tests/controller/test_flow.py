@@ -10,7 +10,6 @@ from acd.controller.estimate import HandleTimes
 from acd.controller.facts import ChannelHungUp, DeviceState, DeviceStateChanged, translate
 from acd.controller.flow import CallFlow
 from acd.controller.reachability import Reachability
-from acd.directory import AgentDirectory
 from acd.router.events import (
     AgentReachabilityChanged,
     CallAbandoned,
@@ -19,6 +18,7 @@ from acd.router.events import (
     OfferAnswered,
     OfferFailed,
 )
+from acd.service.directory import AgentDirectory
 
 from .transcripts import CALL_ID, messages
 

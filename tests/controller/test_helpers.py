@@ -3,30 +3,13 @@ from __future__ import annotations
 import pytest
 
 from acd.config import AmiSettings
-from acd.controller.agi import SkillsError, contact_of, parse_skills
 from acd.controller.ami import AmiError, AmiLink
-from acd.controller.effects import dialplan_target, format_seconds
+from acd.controller.calls import format_seconds
+from acd.controller.effects import dialplan_target
 from acd.controller.estimate import HandleTimes
 from acd.controller.facts import Fact
 
 from .transcripts import messages
-
-
-def test_skills_from_the_channel_variable() -> None:
-    assert parse_skills("") == {}
-    assert parse_skills("german:3, support:5,german:4") == {"german": 4, "support": 5}
-    assert parse_skills("vip") == {"vip": 1}
-
-
-@pytest.mark.parametrize("text", ["german:x", ":3", "german:11", "german:0"])
-def test_bad_skills_are_a_clear_error(text: str) -> None:
-    with pytest.raises(SkillsError, match=r"german|empty"):
-        parse_skills(text)
-
-
-def test_agent_contact_from_its_channel_name() -> None:
-    assert contact_of("PJSIP/1001-0000002a") == "PJSIP/1001"
-    assert contact_of("Local/2001@acd-sim-agent-00000005;2") == "Local/2001@acd-sim-agent"
 
 
 def test_dialplan_targets() -> None:

@@ -1,6 +1,6 @@
 """Metrics, call records and queue_log agree call for call, on the real Asterisk.
 
-The application is built exactly as `acd serve` builds it (`acd.serve.assemble` plus the real
+The application is built exactly as `acd serve` builds it (`acd.compose.assemble` plus the real
 controller) on the fixture's Asterisk, with SQLite and the queue_log in tmp_path. Callers are
 Local channels into acd-inbound, agents are simulated (Local/<ext>@acd-sim-agent). The calls
 produce: answered within and after the service-level threshold, abandoned (lost), short
@@ -27,12 +27,12 @@ from panoramisk import Manager
 from prometheus_client.parser import text_string_to_metric_families
 
 from acd.asterisk.testing import RunningAsterisk
+from acd.compose import Assembly, assemble, start_controller
 from acd.config import AgentSeed, AgiSettings, AmiSettings, Settings, StorageSettings
-from acd.kpi import service_levels, tally
+from acd.observe.kpi import service_levels, tally
 from acd.router.decisions import CallExited, CallOverflowed
 from acd.router.events import CallAbandoned, CallArrived, CallEnded, OfferAnswered, OfferFailed
 from acd.router.model import QueueConfig, frozen_skills
-from acd.serve import Assembly, _start_controller, assemble
 from acd.storage.record_store import CallRecord
 
 pytestmark = pytest.mark.asterisk
@@ -161,7 +161,7 @@ class Probe:
 async def app(asterisk: RunningAsterisk, tmp_path: Path) -> AsyncIterator[Assembly]:
     assembly = await assemble(_settings(asterisk, tmp_path))
     try:
-        await _start_controller(assembly)
+        await start_controller(assembly)
         await assembly.controller.wait_ready(WAIT)
         yield assembly
     finally:
@@ -308,7 +308,7 @@ async def test_metrics_records_and_queue_log_agree(
             1 for r in mine if r.outcome == "answered" and r.wait is not None and r.wait <= SL
         )
         assert counter(samples, "acd_calls_answered_within_threshold", queue) == within
-        # The service level from the records (acd.kpi) is the gauge, for every treatment.
+        # The service level from the records (acd.observe.kpi) is the gauge, for every treatment.
         counts = tally((r.outcome or "", r.wait or 0.0, r.sl_threshold) for r in mine)
         for treatment, value in service_levels(counts).items():
             gauge = samples[

@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from acd.kpi import service_levels
-from acd.metrics import COUNTERS, Metrics
+from acd.observe.kpi import service_levels
+from acd.observe.metrics import COUNTERS, Metrics
 from acd.router.model import AgentState, AgentView, CallState, CallView, QueueConfig, satisfies
 
 

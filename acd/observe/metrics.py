@@ -2,7 +2,7 @@
 
 Everything is served by one custom collector on a `CollectorRegistry` of its own (never the
 global one, so tests and embedders can build several). Counters and histograms are plain
-numbers the recorder adds to; `acd.records.Recorder.load` replays the stored call records
+numbers the recorder adds to; `acd.observe.records.Recorder.load` replays the stored call records
 through the same methods at start, so a restart does not zero them. Live gauges are computed
 at scrape time from the router's snapshots.
 
@@ -18,7 +18,7 @@ Series (label `queue` unless noted):
                                         the source; the target counts an offer)
   acd_calls_callback_requested_total    callers who pressed for a callback
   acd_service_level_ratio{queue,treatment}  over the calls answered or abandoned within the
-                                        last sl_window seconds (acd.kpi; NaN when undefined)
+                                        last sl_window seconds (acd.observe.kpi; NaN when undefined)
   acd_calls_waiting                     calls not yet connected (waiting or ringing an agent)
   acd_oldest_call_wait_seconds          longest current wait in the queue (0 when none)
   acd_wait_seconds{queue,outcome}       histogram; outcome answered | abandoned (short
@@ -47,7 +47,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from acd.kpi import SlCounts, Treatment, service_level
+from acd.observe.kpi import SlCounts, Treatment, service_level
 from acd.router.model import AgentState, AgentView, CallState, CallView, QueueConfig
 
 INF = math.inf

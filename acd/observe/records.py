@@ -42,9 +42,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from acd.engine import Step
-from acd.kpi import is_short_abandon
-from acd.metrics import Metrics
-from acd.queue_log import QueueLog, format_line
+from acd.observe.kpi import is_short_abandon
+from acd.observe.metrics import Metrics
+from acd.observe.queue_log import QueueLog, format_line
 from acd.router.decisions import (
     AgentStateChanged,
     CallExited,

@@ -1,25 +1,30 @@
-"""FastAGI routes with a scripted AGI session at the socket edge; engine, router, tracker and
-effects are the real ones (no AMI connection: these paths never need one)."""
+"""FastAGI routes with a scripted AGI session at the socket edge; engine, router, tracker,
+entry service and effects are the real ones (no AMI connection: these paths never need one)."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from acd.config import AgentSeed, Settings
+from acd.config import AgentSeed, AmiSettings
 from acd.controller import Controller
-from acd.controller.calls import Phase
+from acd.controller.calls import CallTracker
 from acd.controller.facts import ChannelHungUp
-from acd.directory import AgentDirectory
+from acd.controller.flow import CallFlow
+from acd.controller.phases import Phase
 from acd.engine import Engine
 from acd.router.events import AgentLoggedIn, AgentUpserted, QueueUpserted
 from acd.router.model import AgentState, CallState, QueueConfig
 from acd.router.router import Router
-from acd.service import AgentService
+from acd.service import AgentDirectory, AgentService
+from acd.service.entry import EntryService
+from agi.routes import AgiRoutes
+from agi.server import FastAgiServer
 
 _SET = re.compile(r'SET VARIABLE (\S+) "(.*)"$')
 _MSET = re.compile(r'EXEC MSet "(.*)"$')
@@ -61,121 +66,142 @@ class ScriptedAgi:
         return {"status_code": 200, "result": ("1", "")}
 
 
+@dataclass
+class Rig:
+    controller: Controller
+    routes: AgiRoutes
+    server: FastAgiServer
+
+    @property
+    def engine(self) -> Engine:
+        return self.controller.engine
+
+    @property
+    def tracker(self) -> CallTracker:
+        return self.controller.tracker
+
+    @property
+    def flow(self) -> CallFlow:
+        return self.controller.flow
+
+
 @pytest.fixture
-async def controller() -> AsyncIterator[Controller]:
+async def rig() -> AsyncIterator[Rig]:
     engine = Engine(Router())
     directory = AgentDirectory()
-    controller = Controller(Settings(), engine, directory, AgentService(engine, directory))
+    controller = Controller(AmiSettings(), engine, directory)
+    entry = EntryService(engine, controller.tracker, controller.flow, controller.handle_times)
+    routes = AgiRoutes(entry, AgentService(engine, directory))
     engine.add_listener(controller.effects)
     engine.start()
     await engine.submit(lambda now: QueueUpserted(now, QueueConfig("support")))
     directory.put(AgentSeed("1001", contact="PJSIP/1001"))
     await engine.submit(lambda now: AgentUpserted(now, "1001"))
     try:
-        yield controller
+        yield Rig(controller, routes, FastAgiServer(routes.routes(), "127.0.0.1", 0))
     finally:
         await engine.stop()
 
 
 async def test_enter_with_an_agent_free_goes_straight_to_the_agent(
-    controller: Controller,
+    rig: Rig,
 ) -> None:
-    await controller.engine.submit(lambda now: AgentLoggedIn(now, "1001"))
+    await rig.engine.submit(lambda now: AgentLoggedIn(now, "1001"))
     agi = ScriptedAgi(
         "Local/support@acd-inbound-1;2",
         "u1",
         "support",
         variables={"ACD_PRIORITY": "3", "ACD_SKILLS": ""},
     )
-    await controller.routes.enter(agi)
+    await rig.routes.enter(agi)
     assert agi.variables["ACD_CALL_ID"] == "u1"
     assert agi.variables["ACD_QUEUE"] == "support"
     assert agi.variables["ACD_AGENT"] == "1001"
     assert agi.variables["ACD_AGENT_CONTACT"] == "PJSIP/1001"
     assert agi.variables["ACD_RING_TIMEOUT"] == "15"
-    call = controller.tracker.get("u1")
+    call = rig.tracker.get("u1")
     assert call is not None
     assert call.phase is Phase.OFFERED
-    view = controller.engine.router.call("u1")
+    view = rig.engine.router.call("u1")
     assert view is not None
     assert (view.state, view.priority) == (CallState.OFFERED, 3)
 
 
-async def test_enter_without_agents_waits(controller: Controller) -> None:
+async def test_enter_without_agents_waits(rig: Rig) -> None:
     agi = ScriptedAgi("Local/support@acd-inbound-1;2", "u2", "support")
-    await controller.routes.enter(agi)
+    await rig.routes.enter(agi)
     assert agi.variables["ACD_AGENT"] == ""
     assert agi.variables["ACD_RESULT"] == ""
     assert float(agi.variables["ACD_ENTERED_AT"]) > 0
     assert agi.variables["ACD_ANNOUNCE_EVERY"] == "30"
-    call = controller.tracker.get("u2")
+    call = rig.tracker.get("u2")
     assert call is not None
     assert call.phase is Phase.WAITING
 
 
-async def test_enter_into_an_unknown_queue_leaves_at_once(controller: Controller) -> None:
+async def test_enter_into_an_unknown_queue_leaves_at_once(rig: Rig) -> None:
     agi = ScriptedAgi("Local/nope@acd-inbound-1;2", "u3", "nope")
-    await controller.routes.enter(agi)
+    await rig.routes.enter(agi)
     assert agi.variables["ACD_RESULT"] == "unknown_queue"
-    assert len(controller.tracker) == 0
-    assert controller.engine.router.call("u3") is None
+    assert len(rig.tracker) == 0
+    assert rig.engine.router.call("u3") is None
 
 
 async def test_a_caller_gone_before_registration_never_becomes_a_waiting_call(
-    controller: Controller,
+    rig: Rig,
 ) -> None:
-    controller.flow.handle(ChannelHungUp("u4", "Local/support@acd-inbound-1;2", 16, None))
-    await controller.routes.enter(ScriptedAgi("Local/support@acd-inbound-1;2", "u4", "support"))
-    assert controller.engine.router.call("u4") is None
-    assert len(controller.tracker) == 0
+    rig.flow.handle(ChannelHungUp("u4", "Local/support@acd-inbound-1;2", 16, None))
+    await rig.routes.enter(ScriptedAgi("Local/support@acd-inbound-1;2", "u4", "support"))
+    assert rig.engine.router.call("u4") is None
+    assert len(rig.tracker) == 0
 
 
-async def test_a_hangup_in_the_middle_of_enter_is_no_crash(controller: Controller) -> None:
+async def test_a_hangup_in_the_middle_of_enter_is_no_crash(rig: Rig) -> None:
     for after in range(12):
         agi = ScriptedAgi(
             "Local/support@acd-inbound-1;2", f"h{after}", "support", hangup_after=after
         )
-        await controller.routes.enter(agi)  # must not raise
+        await rig.routes.enter(agi)  # must not raise
         # Registered or not; if registered, it is a live waiting call its Hangup will end.
-        call = controller.tracker.get(f"h{after}")
+        call = rig.tracker.get(f"h{after}")
         assert call is None or call.phase is Phase.WAITING
 
 
-async def test_feature_codes_identify_the_agent_by_its_device(controller: Controller) -> None:
+async def test_feature_codes_identify_the_agent_by_its_device(rig: Rig) -> None:
     agent_channel = "PJSIP/1001-0000000a"
     pause = ScriptedAgi(agent_channel, "f1", "01")
-    await controller.routes.agent_pause(pause)
+    await rig.routes.agent_pause(pause)
     assert pause.variables["ACD_FEATURE_RESULT"] == "agent_not_logged_in"
     login = ScriptedAgi(agent_channel, "f2")
-    await controller.routes.agent_login(login)
+    await rig.routes.agent_login(login)
     assert login.variables["ACD_FEATURE_RESULT"] == "ok"
     pause = ScriptedAgi(agent_channel, "f3", "01")
-    await controller.routes.agent_pause(pause)
-    agent = controller.engine.router.agent("1001")
+    await rig.routes.agent_pause(pause)
+    agent = rig.engine.router.agent("1001")
     assert agent is not None
     assert (agent.state, agent.pause_reason) == (AgentState.PAUSED, "01")
     stranger = ScriptedAgi("PJSIP/9999-00000001", "f4")
-    await controller.routes.agent_login(stranger)
+    await rig.routes.agent_login(stranger)
     assert stranger.variables["ACD_FEATURE_RESULT"] == "unknown_agent"
 
 
 async def test_a_connection_that_closes_before_its_environment_ends_quietly(
-    controller: Controller,
+    rig: Rig,
 ) -> None:
     reader = asyncio.StreamReader()
     reader.feed_data(b"agi_network_script: enter\nagi_chan")
     reader.feed_eof()
     writer = ClosingWriter()
-    await asyncio.wait_for(controller.routes.serve(reader, writer), 5)  # type: ignore[arg-type]
+    await asyncio.wait_for(rig.server.serve(reader, writer), 5)  # type: ignore[arg-type]
     assert writer.closed
-    assert len(controller.tracker) == 0
+    assert len(rig.tracker) == 0
 
 
-async def test_an_unknown_route_is_refused(controller: Controller) -> None:
+async def test_an_unknown_route_is_refused(rig: Rig) -> None:
     reader = asyncio.StreamReader()
     reader.feed_data(b"agi_network_script: nosuch\nagi_channel: PJSIP/1-1\n\n")
     writer = ClosingWriter()
-    await controller.routes.serve(reader, writer)  # type: ignore[arg-type]
+    await rig.server.serve(reader, writer)  # type: ignore[arg-type]
     assert writer.closed
 
 

@@ -2,7 +2,7 @@
 
 Queues: each queue visit (record) belongs to the interval in which it entered the queue, so
 within one row offered = answered + abandoned + short abandoned + overflowed + exited (+ still
-waiting or interrupted). Per row: those counts, the three service levels (acd.kpi, null when
+waiting or interrupted). Per row: those counts, the three service levels (acd.observe.kpi, null when
 undefined), ASA (mean wait of the answered), AHT (mean talk + wrap-up of the answered whose
 wrap-up has ended) and the longest wait of any visit that ended waiting. `totals` has the same
 figures for the whole range per queue.
@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from acd.errors import Invalid
-from acd.kpi import mean, occupancy, service_levels, tally
+from acd.observe.kpi import mean, occupancy, service_levels, tally
 from acd.router.model import AgentState
 from acd.storage.record_store import CallRecord, RecordStore
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from acd.kpi import (
+from acd.observe.kpi import (
     SlCounts,
     Treatment,
     classify,

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from acd.engine import Engine, EventFactory
-from acd.metrics import Metrics
-from acd.queue_log import QueueLog
-from acd.records import Recorder
+from acd.observe.metrics import Metrics
+from acd.observe.queue_log import QueueLog
+from acd.observe.records import Recorder
 from acd.router.decisions import Decision
 from acd.router.events import Tick
 from acd.router.router import Router

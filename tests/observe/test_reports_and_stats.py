@@ -7,9 +7,9 @@ from recording_rig import Rig
 from test_recorded_run import play_script
 
 from acd.errors import Invalid
-from acd.reports import Reports
+from acd.observe.reports import Reports
+from acd.observe.stats import QueueStats
 from acd.router.events import CallArrived
-from acd.stats import QueueStats
 
 NO_SERVICE_LEVEL = {"ignore_abandons": None, "abandons_against": None, "abandons_for": None}
 

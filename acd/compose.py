@@ -1,0 +1,222 @@
+"""The composition root: the one place the application is wired together, by hand.
+
+    settings → Database (migrate, first-start seed) → Router restored from the store → Engine
+    → directory and use cases → listeners (records, metrics, event stream) → HTTP API
+    → controller (AMI) and the FastAGI server, sharing one call tracker.
+
+`assemble()` builds everything but the Asterisk side and the listening sockets, so the API
+tests run exactly this wiring against a real SQLite file; `start_controller()` adds the AMI
+controller and the FastAGI server. `acd.serve` runs both and waits for a signal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from acd.config import Settings
+from acd.controller import Controller, ControllerNotes
+from acd.engine import Engine
+from acd.observe.metrics import Metrics
+from acd.observe.queue_log import QueueLog
+from acd.observe.records import Recorder
+from acd.observe.reports import Reports
+from acd.observe.stats import QueueStats
+from acd.router.decisions import EventRejected
+from acd.router.events import AgentUpserted, QueueUpserted
+from acd.router.router import Router
+from acd.service import (
+    AgentService,
+    CallService,
+    HealthService,
+    QueueService,
+    ReportService,
+    TokenService,
+)
+from acd.service.directory import AgentDirectory
+from acd.service.entry import CallNotes, EntryService
+from acd.storage import Database
+from agi.routes import AgiRoutes
+from agi.server import FastAgiServer
+from api.app import create_app
+from api.context import ApiServices
+from api.events import EventHub
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Assembly:
+    settings: Settings
+    database: Database
+    engine: Engine
+    directory: AgentDirectory
+    services: ApiServices
+    app: web.Application
+    metrics: Metrics | None = None
+    recorder: Recorder | None = None
+    controller: Controller | None = None
+    _closers: list[Callable[[], Any]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        """Stop in reverse order of start; every step runs even if an earlier one fails."""
+        for closer in reversed(self._closers):
+            try:
+                result = closer()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("shutdown step %r failed", closer)
+        self._closers.clear()
+
+
+async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time) -> Assembly:
+    database = Database(settings.storage.resolved_url())
+    closers: list[Callable[[], Any]] = [database.close]
+    try:
+        await database.migrate()
+        if await database.config.seed(settings):
+            log.info(
+                "first start: seeded %d queue(s) and %d agent(s) from the configuration",
+                len(settings.queues),
+                len(settings.agents),
+            )
+        directory = AgentDirectory()
+        router = Router()
+        await _restore(router, directory, database, clock())
+
+        engine = Engine(router, clock)
+        metrics = Metrics(router, clock)
+        queue_log = QueueLog(Path(settings.storage.var_dir) / "queue_log")
+        recorder = Recorder(metrics, database.records, queue_log, router, clock)
+        await recorder.load()
+        closers.append(recorder.close)
+        engine.add_listener(recorder)
+        hub = EventHub()
+        engine.add_listener(hub)
+
+        tokens = TokenService(database.config, directory)
+        await tokens.ensure_admin(settings.api_token)
+        services = ApiServices(
+            queues=QueueService(engine, database.config),
+            agents=AgentService(engine, directory, database.config),
+            calls=CallService(engine, finished=recorder, caller_info=recorder),
+            tokens=tokens,
+            reports=ReportService(
+                engine,
+                QueueStats(router, metrics, clock),
+                _FlushedReports(recorder, Reports(database.records, clock)),
+            ),
+            health=HealthService(),
+            events=hub,
+            metrics=metrics.registry,
+        )
+        engine.start()
+        closers.append(engine.stop)
+    except BaseException:
+        for closer in reversed(closers):
+            with contextlib.suppress(Exception):
+                result = closer()
+                if inspect.isawaitable(result):
+                    await result
+        raise
+    app = create_app(services)
+    return Assembly(
+        settings, database, engine, directory, services, app, metrics, recorder, _closers=closers
+    )
+
+
+async def _restore(
+    router: Router, directory: AgentDirectory, database: Database, now: float
+) -> None:
+    """The router's configuration comes from the store (the file only seeds the store)."""
+    for queue in await database.config.list_queues():
+        _apply(router.handle(QueueUpserted(now, queue)))
+    for agent in await database.config.list_agents():
+        _apply(router.handle(AgentUpserted(now, agent.id, agent.skills)))
+        directory.put(agent)
+    log.info(
+        "restored %d queue(s) and %d agent(s) from storage",
+        len(router.queues()),
+        len(router.agents()),
+    )
+
+
+def _apply(decisions: Sequence[object]) -> None:
+    for decision in decisions:
+        if isinstance(decision, EventRejected):
+            log.warning("stored configuration rejected: %s (%s)", decision.message, decision.code)
+
+
+class _FlushedReports:
+    """Reports read the store: write what the recorder still buffers first, so a report
+    includes the call that ended a moment ago."""
+
+    def __init__(self, recorder: Recorder, reports: Reports) -> None:
+        self._recorder = recorder
+        self._reports = reports
+
+    async def queue_report(self, start: float, end: float, interval: float) -> dict[str, Any]:
+        await self._recorder.flush()
+        return await self._reports.queue_report(start, end, interval)
+
+
+class AsteriskNotes(CallNotes, ControllerNotes, Protocol):
+    """What the call records learn from the Asterisk side (the recorder implements it)."""
+
+
+@dataclass
+class AsteriskSide:
+    """The AMI controller and the FastAGI server, sharing one call tracker."""
+
+    controller: Controller
+    agi: FastAgiServer
+
+    async def stop(self) -> None:
+        await self.agi.stop()
+        await self.controller.stop()
+
+
+async def start_asterisk_side(
+    settings: Settings,
+    engine: Engine,
+    directory: AgentDirectory,
+    agents: AgentService,
+    notes: AsteriskNotes | None = None,
+) -> AsteriskSide:
+    """Start the FastAGI server and the AMI controller; returns at once (see `ready`)."""
+    controller = Controller(settings.ami, engine, directory, notes)
+    entry = EntryService(
+        engine, controller.tracker, controller.flow, controller.handle_times, notes
+    )
+    agi = FastAgiServer(AgiRoutes(entry, agents).routes(), settings.agi.host, settings.agi.port)
+    await agi.start()
+    try:
+        await controller.start()
+    except BaseException:
+        await agi.stop()
+        raise
+    return AsteriskSide(controller, agi)
+
+
+async def start_controller(assembly: Assembly) -> Controller:
+    """Add the Asterisk side to an assembled application, notes going to its recorder."""
+    side = await start_asterisk_side(
+        assembly.settings,
+        assembly.engine,
+        assembly.directory,
+        assembly.services.agents,
+        assembly.recorder,
+    )
+    assembly._closers.append(side.stop)
+    assembly.controller = side.controller
+    assembly.services.health.attach(side.controller)
+    return side.controller

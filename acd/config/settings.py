@@ -1,0 +1,110 @@
+"""Settings from one TOML file, every key overridable by an `ACD_…` environment variable.
+
+Environment names join the TOML path with underscores in upper case: `[ami] port` is
+`ACD_AMI_PORT`, `[http] host` is `ACD_HTTP_HOST`; `ACD_API_TOKEN` sets an admin token.
+Queues and agents in the file seed the store at first start (`[[queues]]`, `[[agents]]`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from acd.config.documents import AgentSeed, ConfigError, parse_agent, parse_queue
+from acd.router.model import QueueConfig
+
+
+@dataclass(frozen=True, slots=True)
+class AmiSettings:
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "acd"
+    secret: str = "acd-local-secret"
+
+
+@dataclass(frozen=True, slots=True)
+class AgiSettings:
+    host: str = "127.0.0.1"
+    port: int = 4573
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    #: SQLAlchemy async URL; empty means SQLite at `<var_dir>/acd.sqlite3`.
+    url: str = ""
+    var_dir: str = "var"
+
+    def resolved_url(self) -> str:
+        if self.url:
+            return self.url
+        return f"sqlite+aiosqlite:///{Path(self.var_dir).resolve() / 'acd.sqlite3'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    ami: AmiSettings = AmiSettings()
+    agi: AgiSettings = AgiSettings()
+    http: HttpSettings = HttpSettings()
+    storage: StorageSettings = StorageSettings()
+    api_token: str = ""
+    queues: tuple[QueueConfig, ...] = ()
+    agents: tuple[AgentSeed, ...] = ()
+
+
+def _coerce(value: str, target: Any, name: str) -> Any:
+    if isinstance(target, bool):
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(name, f"expected a boolean, got {value!r}")
+    if isinstance(target, int):
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(name, f"expected an integer, got {value!r}") from None
+    return value
+
+
+def _section(cls: Any, data: Mapping[str, Any], prefix: str, env: Mapping[str, str]) -> Any:
+    default = cls()
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        current = data.get(f.name, getattr(default, f.name))
+        env_name = f"ACD_{prefix}_{f.name}".upper()
+        if env_name in env:
+            current = _coerce(env[env_name], getattr(default, f.name), env_name)
+        values[f.name] = current
+    return replace(default, **values)
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    if path is not None:
+        with open(path, "rb") as fh:
+            try:
+                data = tomllib.load(fh)
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(str(path), str(exc)) from None
+    queues = tuple(parse_queue(q, f"queues[{i}]") for i, q in enumerate(data.get("queues", [])))
+    agents = tuple(parse_agent(a, f"agents[{i}]") for i, a in enumerate(data.get("agents", [])))
+    return Settings(
+        ami=_section(AmiSettings, data.get("ami", {}), "ami", env),
+        agi=_section(AgiSettings, data.get("agi", {}), "agi", env),
+        http=_section(HttpSettings, data.get("http", {}), "http", env),
+        storage=_section(StorageSettings, data.get("storage", {}), "storage", env),
+        api_token=env.get("ACD_API_TOKEN", str(data.get("api_token", ""))),
+        queues=queues,
+        agents=agents,
+    )

@@ -1,0 +1,66 @@
+"""What every use case shares: rejections as domain errors, storable bounds, the store's shape."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from acd.config import AgentSeed, ConfigError
+from acd.errors import Conflict, DomainError, Invalid, NotFound
+from acd.router.decisions import Decision, EventRejected
+from acd.router.model import QueueConfig
+
+_REJECTION_ERRORS: dict[str, type[DomainError]] = {
+    "unknown_agent": NotFound,
+    "unknown_call": NotFound,
+    "unknown_queue": NotFound,
+}
+
+#: Bounds that keep stored numbers inside what every backend and JSON encoder handles.
+MAX_PRIORITY = 1_000_000
+MAX_SECONDS = 10_000_000.0  # ~115 days: longer than any sensible wait, wrap-up or window
+MAX_NAME_LENGTH = 64
+MAX_TEXT_LENGTH = 200
+MAX_PAUSE_REASON_LENGTH = 100
+
+ROLES = ("admin", "supervisor", "agent", "reader")
+
+
+def raise_if_rejected(decisions: Sequence[Decision]) -> None:
+    for decision in decisions:
+        if isinstance(decision, EventRejected):
+            error = _REJECTION_ERRORS.get(decision.code, Conflict)
+            raise error(decision.message, code=decision.code)
+
+
+def invalid(error: ConfigError) -> Invalid:
+    return Invalid(error.message, field=error.field)
+
+
+# --- what the use cases need from storage (acd.storage implements these) -------------------
+
+
+class TokenRecord(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def agent_id(self) -> str | None: ...
+
+
+class ConfigStoreLike(Protocol):
+    async def list_queues(self) -> list[QueueConfig]: ...
+    async def get_queue(self, name: str) -> QueueConfig | None: ...
+    async def put_queue(self, queue: QueueConfig) -> None: ...
+    async def delete_queue(self, name: str) -> Any: ...
+    async def list_agents(self) -> list[AgentSeed]: ...
+    async def get_agent(self, agent_id: str) -> AgentSeed | None: ...
+    async def put_agent(self, agent: AgentSeed) -> None: ...
+    async def delete_agent(self, agent_id: str) -> Any: ...
+    async def add_token(
+        self, name: str, role: str, secret: str, agent_id: str | None = None
+    ) -> Any: ...
+    async def find_token(self, secret: str) -> TokenRecord | None: ...
+    async def list_tokens(self) -> Sequence[TokenRecord]: ...
+    async def delete_token(self, name: str) -> bool: ...

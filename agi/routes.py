@@ -1,0 +1,182 @@
+"""The FastAGI routes the dialplan calls. Each reads what it needs from the channel, calls one
+use case of the service layer and answers with channel variables; none of them decides.
+
+Routes are `async def` (the only kind panoramisk 1.4 can run on Python 3.11) and never raise to
+the server: a failure sets ACD_RESULT=error (enter) or ACD_FEATURE_RESULT=<code> (feature codes).
+
+    enter            (arg 1: queue; args 2-4: lengths of ACD_PRIORITY, ACD_SKILLS,
+                     ACD_CALLER_DATA) register the call: ACD_CALL_ID, ACD_QUEUE, ACD_ENTERED_AT,
+                     ACD_ANNOUNCE_EVERY; when routing decided at once, ACD_AGENT… (go and dial)
+                     or ACD_RESULT (leave)
+    announce         ACD_POSITION, ACD_EXPECTED_WAIT (s), ACD_EXPECTED_MINUTES
+    callback         ACD_CALLBACK_ACCEPTED=1|0
+    agent/login, agent/logout, agent/pause (arg: reason code), agent/unpause
+                     ACD_FEATURE_RESULT=ok|<error code>
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from acd.errors import DomainError
+from acd.router.model import MAX_LEVEL, MIN_LEVEL
+from acd.service.agents import AgentService
+from acd.service.entry import Entry, EntryService
+from agi.channel import AgiChannel, AgiHangupError, AgiRequest, contact_of
+from agi.server import Route
+
+log = logging.getLogger(__name__)
+
+
+class SkillsError(ValueError):
+    pass
+
+
+def parse_skills(text: str) -> dict[str, int]:
+    """ACD_SKILLS: `skill:minlevel,skill:minlevel` (a bare `skill` means level 1)."""
+    skills: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, level = item.partition(":")
+        name = name.strip()
+        if not name:
+            raise SkillsError(f"empty skill name in {text!r}")
+        try:
+            value = int(level) if level.strip() else 1
+        except ValueError:
+            raise SkillsError(f"level of {name!r} is not an integer in {text!r}") from None
+        if not MIN_LEVEL <= value <= MAX_LEVEL:
+            raise SkillsError(f"level of {name!r} must be {MIN_LEVEL}..{MAX_LEVEL} in {text!r}")
+        skills[name] = max(value, skills.get(name, 0))
+    return skills
+
+
+class AgiRoutes:
+    def __init__(self, entry: EntryService, agents: AgentService) -> None:
+        self.entry = entry
+        self.agents = agents
+
+    def routes(self) -> dict[str, Route]:
+        return {
+            "enter": self.enter,
+            "announce": self.announce,
+            "callback": self.callback,
+            "agent/login": self.agent_login,
+            "agent/logout": self.agent_logout,
+            "agent/pause": self.agent_pause,
+            "agent/unpause": self.agent_unpause,
+        }
+
+    # --- enter ----------------------------------------------------------------------------------
+
+    async def enter(self, request: AgiRequest) -> None:
+        channel = AgiChannel(request)
+        try:
+            entry = await self._read_entry(channel)
+            await self.entry.enter(entry, channel.set_many)
+        except AgiHangupError:
+            log.info("caller %s hung up during enter", channel.name)
+        except Exception:
+            log.exception("enter failed on %s", channel.name)
+            try:
+                await channel.set("ACD_RESULT", "error")
+            except Exception:
+                log.info("could not set ACD_RESULT on %s", channel.name)
+
+    async def _read_entry(self, channel: AgiChannel) -> Entry:
+        queue = channel.arg(1) or channel.headers.get("agi_extension", "")
+        priority_text = (await _entry_variable(channel, 2, "ACD_PRIORITY")).strip()
+        skills_text = await _entry_variable(channel, 3, "ACD_SKILLS")
+        caller_data = await _entry_variable(channel, 4, "ACD_CALLER_DATA")
+        priority: int | None = None
+        if priority_text:
+            try:
+                priority = int(priority_text)
+            except ValueError:
+                log.warning(
+                    "%s: ACD_PRIORITY %r is not an integer; queue default used",
+                    channel.name,
+                    priority_text,
+                )
+        try:
+            skills = parse_skills(skills_text)
+        except SkillsError as exc:
+            log.warning("%s: ACD_SKILLS ignored: %s", channel.name, exc)
+            skills = {}
+        return Entry(channel.uniqueid, channel.name, queue, priority, skills, caller_data)
+
+    # --- while waiting --------------------------------------------------------------------------
+
+    async def announce(self, request: AgiRequest) -> None:
+        channel = AgiChannel(request)
+        try:
+            announcement = self.entry.announcement(channel.uniqueid)
+            if announcement is None:
+                # Not ours (any more): leave the wait loop rather than loop forever.
+                await channel.set("ACD_RESULT", "lost")
+                return
+            await channel.set("ACD_POSITION", str(announcement.position))
+            await channel.set("ACD_EXPECTED_WAIT", str(announcement.expected_wait))
+            await channel.set("ACD_EXPECTED_MINUTES", str(announcement.expected_minutes))
+        except AgiHangupError:
+            pass
+        except Exception:
+            log.exception("announce failed on %s", channel.name)
+
+    async def callback(self, request: AgiRequest) -> None:
+        channel = AgiChannel(request)
+        try:
+            dial = (await channel.get("ACD_CALLBACK_TO")).strip()
+            if not dial:
+                number = (await channel.get("CALLERID(num)")).strip()
+                dial = f"PJSIP/{number}" if number else ""
+            accepted = self.entry.request_callback(channel.uniqueid, dial)
+            await channel.set("ACD_CALLBACK_ACCEPTED", "1" if accepted else "0")
+        except AgiHangupError:
+            pass
+        except Exception:
+            log.exception("callback failed on %s", channel.name)
+
+    # --- agent feature codes --------------------------------------------------------------------
+
+    async def _feature(
+        self, request: AgiRequest, action: Callable[[str, AgiChannel], Awaitable[object]]
+    ) -> None:
+        channel = AgiChannel(request)
+        try:
+            seed = self.agents.directory.by_contact(contact_of(channel.name))
+            if seed is None:
+                result = "unknown_agent"
+            else:
+                try:
+                    await action(seed.id, channel)
+                    result = "ok"
+                except DomainError as exc:
+                    result = exc.code
+            await channel.set("ACD_FEATURE_RESULT", result)
+        except AgiHangupError:
+            pass
+        except Exception:
+            log.exception("feature code failed on %s", channel.name)
+
+    async def agent_login(self, request: AgiRequest) -> None:
+        await self._feature(request, lambda agent, _c: self.agents.login(agent))
+
+    async def agent_logout(self, request: AgiRequest) -> None:
+        await self._feature(request, lambda agent, _c: self.agents.logout(agent))
+
+    async def agent_pause(self, request: AgiRequest) -> None:
+        await self._feature(request, lambda agent, c: self.agents.pause(agent, c.arg(1).strip()))
+
+    async def agent_unpause(self, request: AgiRequest) -> None:
+        await self._feature(request, lambda agent, _c: self.agents.unpause(agent))
+
+
+async def _entry_variable(channel: AgiChannel, arg: int, name: str) -> str:
+    """An optional entry variable. The dialplan passes each one's length as an AGI argument
+    (`${LEN(${ACD_SKILLS})}`): only non-empty ones cost a GET VARIABLE. Without that argument
+    (an older dialplan) the variable is always read."""
+    length = channel.arg(arg).strip()
+    if length == "0":
+        return ""
+    return await channel.get(name)

@@ -1,8 +1,9 @@
 """Renders the asterisk-config/ templates into an instance's own configuration directory.
 
 Every file in the template directory (except README.md) is copied with its `@NAME@`
-placeholders replaced; asterisk-config/README.md lists them. An unknown placeholder is an
-error rather than a silently broken Asterisk configuration.
+placeholders replaced; asterisk-config/README.md lists them. An unknown placeholder, or a
+rendered file Asterisk would misread (`acd.asterisk.conf.check_directory`), is an error rather
+than a silently broken Asterisk configuration.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+
+from acd.asterisk.conf import ConfError, check_directory
 
 PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
 NOT_TEMPLATES = frozenset({"README.md"})
@@ -52,4 +55,8 @@ def render_directory(template_dir: Path, target: Path, values: Mapping[str, str]
         destination = target / source.name
         destination.write_text(render(source.read_text(), values, str(source)))
         written.append(destination)
+    try:
+        check_directory(target)
+    except ConfError as exc:
+        raise TemplateError(str(exc)) from None
     return written

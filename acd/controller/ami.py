@@ -75,14 +75,13 @@ class AmiLink:
         self._on_disconnect = on_disconnect
         self.logged_in = False
         #: AMI events read so far (a health figure: the event filter keeps it small).
-        self.events_received = 0
         self._manager = Manager(
             loop=asyncio.get_running_loop(),
             host=settings.host,
             port=settings.port,
             username=settings.username,
             secret=settings.secret,
-            # call: channels, dial, hangup, device state; system: FullyBooted.
+            # call: channels, dial, hangup, device state; system: Shutdown.
             events="call,system",
             ping_delay=10,
             reconnect_timeout=1,
@@ -112,7 +111,6 @@ class AmiLink:
     # --- callbacks (run inside panoramisk; must never raise) --------------------------------
 
     def _on_event(self, _manager: Any, message: Any) -> None:
-        self.events_received += 1
         try:
             fact = translate(message)
             if fact is not None:

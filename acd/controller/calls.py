@@ -77,7 +77,7 @@ def entered_variables(call: LiveCall, queue: QueueConfig | None) -> dict[str, st
 
 
 class CallTracker:
-    """Live calls by id, by caller-leg uniqueid, by agent-leg uniqueid and by agent.
+    """Live calls by id, by caller-leg uniqueid and by agent-leg uniqueid.
 
     Every lookup is O(1). The tracker holds no I/O and no clock.
     """
@@ -86,7 +86,6 @@ class CallTracker:
         self._calls: dict[str, LiveCall] = {}
         self._by_uniqueid: dict[str, str] = {}
         self._by_agent_leg: dict[str, str] = {}
-        self._by_agent: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -115,10 +114,6 @@ class CallTracker:
         call_id = self._by_agent_leg.get(uniqueid)
         return None if call_id is None else self._calls.get(call_id)
 
-    def by_agent(self, agent_id: str) -> LiveCall | None:
-        call_id = self._by_agent.get(agent_id)
-        return None if call_id is None else self._calls.get(call_id)
-
     def bind_caller(self, call: LiveCall, uniqueid: str | None, channel: str | None) -> None:
         if call.uniqueid is not None:
             self._by_uniqueid.pop(call.uniqueid, None)
@@ -130,7 +125,6 @@ class CallTracker:
     def offer(self, call: LiveCall, agent_id: str) -> None:
         self.release_agent(call)
         call.agent_id = agent_id
-        self._by_agent[agent_id] = call.call_id
 
     def bind_agent_leg(self, call: LiveCall, uniqueid: str) -> None:
         if call.agent_uniqueid is not None:
@@ -146,8 +140,6 @@ class CallTracker:
 
     def release_agent(self, call: LiveCall) -> None:
         """The offer is over: forget the agent and its leg (the call stays)."""
-        if call.agent_id is not None and self._by_agent.get(call.agent_id) == call.call_id:
-            del self._by_agent[call.agent_id]
         for leg in (call.agent_uniqueid, call.agent_far_uniqueid):
             if leg is not None:
                 self._by_agent_leg.pop(leg, None)
@@ -170,5 +162,3 @@ class CallTracker:
         for uniqueid, call_id in self._by_agent_leg.items():
             call = self._calls[call_id]
             assert uniqueid in (call.agent_uniqueid, call.agent_far_uniqueid)
-        for agent_id, call_id in self._by_agent.items():
-            assert self._calls[call_id].agent_id == agent_id

@@ -89,13 +89,6 @@ class LocalPair:
     two_uniqueid: str
 
 
-@dataclass(frozen=True, slots=True)
-class AsteriskBooted:
-    """FullyBooted: sent after login and after an Asterisk restart."""
-
-    timestamp: float | None
-
-
 Fact = (
     ChannelHungUp
     | HangupRequested
@@ -104,7 +97,6 @@ Fact = (
     | DeviceStateChanged
     | ChannelRenamed
     | LocalPair
-    | AsteriskBooted
 )
 
 
@@ -180,10 +172,6 @@ def _local_bridge(m: Mapping[str, Any]) -> Fact:
     return LocalPair(_text(m, "LocalOneUniqueid"), _text(m, "LocalTwoUniqueid"))
 
 
-def _fully_booted(m: Mapping[str, Any]) -> Fact:
-    return AsteriskBooted(_timestamp(m))
-
-
 _TRANSLATORS: dict[str, Callable[[Mapping[str, Any]], Fact | None]] = {
     "hangup": _hangup,
     "hanguprequest": _hangup_request,
@@ -192,7 +180,6 @@ _TRANSLATORS: dict[str, Callable[[Mapping[str, Any]], Fact | None]] = {
     "devicestatechange": _device_state_change,
     "rename": _rename,
     "localbridge": _local_bridge,
-    "fullybooted": _fully_booted,
 }
 
 #: The AMI events the controller listens to (for event filters and documentation).
@@ -204,7 +191,6 @@ USED_EVENTS = (
     "DeviceStateChange",
     "Rename",
     "LocalBridge",
-    "FullyBooted",
 )
 
 

@@ -47,13 +47,6 @@ def test_every_shipped_template_renders_completely(tmp_path: Path) -> None:
         assert not PLACEHOLDER.search(path.read_text()), path
 
 
-def test_asterisk_conf_directories_section_is_not_a_template() -> None:
-    text = (default_template_dir() / "asterisk.conf").read_text()
-    sections = [line.strip() for line in text.splitlines() if line.startswith("[")]
-    assert "[directories]" in sections
-    assert "[directories](!)" not in sections
-
-
 def test_render_directory_refuses_a_directory_without_asterisk_conf(tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match=r"no asterisk\.conf"):
         render_directory(tmp_path, tmp_path / "out", VALUES)

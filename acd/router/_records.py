@@ -11,7 +11,8 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
-from acd.router.model import AgentPolicy, AgentState, CallState, QueueConfig
+from acd.router.model import AgentPolicy, QueueConfig
+from acd.router.states import AGENT_START, CALL_START
 
 #: Rebuild a lazily cleaned heap when it holds more than 2 * live + this many entries.
 HEAP_SLACK = 32
@@ -131,7 +132,7 @@ class Agent:
         self.id = agent_id
         self.skills = skills
         self.cls = cls
-        self.state = AgentState.LOGGED_OUT
+        self.state = AGENT_START
         self.pause_reason: str | None = None
         self.idle_since: float | None = None
         self.reachable = True
@@ -193,7 +194,7 @@ class Call:
         self.step = 0
         self.steps: tuple[ReqSet, ...] = ()
         self.reqset: ReqSet | None = None
-        self.state = CallState.WAITING
+        self.state = CALL_START
         self.agent_id: str | None = None
         self.rona_count = 0
         self.wrap_up = 0.0

@@ -2,7 +2,23 @@
 
 Every decision scans every agent or call; deadlines are recomputed from the records each
 time. The indexed `Router` must produce identical decisions and views for any event stream
-(tests/router/test_differential.py). Keep this file short and literal.
+(tests/router/test_router_differential.py). Keep this file short and literal.
+
+It does not read the transition tables of `acd.router.states`, which the indexed `Router`
+takes every next state from: it states the transitions again, plainly, below and in the
+handlers, so that the differential tests catch a table row drifting from the policy.
+
+  agent  logged_out -login-> available -offer-> reserved -answer-> busy -hang up-> wrap_up
+         available or paused -logout-> logged_out; -pause-> paused (a reason change re-emits)
+         paused -unpause or end of a rona delay-> available
+         reserved, busy, wrap_up (on a call): logout and pause wait as `pending` (a pending
+         logout is not replaced by a pause), unpause cancels a pending pause, removal is
+         refused `agent_busy`; pause or unpause while logged out is refused
+         `agent_not_logged_in`; anything else is a no-op
+         leaving a call (offer retracted, offer failed, end of wrap-up): a pending logout or
+         pause applies, else a failed offer pauses it with reason "rona", otherwise available
+  call   waiting -offer-> offered -answer-> connected; offered -fail-> waiting; abandoned while
+         waiting or offered, ended while connected; other call events are `wrong_state`
 """
 
 from __future__ import annotations
@@ -33,9 +49,20 @@ from acd.router.model import (
     merge_requirements,
     satisfies,
 )
-from acd.router.states import AgentTrigger, CallTrigger, Do, agent_outcome, call_outcome
 
 WRAP_END, RONA_END, ESCALATION, MAX_WAIT = range(4)
+
+#: An agent in one of these states is on a call: requests wait, removal is refused.
+ON_A_CALL = (AgentState.RESERVED, AgentState.BUSY, AgentState.WRAP_UP)
+#: Logged in and not on a call: logout and pause apply at once.
+OFF_A_CALL = (AgentState.AVAILABLE, AgentState.PAUSED)
+#: The call states in which each call event is accepted; in any other it is `wrong_state`.
+CALL_EVENT_STATES: dict[type, tuple[CallState, ...]] = {
+    ev.CallAbandoned: (CallState.WAITING, CallState.OFFERED),
+    ev.OfferAnswered: (CallState.OFFERED,),
+    ev.OfferFailed: (CallState.OFFERED,),
+    ev.CallEnded: (CallState.CONNECTED,),
+}
 
 
 class _RejectedError(Exception):
@@ -258,17 +285,14 @@ class ReferenceRouter:
             a = self._agents.get(agent_id or "")
             if a is None:
                 raise _RejectedError("unknown_agent", f"no agent {agent_id!r}")
-            trigger = {
-                ev.AgentRemoved: AgentTrigger.REMOVE,
-                ev.AgentLoggedIn: AgentTrigger.LOGIN,
-                ev.AgentLoggedOut: AgentTrigger.LOGOUT,
-                ev.AgentPaused: AgentTrigger.PAUSE,
-                ev.AgentUnpaused: AgentTrigger.UNPAUSE,
-            }.get(type(event))
-            if trigger is not None:
-                outcome = agent_outcome(a.state, trigger)
-                if outcome.do == Do.REJECT:
-                    raise _RejectedError(outcome.code, f"agent {a.id} is {a.state.value}")
+            message = f"agent {a.id} is {a.state.value}"
+            if isinstance(event, ev.AgentRemoved) and a.state in ON_A_CALL:
+                raise _RejectedError("agent_busy", message)
+            if (
+                isinstance(event, (ev.AgentPaused, ev.AgentUnpaused))
+                and a.state == AgentState.LOGGED_OUT
+            ):
+                raise _RejectedError("agent_not_logged_in", message)
         elif isinstance(event, ev.QueueRemoved) and event.name not in self._queues:
             raise _RejectedError("unknown_queue", f"no queue {event.name!r}")
         elif isinstance(event, ev.CallArrived) and event.call_id in self._calls:
@@ -277,13 +301,7 @@ class ReferenceRouter:
             c = self._calls.get(event.call_id)
             if c is None:
                 raise _RejectedError("unknown_call", f"no call {event.call_id!r}")
-            call_trigger = {
-                ev.CallAbandoned: CallTrigger.ABANDON,
-                ev.OfferAnswered: CallTrigger.ANSWER,
-                ev.OfferFailed: CallTrigger.FAIL,
-                ev.CallEnded: CallTrigger.END,
-            }[type(event)]
-            if call_outcome(c.state, call_trigger).do == Do.REJECT:
+            if c.state not in CALL_EVENT_STATES[type(event)]:
                 raise _RejectedError("wrong_state", f"call {c.id} is {c.state.value}")
             if (
                 isinstance(event, (ev.OfferAnswered, ev.OfferFailed))
@@ -317,10 +335,11 @@ class ReferenceRouter:
         self._set_agent(a, AgentState.AVAILABLE, at)
         self._agent_driven(a, at)
 
-    def _settle(self, a: _Agent, trigger: AgentTrigger, at: float) -> None:
-        """The agent leaves a call: its pending request applies, else the table's target."""
-        outcome = agent_outcome(a.state, trigger)
-        assert outcome.do == Do.SETTLE
+    def _settle(self, a: _Agent, why: str, at: float) -> None:
+        """The agent leaves a call; `why` is "retract" (the offered call went away), "fail"
+        (the offer failed) or "wrap_end". Its pending request applies, else "fail" pauses it
+        for rona, "wrap_end" makes it available from now, "retract" available as it was."""
+        assert a.state in (AgentState.RESERVED, AgentState.WRAP_UP), (a.id, a.state, why)
         a.call_id = None
         pending, reason = a.pending, a.pending_reason
         a.pending = a.pending_reason = None
@@ -329,9 +348,9 @@ class ReferenceRouter:
             self._leave_empty_check(at)
         elif pending == "pause":
             self._set_agent(a, AgentState.PAUSED, at, reason)
-        elif outcome.target == AgentState.PAUSED:
+        elif why == "fail":
             self._set_agent(a, AgentState.PAUSED, at, RONA_REASON)
-        elif trigger == AgentTrigger.WRAP_END:
+        elif why == "wrap_end":
             self._become_available(a, at)
         else:  # the offered call went away: back to available, idle_since unchanged
             self._set_agent(a, AgentState.AVAILABLE, at)
@@ -398,7 +417,7 @@ class ReferenceRouter:
             if kind == WRAP_END:
                 a = self._agents[key]
                 a.wrap_until = None
-                self._settle(a, AgentTrigger.WRAP_END, at)
+                self._settle(a, "wrap_end", at)
             elif kind == RONA_END:
                 a = self._agents[key]
                 a.rona_until = None
@@ -456,7 +475,7 @@ class ReferenceRouter:
         for c in mine:
             self._exit(c, "queue_removed", None, self._now)
         for a in freed:
-            self._settle(a, AgentTrigger.RETRACT, self._now)
+            self._settle(a, "retract", self._now)
 
     def _on_AgentUpserted(self, event: ev.AgentUpserted) -> None:  # noqa: N802
         a = self._agents.get(event.agent_id)
@@ -476,33 +495,30 @@ class ReferenceRouter:
 
     def _on_AgentLoggedIn(self, event: ev.AgentLoggedIn) -> None:  # noqa: N802
         a = self._agents[event.agent_id]
-        if agent_outcome(a.state, AgentTrigger.LOGIN).do == Do.MOVE:
+        if a.state == AgentState.LOGGED_OUT:
             self._become_available(a, self._now)
 
     def _on_AgentLoggedOut(self, event: ev.AgentLoggedOut) -> None:  # noqa: N802
         a = self._agents[event.agent_id]
-        outcome = agent_outcome(a.state, AgentTrigger.LOGOUT)
-        if outcome.do == Do.MOVE:
+        if a.state in OFF_A_CALL:
             self._set_agent(a, AgentState.LOGGED_OUT, self._now)
             self._leave_empty_check(self._now)
-        elif outcome.do == Do.DEFER:
+        elif a.state in ON_A_CALL:
             a.pending, a.pending_reason = "logout", None
 
     def _on_AgentPaused(self, event: ev.AgentPaused) -> None:  # noqa: N802
         a = self._agents[event.agent_id]
-        outcome = agent_outcome(a.state, AgentTrigger.PAUSE)
-        if outcome.do == Do.MOVE:
+        if a.state in OFF_A_CALL:
             if a.state != AgentState.PAUSED or a.pause_reason != event.reason:
                 self._set_agent(a, AgentState.PAUSED, self._now, event.reason)
-        elif outcome.do == Do.DEFER and a.pending != "logout":
+        elif a.state in ON_A_CALL and a.pending != "logout":
             a.pending, a.pending_reason = "pause", event.reason
 
     def _on_AgentUnpaused(self, event: ev.AgentUnpaused) -> None:  # noqa: N802
         a = self._agents[event.agent_id]
-        outcome = agent_outcome(a.state, AgentTrigger.UNPAUSE)
-        if outcome.do == Do.MOVE:
+        if a.state == AgentState.PAUSED:
             self._become_available(a, self._now)
-        elif outcome.do == Do.CANCEL and a.pending == "pause":
+        elif a.state in ON_A_CALL and a.pending == "pause":
             a.pending = a.pending_reason = None
 
     def _on_AgentReachabilityChanged(self, event: ev.AgentReachabilityChanged) -> None:  # noqa: N802
@@ -532,7 +548,7 @@ class ReferenceRouter:
     def _on_CallAbandoned(self, event: ev.CallAbandoned) -> None:  # noqa: N802
         c = self._calls.pop(event.call_id)
         if c.agent_id is not None:
-            self._settle(self._agents[c.agent_id], AgentTrigger.RETRACT, self._now)
+            self._settle(self._agents[c.agent_id], "retract", self._now)
 
     def _on_OfferAnswered(self, event: ev.OfferAnswered) -> None:  # noqa: N802
         c = self._calls[event.call_id]
@@ -549,7 +565,7 @@ class ReferenceRouter:
         c.agent_id = None
         c.rona_count += 1
         had_pending = a.pending is not None
-        self._settle(a, AgentTrigger.FAIL, now)
+        self._settle(a, "fail", now)
         if not had_pending and queue.rona_action == RonaAction.DELAY:
             a.rona_until = now + queue.rona_delay
         if c.id not in self._calls:  # the leave-empty check after a pending logout took it
@@ -565,6 +581,6 @@ class ReferenceRouter:
         a = self._agents[c.agent_id or ""]
         self._set_agent(a, AgentState.WRAP_UP, now)
         if c.wrap_up == 0:
-            self._settle(a, AgentTrigger.WRAP_END, now)
+            self._settle(a, "wrap_end", now)
         else:
             a.wrap_until = now + c.wrap_up

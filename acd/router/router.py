@@ -11,6 +11,9 @@ Indexes (see `_records` for the records and the lazy-invalidation rule)
   * One deadline heap of (deadline, kind, id); an entry is live when the record's field still
     holds that deadline, so nothing is ever removed from it eagerly.
 
+States: every agent or call state this router writes is the target of a row of the tables in
+`acd.router.states` (read when the router is built), written by `_move_agent`/`_move_call`.
+
 n below is the number of agents or calls involved, k the number of requirement sets an agent
 satisfies, m the number of agent classes satisfying a set (both a handful in practice; m
 grows when agents of similar skills differ at the levels the sets test), W the WAITING
@@ -25,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from acd.router import events as ev
+from acd.router import states
 from acd.router._records import (
     CLASS_SCAN_LIMIT,
     HEAP_SLACK,
@@ -57,16 +61,49 @@ from acd.router.model import (
     merge_requirements,
     satisfies,
 )
-from acd.router.states import AgentTrigger, CallTrigger, Do, agent_outcome, call_outcome
+from acd.router.states import (
+    AgentOutcome,
+    AgentTrigger,
+    CallOutcome,
+    CallTrigger,
+    Do,
+    agent_rows,
+    call_rows,
+)
 
 _WRAP_END, _RONA_END, _ESCALATION, _MAX_WAIT = range(4)
 _NO_SKILLS: dict[str, int] = {}  # shared by every call without extra skills; never mutated
+# States, triggers and actions as module constants: reading a member off its enum class costs
+# about 60 ns in Python 3.11, a module global a few. States are compared by identity.
 _AVAILABLE = AgentState.AVAILABLE
 _PAUSED = AgentState.PAUSED
 _WRAP_UP = AgentState.WRAP_UP
 _LOGGED_OUT = AgentState.LOGGED_OUT
 _WAITING = CallState.WAITING
 _CONNECTED = CallState.CONNECTED
+_T_LOGIN = AgentTrigger.LOGIN
+_T_LOGOUT = AgentTrigger.LOGOUT
+_T_PAUSE = AgentTrigger.PAUSE
+_T_UNPAUSE = AgentTrigger.UNPAUSE
+_T_REMOVE = AgentTrigger.REMOVE
+_T_OFFER = AgentTrigger.OFFER
+_T_ANSWER = AgentTrigger.ANSWER
+_T_RETRACT = AgentTrigger.RETRACT
+_T_FAIL = AgentTrigger.FAIL
+_T_HANG_UP = AgentTrigger.HANG_UP
+_T_WRAP_END = AgentTrigger.WRAP_END
+_T_RONA_END = AgentTrigger.RONA_END
+_C_OFFER = CallTrigger.OFFER
+_C_ANSWER = CallTrigger.ANSWER
+_C_FAIL = CallTrigger.FAIL
+_C_ABANDON = CallTrigger.ABANDON
+_C_END = CallTrigger.END
+_C_EXIT = CallTrigger.EXIT
+_MOVE = Do.MOVE
+_DEFER = Do.DEFER
+_CANCEL = Do.CANCEL
+_SETTLE = Do.SETTLE
+_REJECT = Do.REJECT
 
 _AGENT_TRIGGERS: Mapping[type, AgentTrigger] = {
     ev.AgentRemoved: AgentTrigger.REMOVE,
@@ -109,6 +146,17 @@ class Router:
         self._seq = 0
         self._epoch = 0
         self._out: list[Decision] = []
+        # The transition tables, read off the `states` module when the router is built (so a
+        # test can swap a changed table in), regrouped so that a lookup builds no tuple: every
+        # state this router writes is the target of a row looked up here.
+        self._agent_rows = agent_rows(states.AGENT_TABLE)
+        self._call_rows = call_rows(states.CALL_TABLE)
+        self._agent_rows_for: dict[type, dict[AgentState, AgentOutcome]] = {
+            etype: self._agent_rows[t] for etype, t in _AGENT_TRIGGERS.items()
+        }
+        self._call_rows_for: dict[type, dict[CallState, CallOutcome]] = {
+            etype: self._call_rows[t] for etype, t in _CALL_TRIGGERS.items()
+        }
         agent_check, call_check = self._reject_for_agent, self._reject_for_call
         #: event type -> (rejection check or None, handler)
         self._steps: dict[
@@ -218,10 +266,10 @@ class Router:
             return EventRejected(
                 type(event).__name__, "unknown_agent", f"no agent {event.agent_id!r}"
             )
-        trigger = _AGENT_TRIGGERS.get(type(event))
-        if trigger is not None:
-            outcome = agent_outcome(a.state, trigger)
-            if outcome.do == Do.REJECT:
+        rows = self._agent_rows_for.get(type(event))
+        if rows is not None:
+            outcome = rows[a.state]
+            if outcome.do is _REJECT:
                 return EventRejected(
                     type(event).__name__, outcome.code, f"agent {a.id} is {a.state.value}"
                 )
@@ -232,8 +280,9 @@ class Router:
         c = self._calls.get(event.call_id)
         if c is None:
             return EventRejected(name, "unknown_call", f"no call {event.call_id!r}")
-        if call_outcome(c.state, _CALL_TRIGGERS[type(event)]).do == Do.REJECT:
-            return EventRejected(name, "wrong_state", f"call {c.id} is {c.state.value}")
+        outcome = self._call_rows_for[type(event)][c.state]
+        if outcome.do is _REJECT:
+            return EventRejected(name, outcome.code, f"call {c.id} is {c.state.value}")
         if isinstance(event, (ev.OfferAnswered, ev.OfferFailed)) and c.agent_id != event.agent_id:
             return EventRejected(
                 name, "wrong_state", f"call {c.id} is not offered to {event.agent_id}"
@@ -365,7 +414,13 @@ class Router:
             r.available -= 1
             compact(r.heaps, r.available)  # type: ignore[arg-type]
 
-    def _set_agent(self, a: Agent, state: AgentState, at: float, reason: str | None = None) -> None:
+    def _move_agent(
+        self, a: Agent, outcome: AgentOutcome, at: float, reason: str | None = None
+    ) -> None:
+        """Move `a` to the target of `outcome`, a row of the agent table: the one place an
+        agent's state is written. Keeps the indexes in step; emits AgentStateChanged."""
+        state = outcome.target
+        assert state is not None, (a.id, outcome)
         # States are compared by identity: they are StrEnum members, and == compares strings.
         old = a.state
         if old is _PAUSED and (state is not _PAUSED or reason != a.pause_reason):
@@ -386,6 +441,18 @@ class Router:
         elif a.epoch:
             self._remove_dispatchable(a)
         self._out.append(AgentStateChanged(a.id, state, a.pause_reason, a.idle_since, at))
+
+    def _move_call(self, c: Call, trigger: CallTrigger) -> None:
+        """Move `c` to the target of its row for `trigger`: the one place a call's state is
+        written (a call leaving the router is deleted instead; see `_leaves`)."""
+        state = self._call_rows[trigger][c.state].target
+        assert state is not None, (c.id, c.state, trigger)
+        c.state = state
+
+    def _leaves(self, c: Call, trigger: CallTrigger) -> bool:
+        """Whether the call table sends `c` out of the router on `trigger` (asserted where the
+        router deletes a call)."""
+        return self._call_rows[trigger][c.state].target is None
 
     def _replace_skills(self, a: Agent, skills: dict[str, int]) -> None:
         by_skill = self._agents_by_skill
@@ -461,12 +528,8 @@ class Router:
             if a is None:
                 return False
             if kind == _WRAP_END:
-                return a.state is AgentState.WRAP_UP and a.wrap_until == at
-            return (
-                a.state is AgentState.PAUSED
-                and a.pause_reason == RONA_REASON
-                and (a.rona_until == at)
-            )
+                return a.state is _WRAP_UP and a.wrap_until == at
+            return a.state is _PAUSED and a.pause_reason == RONA_REASON and a.rona_until == at
         c = self._calls.get(key)
         if c is None:
             return False
@@ -567,10 +630,10 @@ class Router:
     def _offer(self, c: Call, a: Agent, at: float) -> None:
         if c.epoch:
             self._remove_waiting(c)
-        c.state = CallState.OFFERED
+        self._move_call(c, _C_OFFER)
         c.agent_id = a.id
         a.call_id = c.id
-        self._set_agent(a, AgentState.RESERVED, at)
+        self._move_agent(a, self._agent_rows[_T_OFFER][a.state], at)
         self._out.append(OfferCall(c.id, a.id, c.queue, self._queues[c.queue].config.ring_timeout))
 
     @staticmethod
@@ -578,6 +641,7 @@ class Router:
         return any(cls.logged_in for r in steps for cls in r.classes)
 
     def _exit(self, c: Call, reason: str, destination: str | None, at: float) -> None:
+        assert self._leaves(c, _C_EXIT), (c.id, c.state)
         if c.state is _WAITING:
             self._remove_waiting(c)
         del self._calls[c.id]
@@ -603,29 +667,37 @@ class Router:
 
     # --- agent steps ------------------------------------------------------------------------------
 
-    def _become_available(self, a: Agent, at: float) -> None:
+    def _become_available(self, a: Agent, outcome: AgentOutcome, at: float) -> None:
+        """LOGIN, UNPAUSE, RONA_END: a new idle period starts at `at`; the row moves the agent
+        (to AVAILABLE), then agent-driven dispatch."""
         a.idle_since = at
-        self._set_agent(a, _AVAILABLE, at)
+        self._move_agent(a, outcome, at)
         self._agent_driven(a, at)
 
     def _settle(self, a: Agent, trigger: AgentTrigger, at: float) -> None:
-        outcome = agent_outcome(a.state, trigger)
-        assert outcome.do == Do.SETTLE
+        """`a` leaves its call (RETRACT, FAIL, WRAP_END): it lands on the SETTLE row's target,
+        or, with a request pending, on the target of that request's row for the landing state
+        (see `acd.router.states`). Then the leave-empty check or agent-driven dispatch."""
+        rows = self._agent_rows
+        outcome = rows[trigger][a.state]
+        landing = outcome.target
+        assert outcome.do is _SETTLE, (a.id, outcome)
+        assert landing is not None, (a.id, outcome)
         a.call_id = None
         pending, reason = a.pending, a.pending_reason
         a.pending = a.pending_reason = None
-        if pending == "logout":
-            self._set_agent(a, _LOGGED_OUT, at)
+        if pending is not None:
+            outcome = rows[_T_LOGOUT if pending == "logout" else _T_PAUSE][landing]
+            assert outcome.do is _MOVE, (a.id, pending, outcome)
+        elif landing is _PAUSED:
+            reason = RONA_REASON  # the only pause the router makes itself
+        elif trigger is _T_WRAP_END:
+            a.idle_since = at  # a finished call starts a new idle period, an undone offer not
+        self._move_agent(a, outcome, at, reason)
+        if a.state is _LOGGED_OUT:
             self._leave_empty_check(at)
-        elif pending == "pause":
-            self._set_agent(a, AgentState.PAUSED, at, reason)
-        elif outcome.target is AgentState.PAUSED:
-            self._set_agent(a, AgentState.PAUSED, at, RONA_REASON)
-        elif trigger == AgentTrigger.WRAP_END:
-            self._become_available(a, at)
         else:
-            self._set_agent(a, _AVAILABLE, at)
-            self._agent_driven(a, at)
+            self._agent_driven(a, at)  # a no-op unless the agent is now dispatchable
 
     # --- events -------------------------------------------------------------------------------
 
@@ -640,11 +712,11 @@ class Router:
             if kind == _WRAP_END:
                 a = self._agents[key]
                 a.wrap_until = None
-                self._settle(a, AgentTrigger.WRAP_END, at)
+                self._settle(a, _T_WRAP_END, at)
             elif kind == _RONA_END:
                 a = self._agents[key]
                 a.rona_until = None
-                self._become_available(a, at)
+                self._become_available(a, self._agent_rows[_T_RONA_END][a.state], at)
             elif kind == _ESCALATION:
                 self._escalate(self._calls[key], at)
             else:
@@ -712,7 +784,7 @@ class Router:
         del self._queues[event.name]
         self._leave_empty_queues.pop(event.name, None)
         for a in freed:
-            self._settle(a, AgentTrigger.RETRACT, self._now)
+            self._settle(a, _T_RETRACT, self._now)
 
     def _on_agent_upserted(self, event: ev.AgentUpserted) -> None:
         skills = dict(event.skills)
@@ -730,8 +802,9 @@ class Router:
 
     def _on_agent_removed(self, event: ev.AgentRemoved) -> None:
         a = self._agents[event.agent_id]
-        if a.state is not _LOGGED_OUT:
-            self._set_agent(a, _LOGGED_OUT, self._now)
+        outcome = self._agent_rows[_T_REMOVE][a.state]
+        if outcome.target is not None:  # a logged-in agent is logged out on its way out
+            self._move_agent(a, outcome, self._now)
         for skill in a.skills:
             del self._agents_by_skill[skill][a.id]
         self._leave_class(a)
@@ -740,33 +813,34 @@ class Router:
 
     def _on_agent_logged_in(self, event: ev.AgentLoggedIn) -> None:
         a = self._agents[event.agent_id]
-        if agent_outcome(a.state, AgentTrigger.LOGIN).do == Do.MOVE:
-            self._become_available(a, self._now)
+        outcome = self._agent_rows[_T_LOGIN][a.state]
+        if outcome.do is _MOVE:
+            self._become_available(a, outcome, self._now)
 
     def _on_agent_logged_out(self, event: ev.AgentLoggedOut) -> None:
         a = self._agents[event.agent_id]
-        outcome = agent_outcome(a.state, AgentTrigger.LOGOUT)
-        if outcome.do == Do.MOVE:
-            self._set_agent(a, _LOGGED_OUT, self._now)
+        outcome = self._agent_rows[_T_LOGOUT][a.state]
+        if outcome.do is _MOVE:
+            self._move_agent(a, outcome, self._now)
             self._leave_empty_check(self._now)
-        elif outcome.do == Do.DEFER:
+        elif outcome.do is _DEFER:
             a.pending, a.pending_reason = "logout", None
 
     def _on_agent_paused(self, event: ev.AgentPaused) -> None:
         a = self._agents[event.agent_id]
-        outcome = agent_outcome(a.state, AgentTrigger.PAUSE)
-        if outcome.do == Do.MOVE:
-            if a.state is not AgentState.PAUSED or a.pause_reason != event.reason:
-                self._set_agent(a, AgentState.PAUSED, self._now, event.reason)
-        elif outcome.do == Do.DEFER and a.pending != "logout":
+        outcome = self._agent_rows[_T_PAUSE][a.state]
+        if outcome.do is _MOVE:
+            if outcome.target is not a.state or a.pause_reason != event.reason:
+                self._move_agent(a, outcome, self._now, event.reason)
+        elif outcome.do is _DEFER and a.pending != "logout":
             a.pending, a.pending_reason = "pause", event.reason
 
     def _on_agent_unpaused(self, event: ev.AgentUnpaused) -> None:
         a = self._agents[event.agent_id]
-        outcome = agent_outcome(a.state, AgentTrigger.UNPAUSE)
-        if outcome.do == Do.MOVE:
-            self._become_available(a, self._now)
-        elif outcome.do == Do.CANCEL and a.pending == "pause":
+        outcome = self._agent_rows[_T_UNPAUSE][a.state]
+        if outcome.do is _MOVE:
+            self._become_available(a, outcome, self._now)
+        elif outcome.do is _CANCEL and a.pending == "pause":
             a.pending = a.pending_reason = None
 
     def _on_reachability_changed(self, event: ev.AgentReachabilityChanged) -> None:
@@ -801,32 +875,34 @@ class Router:
 
     def _on_call_abandoned(self, event: ev.CallAbandoned) -> None:
         c = self._calls.pop(event.call_id)
+        assert self._leaves(c, _C_ABANDON), (c.id, c.state)
         self._queues[c.queue].calls.pop(c.id)
         if c.state is _WAITING:
             self._remove_waiting(c)
         if c.agent_id is not None:
-            self._settle(self._agents[c.agent_id], AgentTrigger.RETRACT, self._now)
+            self._settle(self._agents[c.agent_id], _T_RETRACT, self._now)
 
     def _on_offer_answered(self, event: ev.OfferAnswered) -> None:
         c = self._calls[event.call_id]
         q = self._queues[c.queue]
         del q.calls[c.id]
-        c.state = _CONNECTED
+        self._move_call(c, _C_ANSWER)
         c.wrap_up = q.config.wrap_up
-        self._set_agent(self._agents[event.agent_id], AgentState.BUSY, self._now)
+        a = self._agents[event.agent_id]
+        self._move_agent(a, self._agent_rows[_T_ANSWER][a.state], self._now)
 
     def _on_offer_failed(self, event: ev.OfferFailed) -> None:
         now = self._now
         c = self._calls[event.call_id]
         a = self._agents[event.agent_id]
         q = self._queues[c.queue]
-        c.state = _WAITING
+        self._move_call(c, _C_FAIL)
         c.agent_id = None
         c.rona_count += 1
         self._add_waiting(c)
         had_pending = a.pending is not None
-        self._settle(a, AgentTrigger.FAIL, now)
-        if not had_pending and q.config.rona_action == RonaAction.DELAY:
+        self._settle(a, _T_FAIL, now)
+        if not had_pending and a.state is _PAUSED and q.config.rona_action == RonaAction.DELAY:
             a.rona_until = now + q.config.rona_delay
             heapq.heappush(self._deadlines, (a.rona_until, _RONA_END, a.id))
         if c.id not in self._calls:
@@ -839,10 +915,11 @@ class Router:
     def _on_call_ended(self, event: ev.CallEnded) -> None:
         now = self._now
         c = self._calls.pop(event.call_id)
+        assert self._leaves(c, _C_END), (c.id, c.state)
         a = self._agents[c.agent_id or ""]
-        self._set_agent(a, AgentState.WRAP_UP, now)
+        self._move_agent(a, self._agent_rows[_T_HANG_UP][a.state], now)
         if c.wrap_up == 0:
-            self._settle(a, AgentTrigger.WRAP_END, now)
+            self._settle(a, _T_WRAP_END, now)
         else:
             a.wrap_until = now + c.wrap_up
             heapq.heappush(self._deadlines, (a.wrap_until, _WRAP_END, a.id))

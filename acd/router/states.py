@@ -3,25 +3,57 @@
 Theory of operation
   An agent has exactly one global state. A trigger (an event about the agent, or a step the
   router takes, such as offering it a call) is looked up here as `(state, trigger)` and yields
-  an `Outcome`: move to a state, defer the request until the agent would otherwise become
-  available (`DEFER`, remembered as `pending`), cancel a deferred pause, *settle* (apply the
-  pending request if there is one, else move to `target`), ignore, or reject with a stable
-  code. Calls work the same way with `CALL_TABLE`; a `None` target means the call leaves the
-  router. Both routers (`Router` and the naive `ReferenceRouter`) look transitions up here and
-  never decide a next state on their own, so this file is the one place to read them:
+  an `Outcome`: move to `target`, defer the request until the agent leaves its call (`DEFER`,
+  remembered as `pending`), cancel a deferred pause, *settle* (see below), ignore, or reject
+  with a stable code. Calls work the same way with `CALL_TABLE`; a `None` target means the
+  agent or call leaves the router. A new agent starts in `AGENT_START`, an accepted call in
+  `CALL_START`.
 
-      agent     LOGIN  LOGOUT PAUSE  UNPAUSE OFFER ANSWER RETRACT FAIL   HANG_UP WRAP_END RONA_END
-      out       avail  -      rej    rej     .     .      .       .      .       .        .
-      avail     -      out    paused -       resv  .      .       .      .       .        .
-      paused    -      out    paused avail   .     .      .       .      .       .        avail
-      reserved  -      defer  defer  cancel  .     busy   settle  settle .       .        .
-      busy      -      defer  defer  cancel  .     .      .       .      wrap_up .        .
-      wrap_up   -      defer  defer  cancel  .     .      .       .      .       settle   .
+  The indexed `Router` writes a state only as the `target` of the row it looked up here; what
+  else a step does (timestamps, pause reasons, dispatch, deadlines) is policy, written in the
+  router. It reads these tables when it is built, so a changed row changes its decisions. The
+  naive `ReferenceRouter` states the same transitions again in its own plain code and does
+  not read this file: the differential tests compare the two, which is what catches a row
+  here drifting from the policy in `acd.router`.
 
-  REMOVE: logged out → gone; available or paused → logged out, then gone; otherwise rejected
-  `agent_busy`. (`-` ignore, `.` unreachable: the call is checked first, `wrong_state`.)
-  RETRACT settles to AVAILABLE (the offered call left: abandoned or its queue removed), FAIL
-  settles to PAUSED("rona"), WRAP_END to AVAILABLE. A pending logout wins over a later pause.
+  Settling: an agent leaves its call (RETRACT: the offered call went away, abandoned or its
+  queue removed; FAIL: it did not take the offer; WRAP_END). The SETTLE row's target is
+  where it lands when nothing is pending. A pending request is applied as if it came right
+  after landing there: a pending logout takes the LOGOUT row of the landing state, a pending
+  pause its PAUSE row (both MOVE rows). Only the final state is emitted. Without a pending
+  request, landing in PAUSED means the rona pause (reason "rona").
+
+      agent     logged_out available  paused     reserved         busy    wrap_up
+      LOGIN     available  -          -          -                -       -
+      LOGOUT    -          logged_out logged_out defer            defer   defer
+      PAUSE     rej        paused     paused     defer            defer   defer
+      UNPAUSE   rej        -          available  cancel           cancel  cancel
+      REMOVE    gone       logged_out logged_out rej              rej     rej
+      OFFER     .          reserved   .          .                .       .
+      ANSWER    .          .          .          busy             .       .
+      RETRACT   .          .          .          settle:available .       .
+      FAIL      .          .          .          settle:paused    .       .
+      HANG_UP   .          .          .          .                wrap_up .
+      WRAP_END  .          .          .          .                .       settle:available
+      RONA_END  .          .          available  .                .       .
+
+      call      waiting offered   connected
+      OFFER     offered .         .
+      ANSWER    .       connected .
+      FAIL      .       waiting   .
+      ABANDON   gone    gone      .
+      END       .       .         gone
+      EXIT      gone    gone      .
+      ESCALATE  waiting offered   .
+      OVERFLOW  waiting .         .
+
+  (`-` ignore; `rej` rejected: PAUSE/UNPAUSE `agent_not_logged_in`, REMOVE `agent_busy`;
+  `gone` leaves the router; REMOVE of a logged-in agent moves it to logged_out, emitted, and
+  then it leaves; `.` no row: an event meeting one is rejected `wrong_state` (for agent rows
+  the call is checked first), a router step never does.) A pending logout wins over a later
+  pause. ESCALATE and OVERFLOW keep the call's state (they change its requirements or queue);
+  the router does not look them up. tests/router/test_router_states.py checks both drawings
+  against the tables.
 """
 
 from __future__ import annotations
@@ -30,6 +62,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Generic, TypeVar
 
 from acd.router.model import AgentState, CallState
 
@@ -71,27 +104,37 @@ class Do(enum.StrEnum):
     REJECT = "reject"
 
 
+S = TypeVar("S", AgentState, CallState)
+
+
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(Generic[S]):
     do: Do
-    target: AgentState | CallState | None = None
+    target: S | None = None
     code: str = ""
 
 
-_IGNORE = Outcome(Do.IGNORE)
-_DEFER = Outcome(Do.DEFER)
-_CANCEL = Outcome(Do.CANCEL)
-_WRONG_STATE = Outcome(Do.REJECT, code="wrong_state")
+AgentOutcome = Outcome[AgentState]
+CallOutcome = Outcome[CallState]
+
+AGENT_START = AgentState.LOGGED_OUT
+CALL_START = CallState.WAITING
 
 _A = AgentState
 _T = AgentTrigger
+_IGNORE: AgentOutcome = Outcome(Do.IGNORE)
+_DEFER: AgentOutcome = Outcome(Do.DEFER)
+_CANCEL: AgentOutcome = Outcome(Do.CANCEL)
+_AGENT_WRONG_STATE: AgentOutcome = Outcome(Do.REJECT, code="wrong_state")
+_NOT_LOGGED_IN: AgentOutcome = Outcome(Do.REJECT, code="agent_not_logged_in")
+_AGENT_BUSY: AgentOutcome = Outcome(Do.REJECT, code="agent_busy")
 
-AGENT_TABLE: Mapping[tuple[AgentState, AgentTrigger], Outcome] = MappingProxyType(
+AGENT_TABLE: Mapping[tuple[AgentState, AgentTrigger], AgentOutcome] = MappingProxyType(
     {
         (_A.LOGGED_OUT, _T.LOGIN): Outcome(Do.MOVE, _A.AVAILABLE),
         (_A.LOGGED_OUT, _T.LOGOUT): _IGNORE,
-        (_A.LOGGED_OUT, _T.PAUSE): Outcome(Do.REJECT, code="agent_not_logged_in"),
-        (_A.LOGGED_OUT, _T.UNPAUSE): Outcome(Do.REJECT, code="agent_not_logged_in"),
+        (_A.LOGGED_OUT, _T.PAUSE): _NOT_LOGGED_IN,
+        (_A.LOGGED_OUT, _T.UNPAUSE): _NOT_LOGGED_IN,
         (_A.LOGGED_OUT, _T.REMOVE): Outcome(Do.MOVE, None),
         (_A.AVAILABLE, _T.LOGIN): _IGNORE,
         (_A.AVAILABLE, _T.LOGOUT): Outcome(Do.MOVE, _A.LOGGED_OUT),
@@ -112,26 +155,27 @@ AGENT_TABLE: Mapping[tuple[AgentState, AgentTrigger], Outcome] = MappingProxyTyp
         (_A.RESERVED, _T.ANSWER): Outcome(Do.MOVE, _A.BUSY),
         (_A.RESERVED, _T.RETRACT): Outcome(Do.SETTLE, _A.AVAILABLE),
         (_A.RESERVED, _T.FAIL): Outcome(Do.SETTLE, _A.PAUSED),
-        (_A.RESERVED, _T.REMOVE): Outcome(Do.REJECT, code="agent_busy"),
+        (_A.RESERVED, _T.REMOVE): _AGENT_BUSY,
         (_A.BUSY, _T.LOGIN): _IGNORE,
         (_A.BUSY, _T.LOGOUT): _DEFER,
         (_A.BUSY, _T.PAUSE): _DEFER,
         (_A.BUSY, _T.UNPAUSE): _CANCEL,
         (_A.BUSY, _T.HANG_UP): Outcome(Do.MOVE, _A.WRAP_UP),
-        (_A.BUSY, _T.REMOVE): Outcome(Do.REJECT, code="agent_busy"),
+        (_A.BUSY, _T.REMOVE): _AGENT_BUSY,
         (_A.WRAP_UP, _T.LOGIN): _IGNORE,
         (_A.WRAP_UP, _T.LOGOUT): _DEFER,
         (_A.WRAP_UP, _T.PAUSE): _DEFER,
         (_A.WRAP_UP, _T.UNPAUSE): _CANCEL,
         (_A.WRAP_UP, _T.WRAP_END): Outcome(Do.SETTLE, _A.AVAILABLE),
-        (_A.WRAP_UP, _T.REMOVE): Outcome(Do.REJECT, code="agent_busy"),
+        (_A.WRAP_UP, _T.REMOVE): _AGENT_BUSY,
     }
 )
 
 _C = CallState
 _K = CallTrigger
+_CALL_WRONG_STATE: CallOutcome = Outcome(Do.REJECT, code="wrong_state")
 
-CALL_TABLE: Mapping[tuple[CallState, CallTrigger], Outcome] = MappingProxyType(
+CALL_TABLE: Mapping[tuple[CallState, CallTrigger], CallOutcome] = MappingProxyType(
     {
         (_C.WAITING, _K.OFFER): Outcome(Do.MOVE, _C.OFFERED),
         (_C.WAITING, _K.ABANDON): Outcome(Do.MOVE, None),
@@ -147,12 +191,28 @@ CALL_TABLE: Mapping[tuple[CallState, CallTrigger], Outcome] = MappingProxyType(
     }
 )
 
+AgentRows = dict[AgentTrigger, dict[AgentState, AgentOutcome]]
+CallRows = dict[CallTrigger, dict[CallState, CallOutcome]]
 
-def agent_outcome(state: AgentState, trigger: AgentTrigger) -> Outcome:
+
+def agent_outcome(state: AgentState, trigger: AgentTrigger) -> AgentOutcome:
     """The outcome of `trigger` for an agent in `state`; `wrong_state` where none is defined."""
-    return AGENT_TABLE.get((state, trigger), _WRONG_STATE)
+    return AGENT_TABLE.get((state, trigger), _AGENT_WRONG_STATE)
 
 
-def call_outcome(state: CallState, trigger: CallTrigger) -> Outcome:
+def call_outcome(state: CallState, trigger: CallTrigger) -> CallOutcome:
     """The outcome of `trigger` for a call in `state`; `wrong_state` where none is defined."""
-    return CALL_TABLE.get((state, trigger), _WRONG_STATE)
+    return CALL_TABLE.get((state, trigger), _CALL_WRONG_STATE)
+
+
+def agent_rows(table: Mapping[tuple[AgentState, AgentTrigger], AgentOutcome]) -> AgentRows:
+    """`table` regrouped as trigger -> state -> outcome, every pair filled in (`wrong_state`
+    where the table has no row), for a hot path: `rows[trigger][state]` builds no tuple.
+
+    Runtime complexity: O(states * triggers)."""
+    return {t: {s: table.get((s, t), _AGENT_WRONG_STATE) for s in AgentState} for t in AgentTrigger}
+
+
+def call_rows(table: Mapping[tuple[CallState, CallTrigger], CallOutcome]) -> CallRows:
+    """`table` regrouped like `agent_rows`. Runtime complexity: O(states * triggers)."""
+    return {t: {s: table.get((s, t), _CALL_WRONG_STATE) for s in CallState} for t in CallTrigger}

@@ -231,3 +231,22 @@ def run_differential(
         assert_same_views(ref, idx, maker.pools)
         seen.update(decision_kind(d) for d in expected)
     return seen
+
+
+def first_difference(
+    rng: random.Random, steps: int, pools: Pools | None = None
+) -> tuple[int, ev.Event, list[Decision], list[Decision]] | None:
+    """Feed one random stream to both routers and compare their decisions only (no views, no
+    `_check()`): the first step where they differ, with the event and both decision lists,
+    or None when they agree throughout."""
+    maker = StreamMaker(rng, pools)
+    ref = ReferenceRouter()
+    idx = Router()
+    events = maker.setup()
+    for n in range(len(events) + steps):
+        event = events[n] if n < len(events) else maker.event(ref)
+        expected = ref.handle(event)
+        got = idx.handle(event)
+        if got != expected:
+            return n, event, expected, got
+    return None

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import random
+from types import MappingProxyType
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from router_streams import Pools, run_differential
+from router_streams import Pools, first_difference, run_differential
+
+from acd.router import states
+from acd.router.model import AgentState, CallState
+from acd.router.states import AgentTrigger, CallTrigger, Do, Outcome
 
 _BIG = [HealthCheck.too_slow, HealthCheck.large_base_example, HealthCheck.data_too_large]
 
@@ -62,3 +67,83 @@ def test_long_seeded_stress_runs(seed: int) -> None:
     )
     # The stream really exercised the policy; it did not just get rejected.
     assert set(seen) >= EXERCISED, EXERCISED - set(seen)
+
+
+# --- the comparison catches a table row that drifts from the policy ---------------------------
+
+_A, _T, _C, _K = AgentState, AgentTrigger, CallState, CallTrigger
+
+#: One changed row each: (table name in `acd.router.states`, key, changed outcome).
+DRIFTS = {
+    "failed offer settles to available": (
+        "AGENT_TABLE",
+        (_A.RESERVED, _T.FAIL),
+        Outcome(Do.SETTLE, _A.AVAILABLE),
+    ),
+    "wrap-up end settles to paused": (
+        "AGENT_TABLE",
+        (_A.WRAP_UP, _T.WRAP_END),
+        Outcome(Do.SETTLE, _A.PAUSED),
+    ),
+    "retracted offer settles to paused": (
+        "AGENT_TABLE",
+        (_A.RESERVED, _T.RETRACT),
+        Outcome(Do.SETTLE, _A.PAUSED),
+    ),
+    "rona delay end logs out": (
+        "AGENT_TABLE",
+        (_A.PAUSED, _T.RONA_END),
+        Outcome(Do.MOVE, _A.LOGGED_OUT),
+    ),
+    # also the row a pending logout is resolved through after a failed offer
+    "logout while paused makes available": (
+        "AGENT_TABLE",
+        (_A.PAUSED, _T.LOGOUT),
+        Outcome(Do.MOVE, _A.AVAILABLE),
+    ),
+    "logout while available pauses": (
+        "AGENT_TABLE",
+        (_A.AVAILABLE, _T.LOGOUT),
+        Outcome(Do.MOVE, _A.PAUSED),
+    ),
+    "hang-up skips wrap-up": ("AGENT_TABLE", (_A.BUSY, _T.HANG_UP), Outcome(Do.MOVE, _A.AVAILABLE)),
+    "pause while logged out is ignored": (
+        "AGENT_TABLE",
+        (_A.LOGGED_OUT, _T.PAUSE),
+        Outcome(Do.IGNORE),
+    ),
+    "answer leaves the call offered": (
+        "CALL_TABLE",
+        (_C.OFFERED, _K.ANSWER),
+        Outcome(Do.MOVE, _C.OFFERED),
+    ),
+    "abandon while offered is refused": (
+        "CALL_TABLE",
+        (_C.OFFERED, _K.ABANDON),
+        Outcome(Do.REJECT, code="wrong_state"),
+    ),
+}
+#: A fixed stream (default pools) on which every drift above shows within 300 events.
+DRIFT_SEED, DRIFT_STEPS = 3, 300
+
+
+def test_the_fixed_stream_agrees_under_the_real_tables() -> None:
+    assert first_difference(random.Random(DRIFT_SEED), DRIFT_STEPS) is None
+
+
+@pytest.mark.parametrize(("table", "key", "changed"), list(DRIFTS.values()), ids=list(DRIFTS))
+def test_a_changed_table_row_makes_the_routers_disagree(
+    monkeypatch: pytest.MonkeyPatch,
+    table: str,
+    key: tuple[AgentState, AgentTrigger] | tuple[CallState, CallTrigger],
+    changed: Outcome[AgentState] | Outcome[CallState],
+) -> None:
+    """The indexed Router takes its next states from the tables (read when it is built), the
+    ReferenceRouter states them on its own: a changed row must change the indexed router's
+    decisions, and the comparison must see it. Were the router to ignore the table, or the
+    reference to read it, the two would agree and this would fail."""
+    original = getattr(states, table)
+    assert original[key] != changed
+    monkeypatch.setattr(states, table, MappingProxyType({**original, key: changed}))
+    found = first_difference(random.Random(DRIFT_SEED), DRIFT_STEPS)
+    assert found is not None, f"{table}[{key}] = {changed} went unnoticed"

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Mapping
+
 import pytest
 
 from acd.router import events as ev
+from acd.router import states
 from acd.router.model import AgentState, CallState, QueueConfig, frozen_skills
 from acd.router.router import Router
 from acd.router.states import (
     AGENT_TABLE,
+    CALL_TABLE,
     AgentTrigger,
     CallTrigger,
     Do,
+    Outcome,
     agent_outcome,
     call_outcome,
 )
@@ -49,6 +55,58 @@ def test_undefined_pairs_are_wrong_state() -> None:
     ended_early = call_outcome(CallState.WAITING, CallTrigger.END)
     assert (ended_early.do, ended_early.code) == (Do.REJECT, "wrong_state")
     assert call_outcome(CallState.OFFERED, CallTrigger.FAIL).target == CallState.WAITING
+
+
+def _drawn(title: str, state_type: type[enum.StrEnum]) -> dict[tuple[str, str], str]:
+    """The cells of the table drawn under `title` in the states module's docstring."""
+    lines = (states.__doc__ or "").splitlines()
+    values = {s.value for s in state_type}
+    start = next(
+        i
+        for i, line in enumerate(lines)
+        if line.split()[:1] == [title] and set(line.split()[1:]) == values
+    )
+    columns = lines[start].split()[1:]
+    cells: dict[tuple[str, str], str] = {}
+    for line in lines[start + 1 :]:
+        if not line.strip():
+            break
+        trigger, *row = line.split()
+        assert len(row) == len(columns), line
+        cells.update(((state, trigger), cell) for state, cell in zip(columns, row, strict=True))
+    return cells
+
+
+def _cell(outcome: Outcome[AgentState] | Outcome[CallState] | None) -> str:
+    if outcome is None:
+        return "."
+    if outcome.do == Do.IGNORE:
+        return "-"
+    if outcome.do == Do.REJECT:
+        return "rej"
+    if outcome.do in (Do.DEFER, Do.CANCEL):
+        return outcome.do.value
+    target = "gone" if outcome.target is None else outcome.target.value
+    return f"settle:{target}" if outcome.do == Do.SETTLE else target
+
+
+@pytest.mark.parametrize(
+    ("title", "table", "state_type", "trigger_type"),
+    [
+        ("agent", AGENT_TABLE, AgentState, AgentTrigger),
+        ("call", CALL_TABLE, CallState, CallTrigger),
+    ],
+)
+def test_the_docstring_drawings_are_the_tables(
+    title: str,
+    table: Mapping[tuple[enum.StrEnum, enum.StrEnum], Outcome[AgentState] | Outcome[CallState]],
+    state_type: type[enum.StrEnum],
+    trigger_type: type[enum.StrEnum],
+) -> None:
+    expected = {
+        (s.value, t.name): _cell(table.get((s, t))) for s in state_type for t in trigger_type
+    }
+    assert _drawn(title, state_type) == expected
 
 
 def _router_with_traffic() -> Router:

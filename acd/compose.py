@@ -1,8 +1,12 @@
 """The composition root: the one place the application is wired together, by hand.
 
     settings → Database (migrate, first-start seed) → Router restored from the store → Engine
-    → directory and use cases → listeners (records, metrics, event stream) → HTTP API
+    → directory and use cases → listeners (observers, event stream) → HTTP API
     → controller (AMI) and the FastAGI server, sharing one call tracker.
+
+The observers (`observe()`): the engine feeds the dispatch latency and the call records; the
+call records feed their happenings to the batch writer (queue_log, then the store) and to
+the metrics; at start the metrics count the stored records through that same feed.
 
 `assemble()` builds everything but the Asterisk side and the listening sockets, so the API
 tests run exactly this wiring against a real SQLite file; `start_controller()` adds the AMI
@@ -25,11 +29,15 @@ from aiohttp import web
 from acd.config import Settings
 from acd.controller import Controller, ControllerNotes
 from acd.engine import Engine
+from acd.observe.dispatch import DispatchLatency
 from acd.observe.metrics import Metrics
-from acd.observe.queue_log import QueueLog
-from acd.observe.records import Recorder
+from acd.observe.metrics_feed import MetricsFeed
+from acd.observe.queue_log import QueueLog, QueueLogWriter
+from acd.observe.records import CallRecorder
 from acd.observe.reports import Reports
 from acd.observe.stats import QueueStats
+from acd.observe.store_writer import StoredCalls, StoreWriter
+from acd.observe.writer import BatchWriter
 from acd.router.decisions import EventRejected
 from acd.router.events import AgentUpserted, QueueUpserted
 from acd.router.router import Router
@@ -44,6 +52,7 @@ from acd.service import (
 from acd.service.directory import AgentDirectory
 from acd.service.entry import CallNotes, EntryService
 from acd.storage import Database
+from acd.storage.record_store import RecordStore
 from agi.routes import AgiRoutes
 from agi.server import FastAgiServer
 from api.app import create_app
@@ -62,7 +71,8 @@ class Assembly:
     services: ApiServices
     app: web.Application
     metrics: Metrics | None = None
-    recorder: Recorder | None = None
+    recorder: CallRecorder | None = None
+    writer: BatchWriter | None = None  # `await writer.flush()`: records and queue_log written
     controller: Controller | None = None
     _closers: list[Callable[[], Any]] = field(default_factory=list)
 
@@ -94,12 +104,11 @@ async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time
         await _restore(router, directory, database, clock())
 
         engine = Engine(router, clock)
-        metrics = Metrics(router, clock)
-        queue_log = QueueLog(Path(settings.storage.var_dir) / "queue_log")
-        recorder = Recorder(metrics, database.records, queue_log, router, clock)
-        await recorder.load()
-        closers.append(recorder.close)
-        engine.add_listener(recorder)
+        observers = await observe(
+            router, database.records, Path(settings.storage.var_dir) / "queue_log", clock
+        )
+        closers.append(observers.writer.close)
+        observers.listen(engine)
         hub = EventHub()
         engine.add_listener(hub)
 
@@ -108,16 +117,16 @@ async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time
         services = ApiServices(
             queues=QueueService(engine, database.config),
             agents=AgentService(engine, directory, database.config),
-            calls=CallService(engine, finished=recorder, caller_info=recorder),
+            calls=CallService(engine, finished=observers.calls, caller_info=observers.recorder),
             tokens=tokens,
             reports=ReportService(
                 engine,
-                QueueStats(router, metrics, clock),
-                _FlushedReports(recorder, Reports(database.records, clock)),
+                QueueStats(router, observers.metrics, clock),
+                _FlushedReports(observers.writer, Reports(database.records, clock)),
             ),
             health=HealthService(),
             events=hub,
-            metrics=metrics.registry,
+            metrics=observers.metrics.registry,
         )
         engine.start()
         closers.append(engine.stop)
@@ -130,7 +139,55 @@ async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time
         raise
     app = create_app(services)
     return Assembly(
-        settings, database, engine, directory, services, app, metrics, recorder, _closers=closers
+        settings,
+        database,
+        engine,
+        directory,
+        services,
+        app,
+        observers.metrics,
+        observers.recorder,
+        observers.writer,
+        _closers=closers,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Observers:
+    """Everything that watches the engine and keeps what it saw (see the module docstring)."""
+
+    metrics: Metrics
+    dispatch: DispatchLatency
+    recorder: CallRecorder
+    writer: BatchWriter
+    calls: StoredCalls
+
+    def listen(self, engine: Engine) -> None:
+        # Dispatch first: its latency should not include the records' work.
+        engine.add_listener(self.dispatch)
+        engine.add_listener(self.recorder)
+
+
+async def observe(
+    router: Router,
+    store: RecordStore,
+    queue_log: Path,
+    clock: Callable[[], float] = time.time,
+) -> Observers:
+    """Build the observers and restore the metrics from the store; `listen` attaches them."""
+    metrics = Metrics(router, clock)
+    recorder = CallRecorder(router)
+    # The queue_log before the store within a batch, as it has always been written.
+    writer = BatchWriter([QueueLogWriter(QueueLog(queue_log)), StoreWriter(store)])
+    feed = MetricsFeed(metrics)
+    recorder.subscribe(writer)
+    recorder.subscribe(feed)
+    # What a previous run left open ends now as `interrupted`; then every stored record is
+    # counted through the feed the live happenings take.
+    await store.close_open(clock())
+    feed.restore(await store.all_calls())
+    return Observers(
+        metrics, DispatchLatency(metrics, clock), recorder, writer, StoredCalls(store, writer)
     )
 
 
@@ -157,20 +214,41 @@ def _apply(decisions: Sequence[object]) -> None:
 
 
 class _FlushedReports:
-    """Reports read the store: write what the recorder still buffers first, so a report
+    """Reports read the store: write what the batch writer still buffers first, so a report
     includes the call that ended a moment ago."""
 
-    def __init__(self, recorder: Recorder, reports: Reports) -> None:
-        self._recorder = recorder
+    def __init__(self, writer: BatchWriter, reports: Reports) -> None:
+        self._writer = writer
         self._reports = reports
 
     async def queue_report(self, start: float, end: float, interval: float) -> dict[str, Any]:
-        await self._recorder.flush()
+        await self._writer.flush()
         return await self._reports.queue_report(start, end, interval)
 
 
 class AsteriskNotes(CallNotes, ControllerNotes, Protocol):
-    """What the call records learn from the Asterisk side (the recorder implements it)."""
+    """What the observers learn from the Asterisk side (`_AsteriskNotes` sorts it out)."""
+
+
+class _AsteriskNotes:
+    """The Asterisk side tells one object; the call facts go to the call records, the AMI
+    link's state to its gauge."""
+
+    def __init__(self, recorder: CallRecorder, metrics: Metrics) -> None:
+        self._recorder = recorder
+        self._metrics = metrics
+
+    def callback_requested(self, call_id: str) -> None:
+        self._recorder.callback_requested(call_id)
+
+    def caller_data(self, call_id: str, text: str) -> None:
+        self._recorder.caller_data(call_id, text)
+
+    def hung_up_by(self, call_id: str, side: str) -> None:
+        self._recorder.hung_up_by(call_id, side)
+
+    def set_ami_connected(self, connected: bool) -> None:
+        self._metrics.set_ami_connected(connected)
 
 
 @dataclass
@@ -208,13 +286,16 @@ async def start_asterisk_side(
 
 
 async def start_controller(assembly: Assembly) -> Controller:
-    """Add the Asterisk side to an assembled application, notes going to its recorder."""
+    """Add the Asterisk side to an assembled application, notes going to its observers."""
+    notes = None
+    if assembly.recorder is not None and assembly.metrics is not None:
+        notes = _AsteriskNotes(assembly.recorder, assembly.metrics)
     side = await start_asterisk_side(
         assembly.settings,
         assembly.engine,
         assembly.directory,
         assembly.services.agents,
-        assembly.recorder,
+        notes,
     )
     assembly._closers.append(side.stop)
     assembly.controller = side.controller

@@ -2,9 +2,10 @@
 
 Everything is served by one custom collector on a `CollectorRegistry` of its own (never the
 global one, so tests and embedders can build several). Counters and histograms are plain
-numbers the recorder adds to; `acd.observe.records.Recorder.load` replays the stored call records
-through the same methods at start, so a restart does not zero them. Live gauges are computed
-at scrape time from the router's snapshots.
+numbers that `acd.observe.metrics_feed.MetricsFeed` adds to from the call records'
+happenings, and at start from the stored records through the same handlers, so a restart
+does not zero them; `acd.observe.dispatch` adds the dispatch latency. Live gauges are
+computed at scrape time from the router's snapshots.
 
 Series (label `queue` unless noted):
   acd_calls_offered_total               queue visits started (a call entering a queue, also
@@ -118,7 +119,7 @@ class Metrics(Collector):
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
-    # --- what the recorder reports --------------------------------------------------------
+    # --- what the records and the dispatch listener report ---------------------------------
 
     def offered(self, queue: str) -> None:
         self._counts["acd_calls_offered"][queue] += 1
@@ -154,9 +155,9 @@ class Metrics(Collector):
     def dispatched(self, seconds: float) -> None:
         """Dispatch latency of one offer: from the moment that made it possible (the event's
         time, or the deadline of a timed step such as a wrap-up end — the router stamps the
-        reservation with it) to the moment the offer reached the recorder, on the engine's
-        clock. It covers timer lateness and the router's work; time an event spent in the
-        engine's ingress queue before being stamped is not in it."""
+        reservation with it) to the moment the offer reached `acd.observe.dispatch`, on the
+        engine's clock. It covers timer lateness and the router's work; time an event spent
+        in the engine's ingress queue before being stamped is not in it."""
         self._dispatch.observe((), max(0.0, seconds))
 
     def set_ami_connected(self, connected: bool) -> None:

@@ -12,16 +12,19 @@ like Asterisk writes them (durations are rounded, ring time in RINGNOANSWER is m
     ABANDON          position|origposition|waittime  (short abandons too, as Asterisk does)
     RINGNOANSWER     ringtime (ms)                the offer failed (any reason)
     EXITWITHTIMEOUT  position|origposition|waittime  max_wait: left, or overflowed onwards
-    EXITWITHKEY      key|position|origposition|waittime
     EXITEMPTY        position|origposition|waittime  join_empty, leave_empty, queue removed
     ADDMEMBER / REMOVEMEMBER                      login / logout (queue NONE)
     PAUSE            reason                       (queue NONE, callid NONE)
     UNPAUSE          reason                       the reason that ended
     ENTERQUEUE is not written for calls to unknown queues (Asterisk has no such queue either).
 
+The lines are made from the call records' happenings (`lines_for`), never from the router's
+steps, so every line stands for a change of a stored record. `QueueLogWriter` buffers them
+and appends them when the batch writer drains it.
+
 Who hung up a connected call is not in the router's `CallEnded`: the controller tells the
-recorder (`Recorder.hung_up_by`); when nobody did, the line is COMPLETECALLER, because a call
-that ends without an agent action is most often the caller leaving.
+recorder (`CallRecorder.hung_up_by`); when nobody did, the line is COMPLETECALLER, because a
+call that ends without an agent action is most often the caller leaving.
 
 Positions: the ACD orders calls by priority across queues, so `position` is the place at
 entry and ABANDON / EXIT* repeat it as both position and origposition.
@@ -29,9 +32,30 @@ entry and ABANDON / EXIT* repeat it as both position and origposition.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
+
+from acd.observe.happenings import (
+    AgentIntervalChanged,
+    RecordHappening,
+    RingNoAnswer,
+    VisitAnswered,
+    VisitEnded,
+    VisitOpened,
+)
+from acd.router.model import AgentState
+from acd.storage.record_store import CallRecord
+
+log = logging.getLogger(__name__)
+
+_EXIT_EVENTS = {
+    "timeout": "EXITWITHTIMEOUT",
+    "join_empty": "EXITEMPTY",
+    "leave_empty": "EXITEMPTY",
+    "queue_removed": "EXITEMPTY",
+}
 
 
 def format_line(at: float, call_id: str, queue: str, agent: str | None, event: str,
@@ -50,9 +74,95 @@ def _field(value: object) -> str:
     return str(value).replace("|", "/").replace("\n", " ").replace("\r", " ")
 
 
+def lines_for(happening: RecordHappening) -> Iterator[str]:
+    """The queue_log lines one happening stands for (none for most)."""
+    match happening:
+        case VisitOpened(at=at, record=r, position=position):
+            yield _call_line(at, r, None, "ENTERQUEUE", "", "", position)
+        case VisitAnswered(at=at, record=r, ring=ring):
+            yield _call_line(at, r, r.agent_id, "CONNECT", r.wait, "", ring)
+        case RingNoAnswer(at=at, record=r, agent_id=agent, ring=ring):
+            yield _call_line(at, r, agent, "RINGNOANSWER", int(ring * 1000))
+        case VisitEnded():
+            line = _end_line(happening)
+            if line is not None:
+                yield line
+        case AgentIntervalChanged():
+            yield from _agent_lines(happening)
+        case _:
+            pass  # offers, wrap-up ends, callbacks and notes are not queue_log events
+
+
+def _end_line(ended: VisitEnded) -> str | None:
+    r, at, position = ended.record, ended.at, ended.position
+    if r.outcome == "answered":
+        side = "COMPLETEAGENT" if r.hung_up_by == "agent" else "COMPLETECALLER"
+        return _call_line(at, r, r.agent_id, side, r.wait, r.talk, position)
+    if r.outcome in ("abandoned", "short_abandoned"):
+        event: str | None = "ABANDON"
+    elif r.outcome == "overflowed":
+        event = "EXITWITHTIMEOUT"
+    elif r.outcome == "exited":
+        event = _EXIT_EVENTS.get(r.exit_reason or "")
+    else:
+        event = None
+    if event is None:
+        return None
+    return _call_line(at, r, None, event, position, position, r.wait)
+
+
+def _agent_lines(change: AgentIntervalChanged) -> Iterator[str]:
+    at, agent, state, previous = change.at, change.agent_id, change.state, change.previous
+    out, paused = AgentState.LOGGED_OUT, AgentState.PAUSED
+    if previous is out and state is not out:
+        yield format_line(at, "NONE", "NONE", agent, "ADDMEMBER", "")
+    if state is paused and (previous is not paused or change.reason != change.previous_reason):
+        yield format_line(at, "NONE", "NONE", agent, "PAUSE", change.reason or "")
+    if previous is paused and state not in (paused, out):
+        yield format_line(at, "NONE", "NONE", agent, "UNPAUSE", change.previous_reason or "")
+    if state is out and previous is not out:
+        yield format_line(at, "NONE", "NONE", agent, "REMOVEMEMBER", "")
+
+
+def _call_line(at: float, record: CallRecord, agent: str | None, event: str,
+               *data: object) -> str:  # fmt: skip
+    return format_line(at, record.call_id, record.queue, agent, event, *data)
+
+
+class QueueLogWriter:
+    """An output of the batch writer: buffers the lines of each happening and appends them
+    when drained. A failed write is logged and its lines dropped: the queue_log is a copy
+    for reporting tools, not worth holding the records back for."""
+
+    def __init__(self, queue_log: QueueLog) -> None:
+        self._queue_log = queue_log
+        self._lines: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"QueueLogWriter({str(self._queue_log.path)!r})"
+
+    def on_record(self, happening: RecordHappening) -> None:
+        self._lines.extend(lines_for(happening))
+
+    def pending(self) -> int:
+        return len(self._lines)
+
+    async def drain(self) -> None:
+        lines, self._lines = self._lines, []
+        if not lines:
+            return
+        try:
+            self._queue_log.write(lines)
+        except Exception:
+            log.exception("queue_log write failed; %d lines lost", len(lines))
+
+    def close(self) -> None:
+        self._queue_log.close()
+
+
 class QueueLog:
-    """Appends lines to `path`, creating its directory. `write` is called from the
-    recorder's writer task, never from the engine's."""
+    """Appends lines to `path`, creating its directory. `write` is called from the batch
+    writer's task, never from the engine's."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

@@ -1,4 +1,4 @@
-"""Live per-queue statistics for GET /stats/queues: the router's present plus the recorder's
+"""Live per-queue statistics for GET /stats/queues: the router's present plus the records'
 counters and rolling service level.
 
 Per queue: calls waiting (not yet ringing), ringing (offered), connected; the oldest wait of

@@ -264,8 +264,8 @@ async def test_metrics_records_and_queue_log_agree(
         await decision_for(CallExited, timed_out)
         for call in (first, second, moved, rona):
             await event_for(CallEnded, call)
-        assert app.recorder is not None
-        await app.recorder.flush()
+        assert app.writer is not None
+        await app.writer.flush()
         records = await app.database.records.all_calls()
         samples = await scrape(app.app)
     finally:

@@ -1,15 +1,18 @@
-"""A recorder wired like `acd serve` wires it: real Router, Engine, Database (SQLite file),
-Metrics and queue_log, with a hand-driven clock so every duration is known in advance."""
+"""The observers wired as `acd serve` wires them (`acd.compose.observe`): real Router, Engine,
+Database (SQLite file), call records, batch writer, queue_log and metrics, with a hand-driven
+clock so every duration is known in advance."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from acd.compose import Observers, observe
 from acd.engine import Engine, EventFactory
 from acd.observe.metrics import Metrics
-from acd.observe.queue_log import QueueLog
-from acd.observe.records import Recorder
+from acd.observe.records import CallRecorder
+from acd.observe.store_writer import StoredCalls
+from acd.observe.writer import BatchWriter
 from acd.router.decisions import Decision
 from acd.router.events import Tick
 from acd.router.router import Router
@@ -31,9 +34,24 @@ class Rig:
     router: Router
     engine: Engine
     database: Database
-    metrics: Metrics
-    recorder: Recorder
+    observers: Observers
     queue_log_path: Path
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.observers.metrics
+
+    @property
+    def recorder(self) -> CallRecorder:
+        return self.observers.recorder
+
+    @property
+    def writer(self) -> BatchWriter:
+        return self.observers.writer
+
+    @property
+    def calls(self) -> StoredCalls:
+        return self.observers.calls
 
     async def at(self, offset: float, factory: EventFactory) -> list[Decision]:
         """Advance to start + offset, run the deadlines due by then, then the event."""
@@ -53,17 +71,15 @@ async def build_rig(path: Path, clock: FakeClock) -> Rig:
     database = Database(f"sqlite+aiosqlite:///{path / 'acd.sqlite3'}")
     await database.migrate()
     router = Router()
-    metrics = Metrics(router, clock)
     queue_log_path = path / "queue_log"
-    recorder = Recorder(metrics, database.records, QueueLog(queue_log_path), router, clock)
-    await recorder.load()
+    observers = await observe(router, database.records, queue_log_path, clock)
     engine = Engine(router, clock)
-    engine.add_listener(recorder)
+    observers.listen(engine)
     engine.start()
-    return Rig(clock, clock.now, router, engine, database, metrics, recorder, queue_log_path)
+    return Rig(clock, clock.now, router, engine, database, observers, queue_log_path)
 
 
 async def close_rig(rig: Rig) -> None:
     await rig.engine.stop()
-    await rig.recorder.close()
+    await rig.writer.close()
     await rig.database.close()

@@ -104,14 +104,7 @@ async def logout_agent(request: web.Request) -> web.Response:
 @requires(AGENT_STATE)
 async def pause_agent(request: web.Request) -> web.Response:
     body = await read_json(request, optional=True)
-    reason = ""
-    if body is not None:
-        if not isinstance(body, dict) or set(body) - {"reason"}:
-            raise Invalid('expected {"reason": "..."}', field="body")
-        reason = body.get("reason", "")
-        if not isinstance(reason, str):
-            raise Invalid("must be a string", field="reason")
-    view = await request.app[SERVICES].agents.pause(request.match_info["agent_id"], reason)
+    view = await request.app[SERVICES].agents.pause_request(request.match_info["agent_id"], body)
     return _json(views.agent_state_doc(view))
 
 

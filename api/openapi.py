@@ -1,14 +1,26 @@
-"""The OpenAPI 3.1 document of the API, written by hand next to the routes it describes.
+"""The OpenAPI 3.1 document of the API, next to the routes it describes.
 
-Tests validate every request they send and every response they get against it, and check that
-it lists exactly the routes `api.app.ROUTES` serves.
+The schemas of what clients send (queue, agent, pause and token requests) are generated from
+their declarations in acd/config/documents.py, the same that validate the bodies and the config
+file; the schemas of what the API answers with are written here, reusing those declarations.
+Tests validate every request they send and every response they get against this document, and
+check that it lists exactly the routes `api.app.ROUTES` serves.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
+from pydantic_core import CoreSchema
+
+from acd.config import ROLES
+from acd.config.documents import DOCUMENTS, Skills
+from acd.router.model import AgentState
 
 Schema = dict[str, Any]
+_REF = "#/components/schemas/{model}"
 
 
 def _ref(name: str) -> Schema:
@@ -19,60 +31,36 @@ def _nullable(type_name: str) -> Schema:
     return {"type": [type_name, "null"]}
 
 
-_SKILLS: Schema = {
-    "type": "object",
-    "description": "skill name → level (agents) or minimum level (requirements), 1..10",
-    "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 10},
-}
-_SECONDS: Schema = {"type": "number", "minimum": 0}
+class _Generator(GenerateJsonSchema):
+    def field_title_should_be_set(self, schema: CoreSchema) -> bool:
+        return False  # pydantic would title each property after its name ("Wrap Up"): noise
 
-_QUEUE_PROPERTIES: Schema = {
-    "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
-    "skills": _ref("Skills"),
-    "priority": {"type": "integer", "description": "default priority; higher is served first"},
-    "sl_threshold": _SECONDS,
-    "wrap_up": _SECONDS,
-    "ring_timeout": {"type": "number", "exclusiveMinimum": 0},
-    "max_wait": {"type": ["number", "null"], "minimum": 0, "description": "null: no limit"},
-    "overflow": {
-        "type": ["string", "null"],
-        "description": "after max_wait: another queue's name, a dialplan target "
-        "'context,exten,priority', or null (back to the dialplan with ACD_RESULT=timeout)",
-    },
-    "escalation": {
-        "type": "array",
-        "items": {
-            "type": "object",
-            "required": ["after"],
-            "additionalProperties": False,
-            "properties": {"after": _SECONDS, "skills": _ref("Skills")},
-        },
-    },
-    "policy": {"enum": ["longest_idle", "most_skilled"]},
-    "primary_skill": _nullable("string"),
-    "rona_action": {"enum": ["pause", "delay"]},
-    "rona_delay": _SECONDS,
-    "join_empty": {"type": "boolean"},
-    "leave_empty": {"type": "boolean"},
-    "announce_every": _SECONDS,
-    "callback": {"type": "boolean"},
-    "short_abandon": _SECONDS,
-    "sl_window": _SECONDS,
-}
 
-_AGENT_PROPERTIES: Schema = {
-    "id": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"},
-    "name": {"type": "string", "maxLength": 200},
-    "contact": {
-        "type": "string",
-        "maxLength": 200,
-        "description": "the channel to dial: PJSIP/1001 or Local/2001@acd-sim-agent",
-    },
-    "skills": _ref("Skills"),
-}
+def _declared() -> dict[str, Schema]:
+    """QueueInput, EscalationStepInput, AgentInput, PauseRequest, TokenInput and their enums."""
+    models: list[tuple[type[BaseModel], Literal["validation"]]] = [
+        (m, "validation") for m in DOCUMENTS
+    ]
+    _, top = models_json_schema(models, ref_template=_REF, schema_generator=_Generator)
+    declared: dict[str, Schema] = top["$defs"]
+    declared["Skills"] = TypeAdapter(Skills).json_schema(schema_generator=_Generator)
+    return declared
 
+
+def _variant(schema: Schema, description: str, *, required: list[str] | None) -> Schema:
+    """The same document with other keys required: PUT bodies (none), answers (all)."""
+    variant = {k: v for k, v in schema.items() if k not in ("required", "title", "description")}
+    variant["description"] = description
+    if required:
+        variant["required"] = required
+    return variant
+
+
+_DECLARED = _declared()
+_QUEUE = _DECLARED["QueueInput"]
+_AGENT = _DECLARED["AgentInput"]
 _AGENT_STATE_PROPERTIES: Schema = {
-    "state": {"enum": ["logged_out", "available", "reserved", "busy", "wrap_up", "paused"]},
+    "state": {"enum": [state.value for state in AgentState]},
     "pause_reason": _nullable("string"),
     "idle_since": {
         "type": ["number", "null"],
@@ -82,9 +70,10 @@ _AGENT_STATE_PROPERTIES: Schema = {
     "call_id": _nullable("string"),
     "pending": {"enum": ["pause", "logout", None], "description": "deferred until wrap-up ends"},
 }
+_ROLE: Schema = {"enum": list(ROLES)}
 
 SCHEMAS: dict[str, Schema] = {
-    "Skills": _SKILLS,
+    **_DECLARED,
     "Error": {
         "type": "object",
         "required": ["error"],
@@ -100,42 +89,18 @@ SCHEMAS: dict[str, Schema] = {
             }
         },
     },
-    "QueueInput": {
-        "type": "object",
-        "required": ["name"],
-        "additionalProperties": False,
-        "properties": _QUEUE_PROPERTIES,
-    },
-    "QueueReplacement": {
-        "type": "object",
-        "additionalProperties": False,
-        "description": "the whole queue; omitted keys take their defaults; name optional",
-        "properties": _QUEUE_PROPERTIES,
-    },
-    "Queue": {
-        "type": "object",
-        "required": list(_QUEUE_PROPERTIES),
-        "additionalProperties": False,
-        "properties": _QUEUE_PROPERTIES,
-    },
-    "AgentInput": {
-        "type": "object",
-        "required": ["id"],
-        "additionalProperties": False,
-        "properties": _AGENT_PROPERTIES,
-    },
-    "AgentReplacement": {
-        "type": "object",
-        "additionalProperties": False,
-        "description": "name, contact and skills; omitted keys are emptied; id optional",
-        "properties": _AGENT_PROPERTIES,
-    },
-    "Agent": {
-        "type": "object",
-        "required": [*_AGENT_PROPERTIES, *_AGENT_STATE_PROPERTIES],
-        "additionalProperties": False,
-        "properties": {**_AGENT_PROPERTIES, **_AGENT_STATE_PROPERTIES},
-    },
+    "QueueReplacement": _variant(
+        _QUEUE, "the whole queue; omitted keys take their defaults; name optional", required=None
+    ),
+    "Queue": _variant(_QUEUE, "a queue", required=list(_QUEUE["properties"])),
+    "AgentReplacement": _variant(
+        _AGENT, "name, contact and skills; omitted keys are emptied; id optional", required=None
+    ),
+    "Agent": _variant(
+        {**_AGENT, "properties": {**_AGENT["properties"], **_AGENT_STATE_PROPERTIES}},
+        "an agent and where it stands",
+        required=[*_AGENT["properties"], *_AGENT_STATE_PROPERTIES],
+    ),
     "AgentState": {
         "type": "object",
         "required": ["id", *_AGENT_STATE_PROPERTIES, "pending_reason"],
@@ -145,11 +110,6 @@ SCHEMAS: dict[str, Schema] = {
             **_AGENT_STATE_PROPERTIES,
             "pending_reason": _nullable("string"),
         },
-    },
-    "PauseRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {"reason": {"type": "string", "maxLength": 100}},
     },
     "LiveCall": {
         "type": "object",
@@ -267,26 +227,13 @@ SCHEMAS: dict[str, Schema] = {
             "agents": {"type": "array", "items": {"type": "object"}},
         },
     },
-    "TokenInput": {
-        "type": "object",
-        "required": ["name", "role"],
-        "additionalProperties": False,
-        "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 64},
-            "role": {"enum": ["admin", "supervisor", "agent", "reader"]},
-            "agent_id": {
-                "type": ["string", "null"],
-                "description": "required for role agent: the only agent it may change",
-            },
-        },
-    },
     "Token": {
         "type": "object",
         "required": ["name", "role", "agent_id"],
         "additionalProperties": False,
         "properties": {
             "name": {"type": "string"},
-            "role": {"enum": ["admin", "supervisor", "agent", "reader"]},
+            "role": _ROLE,
             "agent_id": _nullable("string"),
         },
     },
@@ -296,7 +243,7 @@ SCHEMAS: dict[str, Schema] = {
         "additionalProperties": False,
         "properties": {
             "name": {"type": "string"},
-            "role": {"enum": ["admin", "supervisor", "agent", "reader"]},
+            "role": _ROLE,
             "agent_id": _nullable("string"),
             "token": {"type": "string", "description": "the secret; shown only in this answer"},
         },

@@ -1,11 +1,38 @@
-"""The queue and agent documents: one shape for the TOML file, the API and the store."""
+"""The documents the ACD reads, each declared once: queue, escalation step, agent, pause request
+and token request.
+
+One pydantic model per document validates the TOML file (`acd.config.settings`), the API
+bodies (`acd.service`), the queues read back from the store (`acd.storage`), and gives the
+JSON Schemas of the OpenAPI document (`api/openapi.py`).
+
+pydantic rather than msgspec, though msgspec is cheaper (bench/documents.py, results in
+bench/results/documents.json: a queue document 10.7 µs with pydantic, 8.1 with msgspec, 14.7
+with the hand-written v1 parser; a pause body 0.95, 0.18, 0.22), because the gap is under 0.1 %
+of a whole request (1.2 ms for a pause, 2.8 ms for a queue PUT) and pydantic gets the error
+contract right by itself: it reports where an error is as a structured path that keeps the
+skill name (`queue.skills.german`, which msgspec reduces to `skills[...]` in a message to be
+parsed), and its patterns end at `$` as JSON Schema's do (Python's `re`, which msgspec uses,
+lets "support\n" through `^...$`).
+
+The models are strict (a bool is not a number, "5" is not an integer) and refuse unknown keys
+(a misspelt key is an error, not a silent default). What JSON Schema cannot say is checked here
+and only described in the schema: escalation steps in non-decreasing order of `after`, and
+integers given as integers (JSON Schema's "integer" also admits 1.0). A token's role and agent
+go together; that needs the agent directory, so acd/service/tokens.py checks it.
+
+The router keeps its own type (`QueueConfig`) and its own invariants (acd/router/_validation.py);
+a document converts to it with `to_config`, so the router never sees pydantic.
+"""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, TypeVar, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from acd.router.model import (
     MAX_LEVEL,
@@ -29,174 +56,220 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class AgentSeed:
+    """Who an agent is (the directory's record); its state lives in the router."""
+
     id: str
     name: str = ""
     contact: str = ""
     skills: Mapping[str, int] = field(default_factory=lambda: frozen_skills(None))
 
 
-def parse_skills(value: Any, where: str) -> Mapping[str, int]:
-    if value is None:
-        return frozen_skills(None)
-    if not isinstance(value, Mapping):
-        raise ConfigError(where, "expected an object of skill name to level")
-    for name, level in value.items():
-        if not isinstance(name, str) or not name:
-            raise ConfigError(where, "skill names must be non-empty strings")
-        if isinstance(level, bool) or not isinstance(level, int):
-            raise ConfigError(f"{where}.{name}", "level must be an integer")
-        if not MIN_LEVEL <= level <= MAX_LEVEL:
-            raise ConfigError(f"{where}.{name}", f"level must be {MIN_LEVEL}..{MAX_LEVEL}")
-    return frozen_skills(value)
+# --- the rules every document shares ------------------------------------------------------
+
+#: Bounds that keep stored numbers inside what every backend and JSON encoder handles.
+MAX_PRIORITY = 1_000_000
+MAX_SECONDS = 10_000_000.0  # ~115 days: longer than any sensible wait, wrap-up or window
+MAX_NAME_LENGTH = 64
+MAX_TEXT_LENGTH = 200
+MAX_PAUSE_REASON_LENGTH = 100
+
+# Queue names become dialplan extensions (`acd-inbound,<name>`), agent ids appear in channel
+# names and AMI headers: ASCII only, so `str.isalnum()`'s "é" is refused everywhere alike.
+QueueName = Annotated[str, Field(pattern=rf"^[A-Za-z0-9_-]{{1,{MAX_NAME_LENGTH}}}$")]
+AgentId = Annotated[str, Field(pattern=rf"^[A-Za-z0-9_.-]{{1,{MAX_NAME_LENGTH}}}$")]
+SkillName = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
+Level = Annotated[int, Field(ge=MIN_LEVEL, le=MAX_LEVEL)]
+Skills = Annotated[
+    dict[SkillName, Level],
+    Field(description=f"skill name → level (agents) or minimum level, {MIN_LEVEL}..{MAX_LEVEL}"),
+]
+Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS)]
+Text = Annotated[str, Field(max_length=MAX_TEXT_LENGTH)]
+Role = Literal["admin", "supervisor", "agent", "reader"]
+ROLES: tuple[str, ...] = get_args(Role)
+# Enums come as their values from JSON and TOML: strict mode would want enum instances.
+Policy = Annotated[AgentPolicy, Field(strict=False)]
+Rona = Annotated[RonaAction, Field(strict=False)]
 
 
-def _number(
-    data: Mapping[str, Any],
-    key: str,
-    default: float | None,
-    where: str,
-    *,
-    allow_none: bool = False,
-) -> float | None:
-    value = data.get(key, default)
-    if value is None:
-        if allow_none:
-            return None
-        raise ConfigError(f"{where}.{key}", "must be a number")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{where}.{key}", "must be a number")
-    if value < 0:
-        raise ConfigError(f"{where}.{key}", "must not be negative")
-    return float(value)
+class Document(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
 
 
-def _enum(data: Mapping[str, Any], key: str, enum: Any, default: Any, where: str) -> Any:
-    value = data.get(key, default.value)
+_QUEUE = QueueConfig("")  # the defaults live with the router's type, not here
+
+
+class EscalationStepInput(Document):
+    """From `after` seconds in the queue on, the queue's base requirements become `skills`."""
+
+    after: Seconds
+    skills: Skills = {}
+
+
+class QueueInput(Document):
+    """A queue; omitted keys take their defaults."""
+
+    # The keys are QueueConfig's fields (a test holds them equal), the defaults its defaults.
+
+    name: QueueName
+    skills: Skills = {}
+    priority: Annotated[
+        int,
+        Field(ge=-MAX_PRIORITY, le=MAX_PRIORITY, description="higher is served first"),
+    ] = _QUEUE.priority
+    sl_threshold: Seconds = _QUEUE.sl_threshold
+    wrap_up: Seconds = _QUEUE.wrap_up
+    ring_timeout: Annotated[float, Field(gt=0, le=MAX_SECONDS)] = _QUEUE.ring_timeout
+    max_wait: Annotated[Seconds | None, Field(description="null or 0: no limit")] = _QUEUE.max_wait
+    overflow: Annotated[
+        Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH)] | None,
+        Field(
+            description="after max_wait: another queue's name, a dialplan target "
+            "'context,exten,priority', or null (back to the dialplan with ACD_RESULT=timeout)"
+        ),
+    ] = _QUEUE.overflow
+    escalation: Annotated[
+        list[EscalationStepInput],
+        Field(description="in non-decreasing order of after (checked by the server)"),
+    ] = []
+    policy: Policy = _QUEUE.policy
+    primary_skill: SkillName | None = _QUEUE.primary_skill
+    rona_action: Rona = _QUEUE.rona_action
+    rona_delay: Seconds = _QUEUE.rona_delay
+    join_empty: bool = _QUEUE.join_empty
+    leave_empty: bool = _QUEUE.leave_empty
+    announce_every: Seconds = _QUEUE.announce_every
+    callback: bool = _QUEUE.callback
+    short_abandon: Seconds = _QUEUE.short_abandon
+    # v1 read 0 as 3600 without a word; a window of no length holds no calls, so 0 is refused.
+    sl_window: Annotated[float, Field(gt=0, le=MAX_SECONDS)] = _QUEUE.sl_window
+
+    @field_validator("escalation")
+    @classmethod
+    def _in_order(cls, steps: list[EscalationStepInput]) -> list[EscalationStepInput]:
+        if any(b.after < a.after for a, b in itertools.pairwise(steps)):
+            raise PydanticCustomError("order", "steps must be in non-decreasing order of after")
+        return steps
+
+    def to_config(self) -> QueueConfig:
+        steps = (EscalationStep(s.after, frozen_skills(s.skills)) for s in self.escalation)
+        return QueueConfig(
+            **{
+                **self.__dict__,  # the fields, as pydantic keeps them; dict(self) costs 5 µs
+                "skills": frozen_skills(self.skills),
+                "escalation": tuple(steps),
+                # The router refuses a zero max wait (a call could bounce between queues).
+                "max_wait": self.max_wait or None,
+            }
+        )
+
+
+class AgentInput(Document):
+    id: AgentId
+    name: Text = ""
+    contact: Annotated[
+        Text, Field(description="the channel to dial: PJSIP/1001 or Local/2001@acd-sim-agent")
+    ] = ""
+    skills: Skills = {}
+
+    def to_seed(self) -> AgentSeed:
+        return AgentSeed(self.id, self.name, self.contact, frozen_skills(self.skills))
+
+
+class PauseRequest(Document):
+    reason: Annotated[str, Field(max_length=MAX_PAUSE_REASON_LENGTH)] = ""
+
+
+class TokenInput(Document):
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
+    role: Role
+    agent_id: Annotated[
+        AgentId | None,
+        Field(
+            description="role agent: a known agent, the only one it may change; other roles: "
+            "null (checked by the server)"
+        ),
+    ] = None
+
+
+DOCUMENTS: tuple[type[Document], ...] = (QueueInput, AgentInput, PauseRequest, TokenInput)
+
+
+# --- validating: a document or a ConfigError naming the field -----------------------------
+
+D = TypeVar("D", bound=Document)
+
+#: pydantic's wording where ours was shorter or is relied on ("unknown key": scenario files).
+_MESSAGES = {
+    "extra_forbidden": "unknown key",
+    "missing": "is required",
+    "model_type": "expected an object",
+    "dict_type": "expected an object",
+}
+
+
+def _path(where: str, loc: tuple[int | str, ...]) -> str:
+    if len(loc) >= 2 and loc[-1] == "[key]":
+        loc = loc[:-2]  # a bad skill name: the error is the mapping's, as the name may be ""
+    path = where
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path = f"{path}.{part}" if path else part
+    return path
+
+
+def _config_error(where: str, error: ErrorDetails) -> ConfigError:
+    return ConfigError(_path(where, error["loc"]), _MESSAGES.get(error["type"], error["msg"]))
+
+
+def validate(document: type[D], data: Any, where: str) -> D:
+    """`data` as `document`, or a ConfigError for its first problem, `where` leading the path."""
     try:
-        return enum(value)
-    except ValueError:
-        choices = ", ".join(m.value for m in enum)
-        raise ConfigError(f"{where}.{key}", f"must be one of {choices}") from None
-
-
-def _bool(data: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
-    value = data.get(key, default)
-    if not isinstance(value, bool):
-        raise ConfigError(f"{where}.{key}", "must be true or false")
-    return value
-
-
-QUEUE_KEYS = frozenset(f.name for f in fields(QueueConfig))
+        return document.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(where, exc.errors(include_url=False)[0]) from None
 
 
 def parse_queue(data: Any, where: str = "queue") -> QueueConfig:
-    """Validate a queue document (contract shape) into a QueueConfig."""
-    if not isinstance(data, Mapping):
-        raise ConfigError(where, "expected an object")
-    unknown = set(data) - QUEUE_KEYS
-    if unknown:
-        raise ConfigError(f"{where}.{sorted(unknown)[0]}", "unknown key")
-    name = data.get("name")
-    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
-        raise ConfigError(f"{where}.name", "must be a non-empty string of letters, digits, - or _")
-    priority = data.get("priority", 0)
-    if isinstance(priority, bool) or not isinstance(priority, int):
-        raise ConfigError(f"{where}.priority", "must be an integer")
-    steps_raw = data.get("escalation", []) or []
-    if not isinstance(steps_raw, list):
-        raise ConfigError(f"{where}.escalation", "must be a list")
-    steps: list[EscalationStep] = []
-    for i, step in enumerate(steps_raw):
-        step_where = f"{where}.escalation[{i}]"
-        if not isinstance(step, Mapping):
-            raise ConfigError(step_where, "expected an object with after and skills")
-        after = _number(step, "after", None, step_where)
-        assert after is not None
-        skills = parse_skills(step.get("skills"), f"{step_where}.skills")
-        steps.append(EscalationStep(after, skills))
-    if any(b.after < a.after for a, b in itertools.pairwise(steps)):
-        raise ConfigError(f"{where}.escalation", "steps must be in increasing order of after")
-    overflow = data.get("overflow")
-    if overflow is not None and (not isinstance(overflow, str) or not overflow):
-        raise ConfigError(
-            f"{where}.overflow", "must be a queue name, context,exten,priority or null"
-        )
-    primary = data.get("primary_skill")
-    if primary is not None and not isinstance(primary, str):
-        raise ConfigError(f"{where}.primary_skill", "must be a skill name or null")
-    max_wait = _number(data, "max_wait", 300.0, where, allow_none=True)
-    ring_timeout = _number(data, "ring_timeout", 15.0, where)
-    assert ring_timeout is not None
-    if ring_timeout <= 0:
-        raise ConfigError(f"{where}.ring_timeout", "must be positive")
-    announce_every = _number(data, "announce_every", 30.0, where)
-    assert announce_every is not None
-    return QueueConfig(
-        name=name,
-        skills=parse_skills(data.get("skills"), f"{where}.skills"),
-        priority=priority,
-        sl_threshold=_number(data, "sl_threshold", 20.0, where) or 0.0,
-        wrap_up=_number(data, "wrap_up", 5.0, where) or 0.0,
-        ring_timeout=ring_timeout,
-        max_wait=max_wait if max_wait else None,
-        overflow=overflow,
-        escalation=tuple(steps),
-        policy=_enum(data, "policy", AgentPolicy, AgentPolicy.LONGEST_IDLE, where),
-        primary_skill=primary,
-        rona_action=_enum(data, "rona_action", RonaAction, RonaAction.PAUSE, where),
-        rona_delay=_number(data, "rona_delay", 0.0, where) or 0.0,
-        join_empty=_bool(data, "join_empty", True, where),
-        leave_empty=_bool(data, "leave_empty", False, where),
-        announce_every=announce_every,
-        callback=_bool(data, "callback", True, where),
-        short_abandon=_number(data, "short_abandon", 5.0, where) or 0.0,
-        sl_window=_number(data, "sl_window", 3600.0, where) or 3600.0,
-    )
-
-
-def queue_to_dict(queue: QueueConfig) -> dict[str, Any]:
-    return {
-        "name": queue.name,
-        "skills": dict(queue.skills),
-        "priority": queue.priority,
-        "sl_threshold": queue.sl_threshold,
-        "wrap_up": queue.wrap_up,
-        "ring_timeout": queue.ring_timeout,
-        "max_wait": queue.max_wait,
-        "overflow": queue.overflow,
-        "escalation": [{"after": s.after, "skills": dict(s.skills)} for s in queue.escalation],
-        "policy": queue.policy.value,
-        "primary_skill": queue.primary_skill,
-        "rona_action": queue.rona_action.value,
-        "rona_delay": queue.rona_delay,
-        "join_empty": queue.join_empty,
-        "leave_empty": queue.leave_empty,
-        "announce_every": queue.announce_every,
-        "callback": queue.callback,
-        "short_abandon": queue.short_abandon,
-        "sl_window": queue.sl_window,
-    }
-
-
-AGENT_KEYS = frozenset({"id", "name", "contact", "skills"})
+    return validate(QueueInput, data, where).to_config()
 
 
 def parse_agent(data: Any, where: str = "agent") -> AgentSeed:
-    if not isinstance(data, Mapping):
-        raise ConfigError(where, "expected an object")
-    unknown = set(data) - AGENT_KEYS
-    if unknown:
-        raise ConfigError(f"{where}.{sorted(unknown)[0]}", "unknown key")
-    agent_id = data.get("id")
-    if isinstance(agent_id, int) and not isinstance(agent_id, bool):
-        agent_id = str(agent_id)
-    valid_chars = isinstance(agent_id, str) and all(c.isalnum() or c in "-_." for c in agent_id)
-    if not isinstance(agent_id, str) or not agent_id or not valid_chars:
-        raise ConfigError(f"{where}.id", "must be a non-empty string of letters, digits, -, _ or .")
-    name = data.get("name", "")
-    contact = data.get("contact", "")
-    if not isinstance(name, str):
-        raise ConfigError(f"{where}.name", "must be a string")
-    if not isinstance(contact, str):
-        raise ConfigError(f"{where}.contact", "must be a string such as PJSIP/1001")
-    return AgentSeed(agent_id, name, contact, parse_skills(data.get("skills"), f"{where}.skills"))
+    return validate(AgentInput, data, where).to_seed()
+
+
+_SKILLS: TypeAdapter[dict[str, int]] = TypeAdapter(Skills, config=Document.model_config)
+
+
+def parse_skills(value: Any, where: str) -> Mapping[str, int]:
+    """A skills mapping on its own (stored agents, scenario groups); None is no skills."""
+    if value is None:
+        return frozen_skills(None)
+    try:
+        return frozen_skills(_SKILLS.validate_python(value))
+    except ValidationError as exc:
+        raise _config_error(where, exc.errors(include_url=False)[0]) from None
+
+
+def parse_pause(data: Any) -> str:
+    """The pause body's reason. Its errors name `reason`, or `body` for the rest (since v1)."""
+    if data is None:
+        return ""
+    try:
+        return validate(PauseRequest, data, "").reason
+    except ConfigError as exc:
+        raise ConfigError("reason" if exc.field == "reason" else "body", exc.message) from None
+
+
+def queue_to_dict(queue: QueueConfig) -> dict[str, Any]:
+    """The queue document of a QueueConfig: the API's answer and the stored form."""
+    document = {name: getattr(queue, name) for name in QueueInput.model_fields}
+    document.update(
+        skills=dict(queue.skills),
+        escalation=[{"after": s.after, "skills": dict(s.skills)} for s in queue.escalation],
+        policy=queue.policy.value,
+        rona_action=queue.rona_action.value,
+    )
+    return document

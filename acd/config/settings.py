@@ -88,6 +88,14 @@ def _section(cls: Any, data: Mapping[str, Any], prefix: str, env: Mapping[str, s
     return replace(default, **values)
 
 
+def _tables(data: Mapping[str, Any], key: str) -> list[Any]:
+    """`[[queues]]` / `[[agents]]`: each table is then a document (acd.config.documents)."""
+    tables = data.get(key, [])
+    if not isinstance(tables, list):
+        raise ConfigError(key, f"must be an array of tables ([[{key}]])")
+    return tables
+
+
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     data: dict[str, Any] = {}
@@ -97,8 +105,8 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
                 data = tomllib.load(fh)
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(str(path), str(exc)) from None
-    queues = tuple(parse_queue(q, f"queues[{i}]") for i, q in enumerate(data.get("queues", [])))
-    agents = tuple(parse_agent(a, f"agents[{i}]") for i, a in enumerate(data.get("agents", [])))
+    queues = tuple(parse_queue(q, f"queues[{i}]") for i, q in enumerate(_tables(data, "queues")))
+    agents = tuple(parse_agent(a, f"agents[{i}]") for i, a in enumerate(_tables(data, "agents")))
     return Settings(
         ami=_section(AmiSettings, data.get("ami", {}), "ami", env),
         agi=_section(AgiSettings, data.get("agi", {}), "agi", env),

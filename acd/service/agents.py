@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from acd.config import AgentSeed, ConfigError, parse_agent
+from acd.config import AgentInput, AgentSeed, ConfigError, parse_pause
 from acd.engine import Engine, EventFactory
 from acd.errors import Conflict, Invalid, NotFound
 from acd.router.events import (
@@ -18,14 +18,7 @@ from acd.router.events import (
     AgentUpserted,
 )
 from acd.router.model import AgentState, AgentView
-from acd.service.common import (
-    MAX_NAME_LENGTH,
-    MAX_PAUSE_REASON_LENGTH,
-    MAX_TEXT_LENGTH,
-    ConfigStoreLike,
-    invalid,
-    raise_if_rejected,
-)
+from acd.service.common import ConfigStoreLike, invalid, raise_if_rejected, validated
 from acd.service.directory import AgentDirectory
 
 
@@ -40,14 +33,6 @@ class AgentRecord:
     reachable: bool
     call_id: str | None
     pending: str | None
-
-
-def check_agent_bounds(agent: AgentSeed, where: str = "agent") -> None:
-    if len(agent.id) > MAX_NAME_LENGTH:
-        raise Invalid(f"must be at most {MAX_NAME_LENGTH} characters", field=f"{where}.id")
-    for key in ("name", "contact"):
-        if len(getattr(agent, key)) > MAX_TEXT_LENGTH:
-            raise Invalid(f"must be at most {MAX_TEXT_LENGTH} characters", field=f"{where}.{key}")
 
 
 class AgentService:
@@ -105,11 +90,7 @@ class AgentService:
         self.directory.remove(agent_id)
 
     def _parse(self, document: Any) -> AgentSeed:
-        try:
-            agent = parse_agent(document, "agent")
-        except ConfigError as exc:
-            raise invalid(exc) from None
-        check_agent_bounds(agent)
+        agent = validated(AgentInput, document, "agent").to_seed()
         if agent.contact:
             holder = self.directory.by_contact(agent.contact)
             if holder is not None and holder.id != agent.id:
@@ -150,9 +131,15 @@ class AgentService:
         return await self._change(agent_id, lambda now: AgentLoggedOut(now, agent_id))
 
     async def pause(self, agent_id: str, reason: str = "") -> AgentView:
-        self._known(agent_id)
-        if len(reason) > MAX_PAUSE_REASON_LENGTH:
-            raise Invalid(f"must be at most {MAX_PAUSE_REASON_LENGTH} characters", field="reason")
+        """Pause with a reason (the dialplan's reason code); the pause request's rules apply."""
+        return await self.pause_request(agent_id, {"reason": reason})
+
+    async def pause_request(self, agent_id: str, document: Any) -> AgentView:
+        """Pause with the API's body (`{"reason": "..."}`, or None for no reason)."""
+        try:
+            reason = parse_pause(document)
+        except ConfigError as exc:
+            raise invalid(exc) from None
         return await self._change(agent_id, lambda now: AgentPaused(now, agent_id, reason))
 
     async def unpause(self, agent_id: str) -> AgentView:

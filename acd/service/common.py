@@ -1,29 +1,24 @@
-"""What every use case shares: rejections as domain errors, storable bounds, the store's shape."""
+"""What every use case shares: rejections and invalid documents as domain errors, the store's
+shape. The documents' rules themselves are declared once, in acd/config/documents.py."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from acd.config import AgentSeed, ConfigError
+from acd.config import AgentSeed, ConfigError, validate
+from acd.config.documents import Document
 from acd.errors import Conflict, DomainError, Invalid, NotFound
 from acd.router.decisions import Decision, EventRejected
 from acd.router.model import QueueConfig
+
+D = TypeVar("D", bound=Document)
 
 _REJECTION_ERRORS: dict[str, type[DomainError]] = {
     "unknown_agent": NotFound,
     "unknown_call": NotFound,
     "unknown_queue": NotFound,
 }
-
-#: Bounds that keep stored numbers inside what every backend and JSON encoder handles.
-MAX_PRIORITY = 1_000_000
-MAX_SECONDS = 10_000_000.0  # ~115 days: longer than any sensible wait, wrap-up or window
-MAX_NAME_LENGTH = 64
-MAX_TEXT_LENGTH = 200
-MAX_PAUSE_REASON_LENGTH = 100
-
-ROLES = ("admin", "supervisor", "agent", "reader")
 
 
 def raise_if_rejected(decisions: Sequence[Decision]) -> None:
@@ -35,6 +30,14 @@ def raise_if_rejected(decisions: Sequence[Decision]) -> None:
 
 def invalid(error: ConfigError) -> Invalid:
     return Invalid(error.message, field=error.field)
+
+
+def validated(document: type[D], data: Any, where: str) -> D:
+    """`data` as `document` (acd.config.documents), or Invalid naming the field."""
+    try:
+        return validate(document, data, where)
+    except ConfigError as exc:
+        raise invalid(exc) from None
 
 
 # --- what the use cases need from storage (acd.storage implements these) -------------------

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
-from acd.config import ConfigError, parse_queue
+from acd.config import QueueInput
 from acd.engine import Engine
 from acd.errors import Conflict, Invalid, NotFound
 from acd.router.events import (
@@ -14,47 +13,7 @@ from acd.router.events import (
     QueueUpserted,
 )
 from acd.router.model import QueueConfig
-from acd.service.common import (
-    MAX_NAME_LENGTH,
-    MAX_PRIORITY,
-    MAX_SECONDS,
-    MAX_TEXT_LENGTH,
-    ConfigStoreLike,
-    invalid,
-    raise_if_rejected,
-)
-
-
-def _check_seconds(value: float | None, field: str) -> None:
-    if value is not None and (not math.isfinite(value) or value > MAX_SECONDS):
-        raise Invalid(f"must be at most {MAX_SECONDS:.0f} seconds", field=field)
-
-
-def check_queue_bounds(queue: QueueConfig, where: str = "queue") -> None:
-    """parse_queue checks types and signs; this keeps values storable and JSON-encodable."""
-    if len(queue.name) > MAX_NAME_LENGTH:
-        raise Invalid(f"must be at most {MAX_NAME_LENGTH} characters", field=f"{where}.name")
-    if abs(queue.priority) > MAX_PRIORITY:
-        raise Invalid(f"must be within ±{MAX_PRIORITY}", field=f"{where}.priority")
-    for key in (
-        "sl_threshold",
-        "wrap_up",
-        "ring_timeout",
-        "max_wait",
-        "rona_delay",
-        "announce_every",
-        "short_abandon",
-        "sl_window",
-    ):
-        _check_seconds(getattr(queue, key), f"{where}.{key}")
-    for i, step in enumerate(queue.escalation):
-        _check_seconds(step.after, f"{where}.escalation[{i}].after")
-    for text_field in ("overflow", "primary_skill"):
-        text = getattr(queue, text_field)
-        if text is not None and len(text) > MAX_TEXT_LENGTH:
-            raise Invalid(
-                f"must be at most {MAX_TEXT_LENGTH} characters", field=f"{where}.{text_field}"
-            )
+from acd.service.common import ConfigStoreLike, raise_if_rejected, validated
 
 
 class QueueService:
@@ -107,12 +66,7 @@ class QueueService:
         raise_if_rejected(await self.engine.submit(lambda now: QueueRemoved(now, name)))
 
     def _parse(self, document: Any) -> QueueConfig:
-        try:
-            queue = parse_queue(document, "queue")
-        except ConfigError as exc:
-            raise invalid(exc) from None
-        check_queue_bounds(queue)
-        return queue
+        return validated(QueueInput, document, "queue").to_config()
 
     async def _save(self, queue: QueueConfig) -> QueueConfig:
         await self.store.put_queue(queue)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from acd.config import TokenInput
 from acd.errors import Conflict, Invalid, NotFound
-from acd.service.common import MAX_NAME_LENGTH, ROLES, ConfigStoreLike
+from acd.service.common import ConfigStoreLike, validated
 from acd.service.directory import AgentDirectory
 
 
@@ -50,20 +51,11 @@ class TokenService:
             await self.store.add_token(self._free_name(name, await self.list()), "admin", secret)
 
     async def issue(self, document: Any) -> IssuedToken:
-        if not isinstance(document, Mapping):
-            raise Invalid("expected an object with name, role and agent_id", field="token")
-        unknown = set(document) - {"name", "role", "agent_id"}
-        if unknown:
-            raise Invalid("unknown key", field=f"token.{sorted(unknown)[0]}")
-        name, role, agent_id = document.get("name"), document.get("role"), document.get("agent_id")
-        if not isinstance(name, str) or not name or len(name) > MAX_NAME_LENGTH:
-            raise Invalid(
-                f"must be a string of 1..{MAX_NAME_LENGTH} characters", field="token.name"
-            )
-        if role not in ROLES:
-            raise Invalid(f"must be one of {', '.join(ROLES)}", field="token.role")
+        request = validated(TokenInput, document, "token")
+        name, role, agent_id = request.name, request.role, request.agent_id
+        # The pairing of role and agent needs the directory: the declaration only describes it.
         if role == "agent":
-            if not isinstance(agent_id, str) or self.directory.get(agent_id) is None:
+            if agent_id is None or self.directory.get(agent_id) is None:
                 raise Invalid(
                     "an agent token needs the id of a known agent", field="token.agent_id"
                 )

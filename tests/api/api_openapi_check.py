@@ -76,3 +76,11 @@ def validate_response(method: str, path: str, status: int, content_type: str, bo
     assert content_type in content, f"{method} {template} {status}: {content_type} undocumented"
     if content_type == "application/json":
         _validate(_pointer(*base, "content", content_type, "schema"), body)
+
+
+def schema_errors(name: str, instance: Any) -> list[str]:
+    """What the component schema `name` finds wrong with `instance` (empty: valid)."""
+    validator = Draft202012Validator(
+        {"$ref": f"{BASE}#/components/schemas/{name}"}, registry=_registry()
+    )
+    return sorted(error.message for error in validator.iter_errors(instance))

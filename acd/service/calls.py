@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from acd.engine import Engine
 from acd.errors import NotFound
@@ -14,11 +14,11 @@ from acd.router.model import CallView
 class CallerInfoSource(Protocol):
     """Caller data the controller learned at entry (ACD_CALLER_DATA, caller id)."""
 
-    def caller_info(self, call_id: str) -> Mapping[str, Any] | None: ...
+    def caller_info(self, call_id: str) -> Mapping[str, object] | None: ...
 
 
 class FinishedCalls(Protocol):
-    async def get_call(self, call_id: str) -> Mapping[str, Any] | None:
+    async def get_call(self, call_id: str) -> Mapping[str, object] | None:
         """The stored record: the latest visit's fields plus every visit as `legs`."""
         ...
 
@@ -27,7 +27,7 @@ class FinishedCalls(Protocol):
 class LiveCall:
     view: CallView
     position: int | None
-    caller: Mapping[str, Any] | None
+    caller: Mapping[str, object] | None
 
 
 class CallService:
@@ -44,7 +44,7 @@ class CallService:
     def live(self) -> list[LiveCall]:
         return [self._live(view) for view in self.engine.router.calls()]
 
-    async def get(self, call_id: str) -> LiveCall | Mapping[str, Any]:
+    async def get(self, call_id: str) -> LiveCall | Mapping[str, object]:
         """A live call, or the stored record of a finished one."""
         view = self.engine.router.call(call_id)
         if view is not None:

@@ -27,6 +27,7 @@ has mean `aht`. For comparisons with Erlang, wrap-up is 0 and the talk time is t
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +37,9 @@ from typing import Any
 
 from acd.config import ConfigError, parse_queue, parse_skills
 from acd.router.model import QueueConfig
+
+#: Group names prefix simulated agent ids: the agent id rule's ASCII letters, digits, - and _.
+_GROUP_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 TRAFFIC_KEYS = ("rate", "aht", "patience")
 
@@ -167,8 +171,8 @@ def parse_scenario(data: Mapping[str, Any]) -> Scenario:
         if unknown:
             raise ConfigError(f"{where}.{sorted(unknown)[0]}", "unknown key")
         name = raw.get("name")
-        if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
-            raise ConfigError(f"{where}.name", "must be a string of letters, digits, - or _")
+        if not isinstance(name, str) or not _GROUP_NAME.fullmatch(name):
+            raise ConfigError(f"{where}.name", "must be a string of ASCII letters, digits, - or _")
         agents = raw.get("agents")
         if isinstance(agents, bool) or not isinstance(agents, int) or agents < 0:
             raise ConfigError(f"{where}.agents", "must be a whole number >= 0")

@@ -9,6 +9,7 @@ make a leaked database useless and still lets `find_token` use the unique index.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,14 +18,16 @@ from typing import Any
 from sqlalchemy import Row, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from acd.config import AgentSeed, Settings, parse_queue, parse_skills, queue_to_dict
+from acd.config import AgentSeed, ConfigError, Settings, parse_queue, parse_skills, queue_to_dict
+from acd.config.documents import ROLES
 from acd.errors import Invalid
 from acd.router.model import QueueConfig
 from acd.storage.tables import agents, api_tokens, meta, queues
 from acd.storage.upsert import upsert
 
-ROLES = ("admin", "supervisor", "agent", "reader")
 _SEEDED_KEY = "seeded_at"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +53,17 @@ class ConfigStore:
             rows = await conn.execute(
                 select(queues.c.name, queues.c.document).order_by(queues.c.name)
             )
-            return [parse_queue(row.document, f"stored queue {row.name}") for row in rows]
+            found = []
+            for row in rows:
+                try:
+                    found.append(parse_queue(row.document, f"stored queue {row.name}"))
+                except ConfigError as exc:
+                    # Stored under an older, looser rule: keep the row for the operator to
+                    # fix (PUT it again) rather than refuse to start every other queue.
+                    log.error(
+                        "stored queue %r is not valid any more, not loaded: %s", row.name, exc
+                    )
+            return found
 
     async def get_queue(self, name: str) -> QueueConfig | None:
         async with self._engine.connect() as conn:

@@ -8,12 +8,11 @@ intervals) in SQLite (embedded default) or PostgreSQL, through SQLAlchemy's asyn
     await database.close()
 """
 
-from acd.storage.config_store import ROLES, ConfigStore, TokenInfo, hash_secret
+from acd.storage.config_store import ConfigStore, TokenInfo, hash_secret
 from acd.storage.database import Database
 from acd.storage.record_store import AgentInterval, CallRecord, RecordStore
 
 __all__ = [
-    "ROLES",
     "AgentInterval",
     "CallRecord",
     "ConfigStore",

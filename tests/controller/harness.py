@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from panoramisk import Manager
+from watch import WAIT, Watch, ami_probe, close_probe
 
 from acd.asterisk.testing import RunningAsterisk
 from acd.compose import AsteriskSide, start_asterisk_side
@@ -23,40 +23,7 @@ from acd.router.router import Router
 from acd.service import AgentService
 from acd.service.directory import AgentDirectory
 
-WAIT = 15.0
 _serial = itertools.count(1)
-
-
-class Watch:
-    """Things seen so far, and waiting for the first (or next) one that matches."""
-
-    def __init__(self) -> None:
-        self.seen: list[Any] = []
-        self._waiters: list[tuple[Callable[[Any], bool], asyncio.Future[Any]]] = []
-
-    def add(self, item: Any) -> None:
-        self.seen.append(item)
-        for waiter in list(self._waiters):
-            predicate, future = waiter
-            if not future.done() and predicate(item):
-                future.set_result(item)
-                self._waiters.remove(waiter)
-
-    async def first(
-        self, predicate: Callable[[Any], bool], within: float = WAIT, since: int = 0
-    ) -> Any:
-        for item in self.seen[since:]:
-            if predicate(item):
-                return item
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiters.append((predicate, future))
-        try:
-            return await asyncio.wait_for(future, within)
-        except TimeoutError:
-            raise AssertionError(f"nothing matched within {within} s") from None
-
-    def mark(self) -> int:
-        return len(self.seen)
 
 
 class StepWatch(Watch):
@@ -157,19 +124,7 @@ class Acd:
             _RecorderAdapter(self.recorder),
         )
         self.controller = self.side.controller
-        logged_in: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.probe = Manager(
-            loop=asyncio.get_running_loop(),
-            host=self.asterisk.ami_host,
-            port=self.asterisk.ami_port,
-            username=self.asterisk.ami_username,
-            secret=self.asterisk.ami_secret,
-            events="call,system",
-            on_login=lambda _m: logged_in.done() or logged_in.set_result(None),
-        )
-        self.probe.register_event("*", lambda _m, message: self.ami_events.add(message))
-        self.probe.connect()
-        await asyncio.wait_for(logged_in, WAIT)
+        self.probe = await ami_probe(self.asterisk, self.ami_events)
         await self.controller.wait_ready(WAIT)
 
     async def stop(self) -> None:
@@ -179,8 +134,7 @@ class Acd:
             if self.side is not None:
                 await self.side.stop()
             if self.probe is not None:
-                self.probe.connect = lambda *a, **k: None
-                self.probe.close()
+                close_probe(self.probe)
             await self.engine.stop()
 
     async def action(self, **headers: Any) -> Any:

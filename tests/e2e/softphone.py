@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pjsua2 as pj
-from controller.harness import Watch
+from watch import Watch
 
 LOOPBACK = "127.0.0.1"
 

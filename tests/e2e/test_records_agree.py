@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from controller.harness import WAIT, StepWatch, Watch
-from panoramisk import Manager
+from controller.harness import StepWatch
 from prometheus_client.parser import text_string_to_metric_families
+from watch import WAIT, Watch, ami_probe, close_probe
 
 from acd.asterisk.testing import RunningAsterisk
 from acd.compose import Assembly, assemble, start_controller
@@ -100,19 +100,7 @@ class Probe:
         self.manager: Any = None
 
     async def start(self) -> None:
-        logged_in: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.manager = Manager(
-            loop=asyncio.get_running_loop(),
-            host=self.asterisk.ami_host,
-            port=self.asterisk.ami_port,
-            username=self.asterisk.ami_username,
-            secret=self.asterisk.ami_secret,
-            events="call,system",
-            on_login=lambda _m: None if logged_in.done() else logged_in.set_result(None),
-        )
-        self.manager.register_event("*", lambda _m, message: self.events.add(message))
-        self.manager.connect()
-        await asyncio.wait_for(logged_in, WAIT)
+        self.manager = await ami_probe(self.asterisk, self.events)
 
     async def stop(self) -> None:
         if self.manager is None:
@@ -125,8 +113,7 @@ class Probe:
                 if message.get("Event") == "CoreShowChannel":
                     await self.action(Action="Hangup", Channel=message["Channel"])
         finally:
-            self.manager.connect = lambda *a, **k: None
-            self.manager.close()
+            close_probe(self.manager)
 
     async def action(self, **headers: Any) -> Any:
         headers.setdefault("Async", "false")

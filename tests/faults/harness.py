@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from panoramisk import Manager
+from watch import Watch, ami_probe, close_probe
 
 from acd.asterisk.ports import LOOPBACK, free_port
 from acd.asterisk.testing import RunningAsterisk
@@ -360,42 +360,6 @@ class ControllerProcess:
 # --- the probe: callers and a look at Asterisk -------------------------------------------------
 
 
-class Watch:
-    """AMI events seen so far, and waiting for the first one that matches."""
-
-    def __init__(self) -> None:
-        self.seen: list[Any] = []
-        self._waiters: list[tuple[Callable[[Any], bool], asyncio.Future[Any]]] = []
-
-    def add(self, item: Any) -> None:
-        self.seen.append(item)
-        for waiter in list(self._waiters):
-            predicate, future = waiter
-            if not future.done() and predicate(item):
-                future.set_result(item)
-                self._waiters.remove(waiter)
-
-    def mark(self) -> int:
-        return len(self.seen)
-
-    async def first(
-        self, predicate: Callable[[Any], bool], within: float = WAIT, since: int = 0
-    ) -> Any:
-        for item in self.seen[since:]:
-            if predicate(item):
-                return item
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        waiter = (predicate, future)
-        self._waiters.append(waiter)
-        try:
-            return await asyncio.wait_for(future, within)
-        except TimeoutError:
-            raise AssertionError(f"no AMI event matched within {within} s") from None
-        finally:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
-
-
 @dataclass(frozen=True, slots=True)
 class Caller:
     """A caller originated as Local/<queue>@acd-inbound/n: its ;1 half (the far end, where a
@@ -437,19 +401,7 @@ class Probe:
         self.callers: list[Caller] = []
 
     async def start(self) -> None:
-        logged_in: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.manager = Manager(
-            loop=asyncio.get_running_loop(),
-            host=self.asterisk.ami_host,
-            port=self.asterisk.ami_port,
-            username=self.asterisk.ami_username,
-            secret=self.asterisk.ami_secret,
-            events=self.event_classes,
-            on_login=lambda _m: None if logged_in.done() else logged_in.set_result(None),
-        )
-        self.manager.register_event("*", lambda _m, message: self.events.add(message))
-        self.manager.connect()
-        await asyncio.wait_for(logged_in, WAIT)
+        self.manager = await ami_probe(self.asterisk, self.events, self.event_classes)
 
     async def close(self, hangup: bool = True) -> None:
         if self.manager is None:
@@ -458,8 +410,7 @@ class Probe:
             if hangup:
                 await self.hangup_all()
         finally:
-            self.manager.connect = lambda *a, **k: None  # no reconnect on close
-            self.manager.close()
+            close_probe(self.manager)
             self.manager = None
 
     async def action(self, **headers: Any) -> Any:

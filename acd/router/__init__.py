@@ -48,6 +48,16 @@ Per event (rejections emit one EventRejected and change nothing)
   AgentUnpaused      PAUSED → AVAILABLE (idle_since = now), agent-driven; a pending pause is
                      cancelled; LOGGED_OUT: rejected `agent_not_logged_in`; else no-op.
   AgentReachabilityChanged  flag set; becoming reachable while AVAILABLE → agent-driven.
+  AgentRestored      (at start, from the store) only for a LOGGED_OUT agent, else rejected
+                     `agent_logged_in`. AVAILABLE, PAUSED(reason, "rona" included) and
+                     WRAP_UP come back as stored, with the stored idle_since; WRAP_UP keeps
+                     its pending request and deadline `wrap_until`, a "rona" pause its
+                     `rona_until` (a deadline already past runs at the next Tick, at its
+                     deadline, like any other); then agent-driven. RESERVED or BUSY: the call
+                     went with the previous run (until calls are re-adopted), so the agent
+                     settles as if it had ended at the restart: pending logout → stays
+                     LOGGED_OUT (nothing emitted), pending pause → PAUSED(pending reason),
+                     else AVAILABLE; idle_since stays the stored one; then agent-driven.
   QueueUpserted      config replaced; its WAITING/OFFERED calls get step and requirements
                      recomputed from their time in queue (no CallEscalated) and their max-wait
                      deadline moved; queue-driven.

@@ -14,7 +14,9 @@ from acd.router import events as ev
 from acd.router.model import (
     MAX_LEVEL,
     MIN_LEVEL,
+    RONA_REASON,
     AgentPolicy,
+    AgentState,
     EscalationStep,
     QueueConfig,
     RonaAction,
@@ -106,6 +108,49 @@ def _reachability_problem(event: ev.AgentReachabilityChanged) -> str | None:
     return None if type(event.reachable) is bool else "reachable must be a boolean"
 
 
+#: The states an AgentRestored can restore, and those among them that are on a call.
+_RESTORABLE = frozenset(AgentState) - {AgentState.LOGGED_OUT}
+_ON_A_CALL = frozenset({AgentState.RESERVED, AgentState.BUSY, AgentState.WRAP_UP})
+_PENDING = (None, "pause", "logout")
+
+
+def _optional_time(value: Any) -> bool:
+    return value is None or _is_number(value)
+
+
+def _restored_problem(event: ev.AgentRestored) -> str | None:
+    """The stored state must be one the router itself could have been in: a logged-in state
+    with its idle_since; a pause reason exactly when PAUSED; a pending request only on a call
+    (a pause with its reason); a wrap-up deadline exactly when WRAP_UP; a rona deadline only
+    for a "rona" pause."""
+    state = event.state
+    if type(state) is not AgentState or state not in _RESTORABLE:
+        return "state must be a logged-in AgentState"
+    if not _is_number(event.idle_since):
+        return "idle_since must be a finite number"
+    paused = state is AgentState.PAUSED
+    if paused != (type(event.pause_reason) is str) or (
+        not paused and event.pause_reason is not None
+    ):
+        return "pause_reason must be a string when paused and None otherwise"
+    pending = event.pending
+    if pending not in _PENDING or (pending is not None and state not in _ON_A_CALL):
+        return 'pending must be None, or "pause" or "logout" while on a call'
+    wants_reason = pending == "pause"
+    if wants_reason != (type(event.pending_reason) is str) or (
+        not wants_reason and event.pending_reason is not None
+    ):
+        return "pending_reason must be a string for a pending pause and None otherwise"
+    wrapping = state is AgentState.WRAP_UP
+    if not _optional_time(event.wrap_until) or wrapping != (event.wrap_until is not None):
+        return "wrap_until must be a finite number in wrap-up and None otherwise"
+    if not _optional_time(event.rona_until) or (
+        event.rona_until is not None and (not paused or event.pause_reason != RONA_REASON)
+    ):
+        return 'rona_until must be None or a finite number for a "rona" pause'
+    return None
+
+
 #: Per event type: the fields that must be non-empty strings, and any further check.
 _SHAPES: dict[type, tuple[tuple[str, ...], Callable[[Any], str | None] | None]] = {
     ev.Tick: ((), None),
@@ -118,6 +163,7 @@ _SHAPES: dict[type, tuple[tuple[str, ...], Callable[[Any], str | None] | None]] 
     ev.AgentPaused: (("agent_id",), _paused_problem),
     ev.AgentUnpaused: (("agent_id",), None),
     ev.AgentReachabilityChanged: (("agent_id",), _reachability_problem),
+    ev.AgentRestored: (("agent_id",), _restored_problem),
     ev.CallArrived: (("call_id", "queue"), _call_arrived_problem),
     ev.CallAbandoned: (("call_id",), None),
     ev.OfferAnswered: (("call_id", "agent_id"), None),

@@ -64,7 +64,8 @@ class CallExited:
 class EventRejected:
     """The event could not apply (unknown agent, call or queue; wrong state). Nothing changed.
     `code` is a stable string such as `unknown_agent`, `unknown_call`, `unknown_queue`,
-    `duplicate_call`, `agent_not_logged_in`, `agent_busy`, `wrong_state`."""
+    `duplicate_call`, `agent_not_logged_in`, `agent_busy`, `agent_logged_in` (a restore
+    for an agent logged in already), `wrong_state`, `invalid_event`."""
 
     event: str
     code: str

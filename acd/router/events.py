@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from acd.router.model import QueueConfig, frozen_skills
+from acd.router.model import AgentState, QueueConfig, frozen_skills
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +104,29 @@ class AgentReachabilityChanged:
     reachable: bool
 
 
+@dataclass(frozen=True, slots=True)
+class AgentRestored:
+    """At start: a LOGGED_OUT agent takes back the state a previous run stored for it
+    (`acd.recovery`). Rejected `agent_logged_in` when the agent is logged in here already.
+
+    `state` AVAILABLE, PAUSED (`pause_reason`; "rona" may carry `rona_until`) or WRAP_UP
+    (`wrap_until`, and a `pending` "pause" (`pending_reason`) or "logout" that applies when it
+    ends; a past deadline runs at the next Tick) is restored as it was, with the stored
+    `idle_since`. RESERVED or BUSY: the call went with the previous run (re-adopting it is
+    later work), so the agent is settled as if the call had ended at the restart: its pending
+    request applies, else AVAILABLE with the stored idle_since."""
+
+    now: float
+    agent_id: str
+    state: AgentState
+    pause_reason: str | None
+    idle_since: float
+    pending: str | None = None
+    pending_reason: str | None = None
+    wrap_until: float | None = None
+    rona_until: float | None = None
+
+
 # --- calls ---------------------------------------------------------------------------------
 
 
@@ -168,6 +191,7 @@ Event = (
     | AgentPaused
     | AgentUnpaused
     | AgentReachabilityChanged
+    | AgentRestored
     | CallArrived
     | CallAbandoned
     | OfferAnswered

@@ -131,6 +131,10 @@ class AgentView:
     #: "pause" or "logout" asked for while on a call; applied when the call and wrap-up end.
     pending: str | None
     pending_reason: str | None  # the pause reason of a pending pause
+    #: End of the current wrap-up (WRAP_UP only; None once it is being settled).
+    wrap_until: float | None = None
+    #: End of a ring-no-answer delay (PAUSED "rona" with the queue's rona_action DELAY).
+    rona_until: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,10 @@ handlers, so that the differential tests catch a table row drifting from the pol
          `agent_not_logged_in`; anything else is a no-op
          leaving a call (offer retracted, offer failed, end of wrap-up): a pending logout or
          pause applies, else a failed offer pauses it with reason "rona", otherwise available
+         restored (logged out only, else refused `agent_logged_in`): back to the stored
+         available, paused or wrap_up as it was; stored reserved or busy: its call is gone,
+         so a pending logout leaves it logged out (nothing emitted), a pending pause pauses
+         it, otherwise available; the stored idle_since in every case
   call   waiting -offer-> offered -answer-> connected; offered -fail-> waiting; abandoned while
          waiting or offered, ended while connected; other call events are `wrong_state`
 """
@@ -204,6 +208,8 @@ class ReferenceRouter:
             a.call_id,
             a.pending,
             a.pending_reason,
+            a.wrap_until,
+            a.rona_until,
         )
 
     @staticmethod
@@ -280,6 +286,7 @@ class ReferenceRouter:
                 ev.AgentPaused,
                 ev.AgentUnpaused,
                 ev.AgentReachabilityChanged,
+                ev.AgentRestored,
             ),
         ):
             a = self._agents.get(agent_id or "")
@@ -293,6 +300,8 @@ class ReferenceRouter:
                 and a.state == AgentState.LOGGED_OUT
             ):
                 raise _RejectedError("agent_not_logged_in", message)
+            if isinstance(event, ev.AgentRestored) and a.state != AgentState.LOGGED_OUT:
+                raise _RejectedError("agent_logged_in", message)
         elif isinstance(event, ev.QueueRemoved) and event.name not in self._queues:
             raise _RejectedError("unknown_queue", f"no queue {event.name!r}")
         elif isinstance(event, ev.CallArrived) and event.call_id in self._calls:
@@ -527,6 +536,29 @@ class ReferenceRouter:
         a.reachable = event.reachable
         if became_reachable:
             self._agent_driven(a, self._now)
+
+    def _on_AgentRestored(self, event: ev.AgentRestored) -> None:  # noqa: N802
+        a = self._agents[event.agent_id]
+        now = self._now
+        if event.state in (AgentState.RESERVED, AgentState.BUSY):
+            # The call went with the previous run: as if it had ended at the restart.
+            if event.pending == "logout":
+                return  # logged out already
+            a.idle_since = event.idle_since
+            if event.pending == "pause":
+                self._set_agent(a, AgentState.PAUSED, now, event.pending_reason)
+                return
+            self._set_agent(a, AgentState.AVAILABLE, now)
+            self._agent_driven(a, now)
+            return
+        a.idle_since = event.idle_since
+        self._set_agent(a, event.state, now, event.pause_reason)
+        if event.state == AgentState.WRAP_UP:
+            a.pending, a.pending_reason = event.pending, event.pending_reason
+            a.wrap_until = event.wrap_until
+        if event.state == AgentState.PAUSED:
+            a.rona_until = event.rona_until
+        self._agent_driven(a, now)
 
     def _on_CallArrived(self, event: ev.CallArrived) -> None:  # noqa: N802
         now = self._now

@@ -62,6 +62,7 @@ from acd.router.model import (
     satisfies,
 )
 from acd.router.states import (
+    RESTORE_TRIGGERS,
     AgentOutcome,
     AgentTrigger,
     CallOutcome,
@@ -172,6 +173,7 @@ class Router:
             ev.AgentPaused: (agent_check, self._on_agent_paused),
             ev.AgentUnpaused: (agent_check, self._on_agent_unpaused),
             ev.AgentReachabilityChanged: (agent_check, self._on_reachability_changed),
+            ev.AgentRestored: (self._reject_restored, self._on_agent_restored),
             ev.CallArrived: (self._reject_call_arrived, self._on_call_arrived),
             ev.CallAbandoned: (call_check, self._on_call_abandoned),
             ev.OfferAnswered: (call_check, self._on_offer_answered),
@@ -184,14 +186,14 @@ class Router:
     def handle(self, event: ev.Event) -> list[Decision]:
         """Apply one event; return the decisions it caused, in order.
 
-        Runtime complexity: amortised O(log n + W) for an agent state change and
-        O(m log n + log W) for an arriving call, where a dispatch it causes adds
-        O(k log n) (agent-driven) or O(m log n) (call-driven); a Tick runs each due deadline at
-        that cost; QueueUpserted/QueueRemoved are O(W (m + log n)) for the queue's calls; a
-        skill change is O(s * sets listed under the agent's skills); the first use of a new
-        requirement set costs O(agents having one of its skills); the leave-empty check adds
-        O(W) per leave_empty queue where it runs. (W here only for the sorted per-queue list:
-        a list insert moves O(W) pointers, which is memmove-fast.)
+        Runtime complexity: amortised O(log n + W) for an agent state change,
+        O(m log n + log W) for an arriving call and O(log n) for a restored agent, where a
+        dispatch it causes adds O(k log n) (agent-driven) or O(m log n) (call-driven); a Tick
+        runs each due deadline at that cost; QueueUpserted/QueueRemoved are O(W (m + log n))
+        for the queue's calls; a skill change is O(s * sets listed under the agent's skills);
+        the first use of a new requirement set costs O(agents having one of its skills); the
+        leave-empty check adds O(W) per leave_empty queue where it runs. (W here only for the
+        sorted per-queue list: a list insert moves O(W) pointers, which is memmove-fast.)
         """
         out: list[Decision] = []
         self._out = out
@@ -287,6 +289,15 @@ class Router:
             return EventRejected(
                 name, "wrong_state", f"call {c.id} is not offered to {event.agent_id}"
             )
+        return None
+
+    def _reject_restored(self, event: ev.AgentRestored) -> EventRejected | None:
+        a = self._agents.get(event.agent_id)
+        if a is None:
+            return EventRejected("AgentRestored", "unknown_agent", f"no agent {event.agent_id!r}")
+        outcome = self._agent_rows[RESTORE_TRIGGERS[event.state]][a.state]
+        if outcome.do is _REJECT:
+            return EventRejected("AgentRestored", outcome.code, f"agent {a.id} is {a.state.value}")
         return None
 
     def _reject_queue_removed(self, event: ev.QueueRemoved) -> EventRejected | None:
@@ -689,6 +700,9 @@ class Router:
         if pending is not None:
             outcome = rows[_T_LOGOUT if pending == "logout" else _T_PAUSE][landing]
             assert outcome.do is _MOVE, (a.id, pending, outcome)
+            if outcome.target is a.state:  # a restored agent's pending logout: nothing moves,
+                a.idle_since = None  # it is logged out already, and keeps no idle_since
+                return
         elif landing is _PAUSED:
             reason = RONA_REASON  # the only pause the router makes itself
         elif trigger is _T_WRAP_END:
@@ -855,6 +869,29 @@ class Router:
             self._add_dispatchable(a)
             self._agent_driven(a, self._now)
 
+    def _on_agent_restored(self, event: ev.AgentRestored) -> None:
+        """The row of the stored state's RESTORE trigger: a MOVE puts the agent back as it
+        was (deadlines re-armed, a past one runs at the next Tick), a SETTLE (stored on a
+        call) settles it; both keep the stored idle_since, then agent-driven dispatch."""
+        a = self._agents[event.agent_id]
+        now = self._now
+        trigger = RESTORE_TRIGGERS[event.state]
+        outcome = self._agent_rows[trigger][a.state]
+        a.idle_since = event.idle_since
+        a.pending, a.pending_reason = event.pending, event.pending_reason
+        if outcome.do is _SETTLE:
+            self._settle(a, trigger, now)
+            return
+        self._move_agent(a, outcome, now, event.pause_reason)
+        if a.state is _WRAP_UP and event.wrap_until is not None:
+            a.wrap_until = event.wrap_until
+            heapq.heappush(self._deadlines, (a.wrap_until, _WRAP_END, a.id))
+            self._compact_deadlines()
+        elif event.rona_until is not None:  # validated: only with a "rona" pause
+            a.rona_until = event.rona_until
+            heapq.heappush(self._deadlines, (a.rona_until, _RONA_END, a.id))
+        self._agent_driven(a, now)
+
     def _on_call_arrived(self, event: ev.CallArrived) -> None:
         now = self._now
         q = self._queues.get(event.queue)
@@ -945,6 +982,8 @@ def _agent_view(a: Agent) -> AgentView:
         a.call_id,
         a.pending,
         a.pending_reason,
+        a.wrap_until,
+        a.rona_until,
     )
 
 

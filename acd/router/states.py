@@ -17,25 +17,39 @@ Theory of operation
   here drifting from the policy in `acd.router`.
 
   Settling: an agent leaves its call (RETRACT: the offered call went away, abandoned or its
-  queue removed; FAIL: it did not take the offer; WRAP_END). The SETTLE row's target is
-  where it lands when nothing is pending. A pending request is applied as if it came right
-  after landing there: a pending logout takes the LOGOUT row of the landing state, a pending
-  pause its PAUSE row (both MOVE rows). Only the final state is emitted. Without a pending
-  request, landing in PAUSED means the rona pause (reason "rona").
+  queue removed; FAIL: it did not take the offer; WRAP_END; RESTORE_CALL, below). The
+  SETTLE row's target is where it lands when nothing is pending. A pending request is applied
+  as if it came right after landing there: a pending logout takes the LOGOUT row of the
+  landing state, a pending pause its PAUSE row (both MOVE rows). Only the final state is
+  emitted. Without a pending request, landing in PAUSED means the rona pause (reason
+  "rona").
 
-      agent     logged_out available  paused     reserved         busy    wrap_up
-      LOGIN     available  -          -          -                -       -
-      LOGOUT    -          logged_out logged_out defer            defer   defer
-      PAUSE     rej        paused     paused     defer            defer   defer
-      UNPAUSE   rej        -          available  cancel           cancel  cancel
-      REMOVE    gone       logged_out logged_out rej              rej     rej
-      OFFER     .          reserved   .          .                .       .
-      ANSWER    .          .          .          busy             .       .
-      RETRACT   .          .          .          settle:available .       .
-      FAIL      .          .          .          settle:paused    .       .
-      HANG_UP   .          .          .          .                wrap_up .
-      WRAP_END  .          .          .          .                .       settle:available
-      RONA_END  .          .          available  .                .       .
+  Restoring: at start the recovery layer hands a LOGGED_OUT agent back the state a previous
+  run stored for it (`AgentRestored`); the stored state picks the trigger. RESTORE_IDLE,
+  RESTORE_PAUSE and RESTORE_WRAP move it there (stored idle_since, pause reason, pending
+  request, wrap-up and rona-delay deadlines kept). RESTORE_CALL is for an agent stored
+  RESERVED or BUSY: its call went with the previous run, so it settles from LOGGED_OUT like
+  an agent leaving a call, idle_since kept (its pending request applies; a pending logout
+  lands it where it already is, logged out, and emits nothing). Any logged-in state refuses
+  a restore: what the running router knows wins.
+
+      agent         logged_out       available  paused     reserved         busy    wrap_up
+      LOGIN         available        -          -          -                -       -
+      LOGOUT        -                logged_out logged_out defer            defer   defer
+      PAUSE         rej              paused     paused     defer            defer   defer
+      UNPAUSE       rej              -          available  cancel           cancel  cancel
+      REMOVE        gone             logged_out logged_out rej              rej     rej
+      OFFER         .                reserved   .          .                .       .
+      ANSWER        .                .          .          busy             .       .
+      RETRACT       .                .          .          settle:available .       .
+      FAIL          .                .          .          settle:paused    .       .
+      HANG_UP       .                .          .          .                wrap_up .
+      WRAP_END      .                .          .          .                .       settle:available
+      RONA_END      .                .          available  .                .       .
+      RESTORE_IDLE  available        rej        rej        rej              rej     rej
+      RESTORE_PAUSE paused           rej        rej        rej              rej     rej
+      RESTORE_WRAP  wrap_up          rej        rej        rej              rej     rej
+      RESTORE_CALL  settle:available rej        rej        rej              rej     rej
 
       call      waiting offered   connected
       OFFER     offered .         .
@@ -47,13 +61,13 @@ Theory of operation
       ESCALATE  waiting offered   .
       OVERFLOW  waiting .         .
 
-  (`-` ignore; `rej` rejected: PAUSE/UNPAUSE `agent_not_logged_in`, REMOVE `agent_busy`;
-  `gone` leaves the router; REMOVE of a logged-in agent moves it to logged_out, emitted, and
-  then it leaves; `.` no row: an event meeting one is rejected `wrong_state` (for agent rows
-  the call is checked first), a router step never does.) A pending logout wins over a later
-  pause. ESCALATE and OVERFLOW keep the call's state (they change its requirements or queue);
-  the router does not look them up. tests/router/test_router_states.py checks both drawings
-  against the tables.
+  (`-` ignore; `rej` rejected: PAUSE/UNPAUSE `agent_not_logged_in`, REMOVE `agent_busy`,
+  RESTORE_* `agent_logged_in`; `gone` leaves the router; REMOVE of a logged-in agent moves it
+  to logged_out, emitted, and then it leaves; `.` no row: an event meeting one is rejected
+  `wrong_state` (for agent rows the call is checked first), a router step never does.) A
+  pending logout wins over a later pause. ESCALATE and OVERFLOW keep the call's state (they
+  change its requirements or queue); the router does not look them up.
+  tests/router/test_router_states.py checks both drawings against the tables.
 """
 
 from __future__ import annotations
@@ -82,6 +96,24 @@ class AgentTrigger(enum.StrEnum):
     WRAP_END = "wrap_end"
     RONA_END = "rona_end"
     REMOVE = "remove"
+    # AgentRestored, by the stored state (see "Restoring" above)
+    RESTORE_IDLE = "restore_idle"
+    RESTORE_PAUSE = "restore_pause"
+    RESTORE_WRAP = "restore_wrap"
+    RESTORE_CALL = "restore_call"  # stored reserved or busy: the call is gone
+
+
+#: The trigger an `AgentRestored` takes, by the state it restores (stored reserved or busy:
+#: RESTORE_CALL). LOGGED_OUT has none: nothing to restore.
+RESTORE_TRIGGERS: Mapping[AgentState, AgentTrigger] = MappingProxyType(
+    {
+        AgentState.AVAILABLE: AgentTrigger.RESTORE_IDLE,
+        AgentState.PAUSED: AgentTrigger.RESTORE_PAUSE,
+        AgentState.WRAP_UP: AgentTrigger.RESTORE_WRAP,
+        AgentState.RESERVED: AgentTrigger.RESTORE_CALL,
+        AgentState.BUSY: AgentTrigger.RESTORE_CALL,
+    }
+)
 
 
 class CallTrigger(enum.StrEnum):
@@ -128,6 +160,13 @@ _CANCEL: AgentOutcome = Outcome(Do.CANCEL)
 _AGENT_WRONG_STATE: AgentOutcome = Outcome(Do.REJECT, code="wrong_state")
 _NOT_LOGGED_IN: AgentOutcome = Outcome(Do.REJECT, code="agent_not_logged_in")
 _AGENT_BUSY: AgentOutcome = Outcome(Do.REJECT, code="agent_busy")
+_LOGGED_IN: AgentOutcome = Outcome(Do.REJECT, code="agent_logged_in")
+_RESTORES: dict[AgentTrigger, AgentOutcome] = {
+    AgentTrigger.RESTORE_IDLE: Outcome(Do.MOVE, _A.AVAILABLE),
+    AgentTrigger.RESTORE_PAUSE: Outcome(Do.MOVE, _A.PAUSED),
+    AgentTrigger.RESTORE_WRAP: Outcome(Do.MOVE, _A.WRAP_UP),
+    AgentTrigger.RESTORE_CALL: Outcome(Do.SETTLE, _A.AVAILABLE),
+}
 
 AGENT_TABLE: Mapping[tuple[AgentState, AgentTrigger], AgentOutcome] = MappingProxyType(
     {
@@ -168,6 +207,14 @@ AGENT_TABLE: Mapping[tuple[AgentState, AgentTrigger], AgentOutcome] = MappingPro
         (_A.WRAP_UP, _T.UNPAUSE): _CANCEL,
         (_A.WRAP_UP, _T.WRAP_END): Outcome(Do.SETTLE, _A.AVAILABLE),
         (_A.WRAP_UP, _T.REMOVE): _AGENT_BUSY,
+        # restoring: only a logged-out agent takes its stored state back
+        **{(_A.LOGGED_OUT, trigger): outcome for trigger, outcome in _RESTORES.items()},
+        **{
+            (state, trigger): _LOGGED_IN
+            for trigger in _RESTORES
+            for state in AgentState
+            if state is not _A.LOGGED_OUT
+        },
     }
 )
 

@@ -1,5 +1,6 @@
-"""Storage: configuration (queues, agents, hashed API tokens) and records (calls, agent state
-intervals) in SQLite (embedded default) or PostgreSQL, through SQLAlchemy's async engine.
+"""Storage: configuration (queues, agents, hashed API tokens), records (calls, agent state
+intervals) and the durable agent states (`database.agent_states`, see `acd.recovery`) in
+SQLite (embedded default) or PostgreSQL, through SQLAlchemy's async engine.
 
     database = Database(settings.storage.resolved_url())
     await database.migrate()            # Alembic, to the newest revision
@@ -8,16 +9,19 @@ intervals) in SQLite (embedded default) or PostgreSQL, through SQLAlchemy's asyn
     await database.close()
 """
 
+from acd.storage.agent_state_store import AgentStateStore, StoredAgentState
 from acd.storage.config_store import ConfigStore, TokenInfo, hash_secret
 from acd.storage.database import Database
 from acd.storage.record_store import AgentInterval, CallRecord, RecordStore
 
 __all__ = [
     "AgentInterval",
+    "AgentStateStore",
     "CallRecord",
     "ConfigStore",
     "Database",
     "RecordStore",
+    "StoredAgentState",
     "TokenInfo",
     "hash_secret",
 ]

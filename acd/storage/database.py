@@ -1,4 +1,5 @@
-"""One `Database` per process: the async engine, migrations, and the two stores."""
+"""One `Database` per process: the async engine, migrations, and the stores (configuration,
+records, durable agent states)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from acd.storage.agent_state_store import AgentStateStore
 from acd.storage.config_store import ConfigStore
 from acd.storage.record_store import RecordStore
 
@@ -38,6 +40,7 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.config = ConfigStore(self.engine)
         self.records = RecordStore(self.engine)
+        self.agent_states = AgentStateStore(self.engine)
 
     async def migrate(self) -> None:
         """Bring the schema to the newest revision (creates everything on an empty database)."""

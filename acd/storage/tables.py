@@ -88,3 +88,20 @@ agent_intervals = Table(
     Column("start", Float, nullable=False, index=True),
     Column("end", Float, nullable=True),
 )
+
+# The durable part of each agent's routing state (`acd.recovery`): written as it changes,
+# read back at start so a restart keeps logins, pauses, wrap-ups, pending requests and the
+# longest-idle order. One row per agent; a logged-out agent keeps a row saying so.
+agent_states = Table(
+    "acd_agent_states",
+    metadata,
+    Column("agent_id", String(100), primary_key=True),
+    Column("state", String(20), nullable=False),
+    Column("pause_reason", Text, nullable=True),
+    Column("idle_since", Float, nullable=True),
+    Column("pending", String(10), nullable=True),
+    Column("pending_reason", Text, nullable=True),
+    Column("wrap_until", Float, nullable=True),
+    Column("rona_until", Float, nullable=True),
+    Column("updated_at", Float, nullable=False),
+)

@@ -13,9 +13,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 from acd.router import events as ev
-from acd.router.decisions import AgentStateChanged, Decision
+from acd.router.decisions import AgentStateChanged, Decision, EventRejected
 from acd.router.model import (
     AgentPolicy,
+    AgentState,
     CallState,
     EscalationStep,
     QueueConfig,
@@ -51,6 +52,7 @@ KINDS = (
     ("agent_remove", 1),
     ("queue_upsert", 4),
     ("queue_remove", 1),
+    ("restore", 5),
     ("bad", 2),
 )
 _NAMES = [k for k, _ in KINDS]
@@ -136,8 +138,60 @@ class StreamMaker:
                 ev.QueueUpserted(now, QueueConfig(self.queue_name(), max_wait=0.0)),
                 ev.QueueUpserted(now, QueueConfig(self.queue_name(), ring_timeout=0.0)),
                 ev.AgentPaused(now, self.agent_id(), None),  # type: ignore[arg-type]
+                ev.AgentRestored(now, self.agent_id(), AgentState.LOGGED_OUT, None, now),
+                ev.AgentRestored(now, self.agent_id(), AgentState.AVAILABLE, None, math.nan),
+                ev.AgentRestored(now, self.agent_id(), AgentState.AVAILABLE, None, now, "pause"),
+                ev.AgentRestored(now, self.agent_id(), AgentState.PAUSED, None, now),
+                ev.AgentRestored(now, self.agent_id(), AgentState.WRAP_UP, None, now),
+                ev.AgentRestored(
+                    now, self.agent_id(), AgentState.BUSY, None, now, "pause", pending_reason=None
+                ),
+                ev.AgentRestored(
+                    now, self.agent_id(), AgentState.PAUSED, "lunch", now, rona_until=now
+                ),
+                ev.AgentRestored(now, self.agent_id(), "available", None, now),  # type: ignore[arg-type]
                 "not an event",
             ]
+        )
+
+    def _restored(self, ref: ReferenceRouter, now: float) -> ev.AgentRestored:
+        """Usually a logged-out agent given back a plausible stored state (idle_since
+        earlier than now, sometimes equal to another's; wrap-up and rona deadlines past,
+        due now or ahead); sometimes an agent that is logged in (`agent_logged_in`)."""
+        rng = self.rng
+        logged_out = [a.id for a in ref.agents() if a.state == AgentState.LOGGED_OUT]
+        pick_logged_out = logged_out and rng.random() < 0.85
+        agent_id = rng.choice(logged_out) if pick_logged_out else self.agent_id()
+        state = rng.choice(
+            [
+                AgentState.AVAILABLE,
+                AgentState.PAUSED,
+                AgentState.WRAP_UP,
+                AgentState.RESERVED,
+                AgentState.BUSY,
+                AgentState.AVAILABLE,
+                AgentState.PAUSED,
+                AgentState.WRAP_UP,
+            ]
+        )
+        idle_since = max(0.0, now - rng.choice([0.0, 1.0, 4.0, 30.0]))
+        reason = rng.choice(["", "lunch", "rona"]) if state == AgentState.PAUSED else None
+        on_call = state in (AgentState.RESERVED, AgentState.BUSY, AgentState.WRAP_UP)
+        pending = rng.choice([None, None, "pause", "logout"]) if on_call else None
+        pending_reason = rng.choice(["", "lunch"]) if pending == "pause" else None
+        ahead = rng.choice([-2.0, 0.0, 1.0, 4.0])
+        wrap_until = now + ahead if state == AgentState.WRAP_UP else None
+        rona_until = now + ahead if reason == "rona" and rng.random() < 0.6 else None
+        return ev.AgentRestored(
+            now,
+            agent_id,
+            state,
+            reason,
+            idle_since,
+            pending,
+            pending_reason,
+            wrap_until,
+            rona_until,
         )
 
     # --- one event ----------------------------------------------------------------------------
@@ -183,6 +237,8 @@ class StreamMaker:
             return ev.QueueUpserted(now, self.queue_config(self.queue_name()))
         if kind == "queue_remove":
             return ev.QueueRemoved(now, self.queue_name())
+        if kind == "restore":
+            return self._restored(ref, now)
         return self._bad(now)  # type: ignore[return-value]
 
 
@@ -230,6 +286,10 @@ def run_differential(
         idx._check()
         assert_same_views(ref, idx, maker.pools)
         seen.update(decision_kind(d) for d in expected)
+        if isinstance(event, ev.AgentRestored) and not any(
+            isinstance(d, EventRejected) for d in expected
+        ):
+            seen[f"accepted:{event.state.value}"] += 1
     return seen
 
 

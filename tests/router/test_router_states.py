@@ -29,6 +29,10 @@ EXTERNAL = (
     AgentTrigger.PAUSE,
     AgentTrigger.UNPAUSE,
     AgentTrigger.REMOVE,
+    AgentTrigger.RESTORE_IDLE,
+    AgentTrigger.RESTORE_PAUSE,
+    AgentTrigger.RESTORE_WRAP,
+    AgentTrigger.RESTORE_CALL,
 )
 
 

@@ -1,0 +1,278 @@
+"""Durable agent state: an engine listener that stores each agent's state as it changes, and
+the restore at start (see the theory of operation in `acd.recovery`).
+
+    writer = AgentStateWriter(router, database.agent_states)
+    engine.add_listener(writer)
+    ...
+    await writer.flush()   # everything seen so far is in the store
+    await writer.close()   # flush (bounded), stop the background task
+
+    restored = await restore_agent_states(router, database.agent_states, clock())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+from acd.engine import Step
+from acd.router import events as ev
+from acd.router.decisions import AgentStateChanged, Decision, EventRejected
+from acd.router.model import AgentState, AgentView
+from acd.storage.agent_state_store import StoredAgentState
+
+log = logging.getLogger(__name__)
+
+#: A change is handed to the store at most this long after the step that made it (plus the
+#: write in flight), while the store is up. Like the call records' batches.
+BATCH_DELAY = 0.25
+RETRY_FIRST = 0.5
+RETRY_MAX = 30.0
+#: `close()` waits this long for the last rows before giving up on them (the store is down).
+CLOSE_TIMEOUT = 10.0
+
+#: Agent events whose effect on the durable state the decisions may not show: a request
+#: deferred to the end of a call or cancelled (only `pending` changes), a restore whose
+#: pending logout left the agent logged out, a removal (the row then says logged out).
+_QUIET_AGENT_EVENTS = (
+    ev.AgentLoggedOut,
+    ev.AgentPaused,
+    ev.AgentUnpaused,
+    ev.AgentRestored,
+    ev.AgentRemoved,
+)
+
+_Content = tuple[str, str | None, float | None, str | None, str | None, float | None, float | None]
+
+
+class AgentStates(Protocol):
+    """The store (`acd.storage.AgentStateStore`)."""
+
+    async def save(self, rows: Sequence[StoredAgentState]) -> None: ...
+
+    async def load(self) -> list[StoredAgentState]: ...
+
+
+class AgentSource(Protocol):
+    def agent(self, agent_id: str) -> AgentView | None: ...
+
+
+class Restorable(AgentSource, Protocol):
+    def handle(self, event: ev.Event) -> list[Decision]: ...
+
+
+def stored_state(agent_id: str, view: AgentView | None, at: float) -> StoredAgentState:
+    """The row for an agent as the router sees it; an agent the router does not know (it
+    was removed) is stored logged out."""
+    if view is None:
+        return StoredAgentState(
+            agent_id, AgentState.LOGGED_OUT.value, None, None, None, None, None, None, at
+        )
+    return StoredAgentState(
+        agent_id,
+        view.state.value,
+        view.pause_reason,
+        view.idle_since,
+        view.pending,
+        view.pending_reason,
+        view.wrap_until,
+        view.rona_until,
+        at,
+    )
+
+
+def _content(row: StoredAgentState) -> _Content:
+    """Everything but `updated_at`: what a restore reads."""
+    return (
+        row.state,
+        row.pause_reason,
+        row.idle_since,
+        row.pending,
+        row.pending_reason,
+        row.wrap_until,
+        row.rona_until,
+    )
+
+
+class AgentStateWriter:
+    """Engine listener: stores the durable state of every agent a step touched, in batches
+    written by one background task (kept in `self._task`). `on_step` never waits.
+
+    Runtime: `on_step` is O(a * s) for the a agents a step touched (their views); a batch is
+    one upsert of the agents changed since the last one."""
+
+    def __init__(
+        self,
+        router: AgentSource,
+        store: AgentStates,
+        *,
+        delay: float = BATCH_DELAY,
+        close_timeout: float = CLOSE_TIMEOUT,
+    ) -> None:
+        self._router = router
+        self._store = store
+        self._delay = delay
+        self._close_timeout = close_timeout
+        self._last: dict[str, _Content] = {}  # per agent: the last row buffered
+        self._buffer: dict[str, StoredAgentState] = {}  # per agent: the row to write
+        self._buffered = 0  # changes buffered so far
+        self._written = 0  # changes written so far
+        self._dirty = asyncio.Event()
+        self._urgent = asyncio.Event()  # write now: a flush() waits
+        self._progress = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def on_step(self, step: Step) -> None:
+        touched: list[str] = []
+        for decision in step.decisions:
+            if isinstance(decision, AgentStateChanged):
+                touched.append(decision.agent_id)
+            elif isinstance(decision, EventRejected):
+                return  # nothing changed
+        event = step.event
+        if isinstance(event, _QUIET_AGENT_EVENTS):
+            touched.append(event.agent_id)
+        if not touched:
+            return
+        changed = False
+        for agent_id in dict.fromkeys(touched):
+            row = stored_state(agent_id, self._router.agent(agent_id), event.now)
+            content = _content(row)
+            if self._last.get(agent_id) == content:
+                continue
+            self._last[agent_id] = content
+            self._buffer[agent_id] = row
+            self._buffered += 1
+            changed = True
+        if changed:
+            self._ensure_task()
+            self._dirty.set()
+
+    def pending(self) -> int:
+        """Agents whose latest row is not written yet."""
+        return len(self._buffer)
+
+    async def flush(self) -> None:
+        """Return once every change seen so far is written (raises nothing: a failing store
+        is logged and retried, and this waits for it)."""
+        target = self._buffered
+        self._ensure_task()
+        self._dirty.set()
+        self._urgent.set()
+        while self._written < target:
+            self._progress.clear()
+            await self._progress.wait()
+
+    async def close(self) -> None:
+        """Flush (for at most `close_timeout` seconds: a store that is down loses the last
+        rows, logged), then stop the background task."""
+        try:
+            async with asyncio.timeout(self._close_timeout):
+                await self.flush()
+        except TimeoutError:
+            log.error("agent states not stored (store down): %s", sorted(self._buffer))
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def _ensure_task(self) -> None:
+        if self._task is None or self._task.done():
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop yet: the first flush() starts the writer
+                return
+            self._task = loop.create_task(self._write_forever(), name="acd-agent-state-writer")
+
+    async def _write_forever(self) -> None:
+        pause = RETRY_FIRST
+        while True:
+            await self._dirty.wait()
+            if self._delay > 0 and not self._urgent.is_set():
+                # Let the batch grow for at most `delay`; a flush() cuts the wait short.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._delay):
+                        await self._urgent.wait()
+            self._dirty.clear()
+            self._urgent.clear()
+            target = self._buffered
+            rows, self._buffer = self._buffer, {}
+            try:
+                if rows:
+                    await self._store.save(list(rows.values()))
+            except Exception:
+                log.exception("storing agent states failed; retrying in %.1f s", pause)
+                for agent_id, row in rows.items():
+                    self._buffer.setdefault(agent_id, row)  # a newer row wins
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, RETRY_MAX)
+                self._dirty.set()
+                continue
+            pause = RETRY_FIRST
+            self._written = max(self._written, target)
+            self._progress.set()
+
+
+async def restore_agent_states(router: Restorable, store: AgentStates, now: float) -> int:
+    """Hand every stored agent that was logged in back its state (`AgentRestored`, longest
+    idle first, so that agent-driven dispatch follows the stored order), then write back the
+    rows the restore changed (an agent stored on a call settles; see `acd.recovery`).
+    Call it once the router knows the queues and agents, before the engine runs.
+
+    Returns the number of agents that came back logged in. Rows the router refuses (an
+    agent no longer configured, or logged in already, or a row it cannot read) are logged
+    and left alone. Runtime: O(r log r) for r stored rows, plus one `handle` each."""
+    rows = sorted(
+        (row for row in await store.load() if row.state != AgentState.LOGGED_OUT.value),
+        key=lambda row: (row.idle_since if row.idle_since is not None else now, row.agent_id),
+    )
+    restored = 0
+    rewritten: list[StoredAgentState] = []
+    for row in rows:
+        event = _restore_event(row, now)
+        if event is None:
+            continue
+        decisions = router.handle(event)
+        rejected = [d for d in decisions if isinstance(d, EventRejected)]
+        if rejected:
+            log.warning(
+                "stored state of agent %s not restored: %s (%s)",
+                row.agent_id,
+                rejected[0].message,
+                rejected[0].code,
+            )
+            continue
+        after = stored_state(row.agent_id, router.agent(row.agent_id), now)
+        if after.state != AgentState.LOGGED_OUT.value:
+            restored += 1
+        if _content(after) != _content(row):
+            rewritten.append(after)
+    await store.save(rewritten)
+    log.info("restored the state of %d agent(s) from storage", restored)
+    return restored
+
+
+def _restore_event(row: StoredAgentState, now: float) -> ev.AgentRestored | None:
+    try:
+        state = AgentState(row.state)
+    except ValueError:
+        log.warning("stored state of agent %s unreadable: %r", row.agent_id, row.state)
+        return None
+    if row.idle_since is None:  # the router never keeps a logged-in agent without one
+        log.warning("stored state of agent %s has no idle_since: %r", row.agent_id, row)
+        return None
+    return ev.AgentRestored(
+        now,
+        row.agent_id,
+        state,
+        row.pause_reason,
+        row.idle_since,
+        row.pending,
+        row.pending_reason,
+        row.wrap_until,
+        row.rona_until,
+    )

@@ -38,6 +38,7 @@ from acd.observe.reports import Reports
 from acd.observe.stats import QueueStats
 from acd.observe.store_writer import StoredCalls, StoreWriter
 from acd.observe.writer import BatchWriter
+from acd.recovery import AgentStateWriter, restore_agent_states
 from acd.router.decisions import EventRejected
 from acd.router.events import AgentUpserted, QueueUpserted
 from acd.router.router import Router
@@ -109,6 +110,10 @@ async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time
         )
         closers.append(observers.writer.close)
         observers.listen(engine)
+        agent_states = AgentStateWriter(router, database.agent_states)
+        # Closers run in reverse: the last agent states are written after the engine stops.
+        closers.append(agent_states.close)
+        engine.add_listener(agent_states)
         hub = EventHub()
         engine.add_listener(hub)
 
@@ -130,6 +135,14 @@ async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time
         )
         engine.start()
         closers.append(engine.stop)
+        # Through the engine, once every listener is attached: the records open each restored
+        # agent's interval and the queue_log says ADDMEMBER, as for a login.
+        await restore_agent_states(
+            router,
+            database.agent_states,
+            clock(),
+            lambda event: engine.submit(lambda _now: event),
+        )
     except BaseException:
         for closer in reversed(closers):
             with contextlib.suppress(Exception):

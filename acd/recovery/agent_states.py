@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from acd.engine import Step
@@ -217,11 +217,19 @@ class AgentStateWriter:
             self._progress.set()
 
 
-async def restore_agent_states(router: Restorable, store: AgentStates, now: float) -> int:
+ApplyEvent = Callable[[ev.Event], Awaitable[Sequence[Decision]]]
+"""How a restore event reaches the router: `acd serve` sends it through the engine, so the
+records and the queue_log see the agents come back (an interval opens, ADDMEMBER)."""
+
+
+async def restore_agent_states(
+    router: Restorable, store: AgentStates, now: float, apply: ApplyEvent | None = None
+) -> int:
     """Hand every stored agent that was logged in back its state (`AgentRestored`, longest
     idle first, so that agent-driven dispatch follows the stored order), then write back the
     rows the restore changed (an agent stored on a call settles; see `acd.recovery`).
-    Call it once the router knows the queues and agents, before the engine runs.
+    Call it once the router knows the queues and agents, before any call arrives; with
+    `apply` (the engine), after the listeners are attached.
 
     Returns the number of agents that came back logged in. Rows the router refuses (an
     agent no longer configured, or logged in already, or a row it cannot read) are logged
@@ -236,7 +244,7 @@ async def restore_agent_states(router: Restorable, store: AgentStates, now: floa
         event = _restore_event(row, now)
         if event is None:
             continue
-        decisions = router.handle(event)
+        decisions = router.handle(event) if apply is None else await apply(event)
         rejected = [d for d in decisions if isinstance(d, EventRejected)]
         if rejected:
             log.warning(

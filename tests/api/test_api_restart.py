@@ -45,3 +45,34 @@ async def test_api_changes_survive_a_restart(tmp_path: Path) -> None:
 
     await _run(tmp_path, change)
     await _run(tmp_path, check)
+
+
+async def test_agent_states_survive_a_restart_and_reach_the_records(tmp_path: Path) -> None:
+    """`acd serve`'s own wiring: logged-in and paused agents come back as they were, with
+    their idle_since, and the queue_log sees them come back (ADDMEMBER, PAUSE)."""
+    before: dict[str, dict[str, object]] = {}
+
+    async def change(api: Api) -> None:
+        for agent in ("1001", "1002"):
+            assert (await api.post(f"/api/v1/agents/{agent}/login"))[0] == 200
+        status, paused = await api.post("/api/v1/agents/1002/pause", {"reason": "lunch"})
+        assert (status, paused["state"]) == (200, "paused")
+        _, agents = await api.get("/api/v1/agents")
+        before.update({a["id"]: a for a in agents})
+
+    async def check(api: Api) -> None:
+        _, agents = await api.get("/api/v1/agents")
+        after = {a["id"]: a for a in agents}
+        for agent in ("1001", "1002"):
+            for key in ("state", "pause_reason", "idle_since"):
+                assert after[agent][key] == before[agent][key], (agent, key)
+        assert after["1001"]["state"] == "available"
+        assert after["1002"]["pause_reason"] == "lunch"
+
+    await _run(tmp_path, change)
+    await _run(tmp_path, check)
+    lines = (tmp_path / "queue_log").read_text().splitlines()
+    # First run: ADDMEMBER x2 and PAUSE; the restart: ADDMEMBER x2 and PAUSE again, from the
+    # restore going through the engine like any state change.
+    assert sum("|ADDMEMBER|" in line for line in lines) == 4
+    assert sum("|PAUSE|lunch" in line for line in lines) == 2

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from acd.router.model import AgentState, QueueConfig, frozen_skills
+from acd.router.model import AgentState, CallState, QueueConfig, frozen_skills
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +140,28 @@ class CallArrived:
     queue: str
     priority: int | None = None
     extra_skills: Mapping[str, int] = field(default_factory=lambda: frozen_skills(None))
+    #: When the caller really entered, if earlier than `now` (it waited while the controller
+    #: was unreachable): its place in the global order and its time in queue count from then.
+    entered_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallAdopted:
+    """A call already in the ACD before this router existed (a restarted controller found it
+    in Asterisk): it takes its place again as it was. WAITING keeps priority, `enqueued_at`
+    (global order) and `queue_entered_at` (escalation step and max wait, recomputed from
+    `now`); OFFERED is ringing `agent_id` (reserved); CONNECTED is talking to `agent_id`
+    (busy). The agent must be known and not on another call."""
+
+    now: float
+    call_id: str
+    queue: str
+    state: CallState
+    enqueued_at: float
+    queue_entered_at: float
+    priority: int | None = None
+    extra_skills: Mapping[str, int] = field(default_factory=lambda: frozen_skills(None))
+    agent_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +215,7 @@ Event = (
     | AgentReachabilityChanged
     | AgentRestored
     | CallArrived
+    | CallAdopted
     | CallAbandoned
     | OfferAnswered
     | OfferFailed

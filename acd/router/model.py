@@ -110,6 +110,11 @@ class QueueConfig:
     callback: bool = True
     short_abandon: float = 5.0
     sl_window: float = 3600.0
+    #: Where the dialplan sends a caller after `fallback_after` seconds without a reachable
+    #: controller ("context,exten,priority", e.g. a context running the stock Queue() with
+    #: the same agents); None or 0: keep waiting with music until the controller is back.
+    fallback: str | None = None
+    fallback_after: float = 0.0
 
     def ranked_skill(self) -> str | None:
         if self.primary_skill is not None:

@@ -143,6 +143,16 @@ class QueueInput(Document):
     short_abandon: Seconds = _QUEUE.short_abandon
     # v1 read 0 as 3600 without a word; a window of no length holds no calls, so 0 is refused.
     sl_window: Annotated[float, Field(gt=0, le=MAX_SECONDS)] = _QUEUE.sl_window
+    fallback: Annotated[
+        Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH)] | None,
+        Field(
+            description="dialplan target 'context,exten,priority' for callers who have been "
+            "without a reachable controller for fallback_after seconds; null: keep waiting"
+        ),
+    ] = _QUEUE.fallback
+    fallback_after: Annotated[
+        Seconds, Field(description="seconds without a controller before fallback; 0: never")
+    ] = _QUEUE.fallback_after
 
     @field_validator("escalation")
     @classmethod

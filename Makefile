@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test check fmt lint types unit bench bench-e2e bench-latency asterisk clean
+.PHONY: run test check fmt lint types unit bench bench-e2e bench-latency soak asterisk clean
 
 $(STAMP): pyproject.toml
 	@if ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; then \
@@ -58,6 +58,11 @@ bench-e2e: $(STAMP) asterisk
 # Agent hangs up → next waiting caller's Dial to that agent begins (AMI timestamps), 200 calls.
 bench-latency: $(STAMP) asterisk
 	$(BIN)/python bench/dispatch_latency.py $(LATENCY_ARGS)
+
+# 10,000 calls on the real Asterisk with the controller SIGKILLed three times; prints a table
+# and writes bench/results/soak.json (SOAK_ARGS="--calls 2000" for a shorter run).
+soak: $(STAMP) asterisk
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

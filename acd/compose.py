@@ -28,6 +28,9 @@ from aiohttp import web
 
 from acd.config import Settings
 from acd.controller import Controller, ControllerNotes
+from acd.controller.adoption import PendingCallback
+from acd.controller.calls import CallTracker
+from acd.controller.snapshot import parse_skills
 from acd.engine import Engine
 from acd.observe.dispatch import DispatchLatency
 from acd.observe.metrics import Metrics
@@ -53,7 +56,7 @@ from acd.service import (
 from acd.service.directory import AgentDirectory
 from acd.service.entry import CallNotes, EntryService
 from acd.storage import Database
-from acd.storage.record_store import RecordStore
+from acd.storage.record_store import CallRecord, RecordStore
 from agi.routes import AgiRoutes
 from agi.server import FastAgiServer
 from api.app import create_app
@@ -195,9 +198,12 @@ async def observe(
     feed = MetricsFeed(metrics)
     recorder.subscribe(writer)
     recorder.subscribe(feed)
-    # What a previous run left open ends now as `interrupted`; then every stored record is
-    # counted through the feed the live happenings take.
-    await store.close_open(clock())
+    # A previous run's open agent intervals end now (the restored agents open new ones); its
+    # open call records stay open, pending adoption (see the module docstring). Every stored
+    # record is counted through the feed the live happenings take, once: an adopted record
+    # tells only what it had not told yet.
+    await store.close_open_intervals(clock())
+    recorder.pending(await store.open_calls())
     feed.restore(await store.all_calls())
     return Observers(
         metrics, DispatchLatency(metrics, clock), recorder, writer, StoredCalls(store, writer)
@@ -250,15 +256,24 @@ class _AsteriskNotes:
     def __init__(self, recorder: CallRecorder, metrics: Metrics) -> None:
         self._recorder = recorder
         self._metrics = metrics
+        self._tracker: CallTracker | None = None
+
+    def attach(self, tracker: CallTracker) -> None:
+        """The controller's calls: where a callback goes is on the live call."""
+        self._tracker = tracker
 
     def callback_requested(self, call_id: str) -> None:
-        self._recorder.callback_requested(call_id)
+        call = None if self._tracker is None else self._tracker.get(call_id)
+        self._recorder.callback_requested(call_id, None if call is None else call.callback_to)
 
     def caller_data(self, call_id: str, text: str) -> None:
         self._recorder.caller_data(call_id, text)
 
     def hung_up_by(self, call_id: str, side: str) -> None:
         self._recorder.hung_up_by(call_id, side)
+
+    def ended_unobserved(self, call_id: str) -> None:
+        self._recorder.ended_unobserved(call_id)
 
     def set_ami_connected(self, connected: bool) -> None:
         self._metrics.set_ami_connected(connected)
@@ -270,10 +285,32 @@ class AsteriskSide:
 
     controller: Controller
     agi: FastAgiServer
+    engine: Engine
 
     async def stop(self) -> None:
+        """Gracefully: no new callers, no new decisions, then let go of AMI. Nobody is
+        hung up or moved; the next start adopts the calls."""
         await self.agi.stop()
+        await self.engine.stop()
         await self.controller.stop()
+
+
+def pending_callbacks(records: Sequence[CallRecord]) -> list[PendingCallback]:
+    """The accepted callbacks among the records a previous run left open (no answer yet:
+    the caller hung up and waits to be called back)."""
+    return [
+        PendingCallback(
+            call_id=r.call_id,
+            queue=r.queue,
+            callback_to=r.callback_to,
+            enqueued_at=r.arrived,
+            queue_entered_at=r.entered,
+            priority=r.priority,
+            extra_skills=parse_skills(r.extra_skills or ""),
+        )
+        for r in records
+        if r.callback_requested and r.callback_to and r.answered is None and r.ended is None
+    ]
 
 
 async def start_asterisk_side(
@@ -282,35 +319,66 @@ async def start_asterisk_side(
     directory: AgentDirectory,
     agents: AgentService,
     notes: AsteriskNotes | None = None,
+    *,
+    callbacks: Sequence[PendingCallback] = (),
+    before_ready: Sequence[Callable[[], Any]] = (),
 ) -> AsteriskSide:
-    """Start the FastAGI server and the AMI controller; returns at once (see `ready`)."""
+    """Start the AMI controller; returns at once (see `Controller.wait_ready`). The FastAGI
+    server starts once the first resync has adopted the calls Asterisk holds, after the
+    `before_ready` steps (sync or async), so no caller is registered before its
+    predecessors are back in their places."""
     controller = Controller(settings.ami, engine, directory, notes)
     entry = EntryService(
         engine, controller.tracker, controller.flow, controller.handle_times, notes
     )
     agi = FastAgiServer(AgiRoutes(entry, agents).routes(), settings.agi.host, settings.agi.port)
-    await agi.start()
-    try:
-        await controller.start()
-    except BaseException:
-        await agi.stop()
-        raise
-    return AsteriskSide(controller, agi)
+    controller.adopt_callbacks(callbacks)
+    for step in before_ready:
+        controller.before_ready(_awaitable(step))
+    controller.before_ready(agi.start)
+    await controller.start()
+    return AsteriskSide(controller, agi, engine)
+
+
+def _awaitable(step: Callable[[], Any]) -> Callable[[], Any]:
+    async def run() -> None:
+        result = step()
+        if inspect.isawaitable(result):
+            await result
+
+    return run
 
 
 async def start_controller(assembly: Assembly) -> Controller:
     """Add the Asterisk side to an assembled application, notes going to its observers."""
     notes = None
-    if assembly.recorder is not None and assembly.metrics is not None:
-        notes = _AsteriskNotes(assembly.recorder, assembly.metrics)
+    recorder = assembly.recorder
+    if recorder is not None and assembly.metrics is not None:
+        notes = _AsteriskNotes(recorder, assembly.metrics)
+    engine = assembly.engine
+    before_ready: list[Callable[[], Any]] = []
+    callbacks: list[PendingCallback] = []
+    if recorder is not None:
+        callbacks = pending_callbacks(recorder.pending_records())
+        before_ready.append(lambda: _end_unadopted(recorder, engine.now()))
     side = await start_asterisk_side(
         assembly.settings,
-        assembly.engine,
+        engine,
         assembly.directory,
         assembly.services.agents,
         notes,
+        callbacks=callbacks,
+        before_ready=before_ready,
     )
+    if notes is not None:
+        notes.attach(side.controller.tracker)
     assembly._closers.append(side.stop)
     assembly.controller = side.controller
     assembly.services.health.attach(side.controller)
     return side.controller
+
+
+def _end_unadopted(recorder: CallRecorder, now: float) -> None:
+    ended = recorder.close_unadopted(now)
+    if ended:
+        log.info("%d call record(s) left open by the last run ended unobserved", ended)

@@ -1,5 +1,11 @@
 """`acd serve`: build the application (`acd.compose`), run it until SIGINT or SIGTERM, then
-shut down in reverse order of start."""
+shut down in reverse order of start.
+
+SIGTERM (or SIGINT) is graceful: the HTTP API and the FastAGI server stop taking requests,
+the engine stops deciding, the AMI link closes without hanging up or moving anyone, and the
+records, the queue_log and the agent states still buffered are written. Asterisk keeps every
+caller (waiting callers hear their music, connected ones keep talking) and the next start
+adopts them. A controller that cannot become ready (the FastAGI port is taken) exits 1."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -18,11 +25,12 @@ from acd.config import ConfigError, Settings, load_settings
 log = logging.getLogger("acd.serve")
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings) -> int:
     assembly = await assemble(settings)
     runner = web.AppRunner(assembly.app, access_log=None)
+    status = 0
     try:
-        await start_controller(assembly)
+        controller = await start_controller(assembly)
         await runner.setup()
         site = web.TCPSite(runner, settings.http.host, settings.http.port)
         await site.start()
@@ -30,21 +38,31 @@ async def serve(settings: Settings) -> None:
         log.info(
             "API at %s/api/v1 (OpenAPI: %s/openapi.json), metrics at %s/metrics", base, base, base
         )
-        await _until_signalled()
+        failure = await _until_signalled(controller.wait_failed())
+        if failure is not None:
+            log.error("stopping: %s", failure)
+            status = 1
         log.info("shutting down")
     finally:
         await runner.cleanup()
         await assembly.close()
+    return status
 
 
-async def _until_signalled() -> None:
+async def _until_signalled(failed: Coroutine[Any, Any, BaseException]) -> BaseException | None:
+    """Until SIGINT/SIGTERM (None) or until `failed` returns (its exception)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    signalled = asyncio.ensure_future(stop.wait())
+    failure = asyncio.ensure_future(failed)
     try:
-        await stop.wait()
+        await asyncio.wait({signalled, failure}, return_when=asyncio.FIRST_COMPLETED)
+        return failure.result() if failure.done() else None
     finally:
+        signalled.cancel()
+        failure.cancel()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
 
@@ -71,5 +89,4 @@ def run(args: argparse.Namespace) -> int:
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    asyncio.run(serve(settings))
-    return 0
+    return asyncio.run(serve(settings))

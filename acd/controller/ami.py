@@ -4,6 +4,10 @@ One event callback translates every AMI event into a fact and hands it to `on_fa
 only enqueues). panoramisk runs callbacks inside `data_received`, where an exception drops the
 connection, so the callback catches everything. panoramisk reconnects by itself; `on_login`
 fires after every successful (re)login so the controller can resynchronise.
+
+panoramisk leaves the future of a "forgettable" action pending forever when the connection
+drops before its answer; the link fails those futures itself at the disconnect (AmiError
+"AMI connection lost"), so nothing waits for a reply that cannot come.
 """
 
 from __future__ import annotations
@@ -43,12 +47,15 @@ _FORGETTABLE = (
 
 
 class AmiError(Exception):
-    """An action failed or got no answer. `message` is Asterisk's `Message:` text."""
+    """An action failed or got no answer. `message` is Asterisk's `Message:` text.
+    `unsent`: the link was down, so Asterisk never saw the action (otherwise it may have
+    carried it out: no answer is not a refusal)."""
 
-    def __init__(self, action: str, message: str) -> None:
+    def __init__(self, action: str, message: str, *, unsent: bool = False) -> None:
         super().__init__(f"{action}: {message}")
         self.action = action
         self.message = message
+        self.unsent = unsent
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +65,16 @@ class AmiResponse:
     headers: Mapping[str, str]
 
 
+RawMessage = dict[str, str | list[str]]
+"""An AMI message as read: a header repeated in the message (Status's `Variable:`) is a list."""
+
+
 def _headers(message: Any) -> dict[str, str]:
     return {str(k): v if isinstance(v, str) else ",".join(map(str, v)) for k, v in message.items()}
+
+
+def _raw(message: Any) -> RawMessage:
+    return {str(k): v if isinstance(v, str) else [str(x) for x in v] for k, v in message.items()}
 
 
 class AmiLink:
@@ -93,6 +108,8 @@ class AmiLink:
         self._manager.register_event("*", self._on_event)
         self._connect_task: asyncio.Future[Any] | None = None
         self._closed = False
+        #: Futures of actions sent and not answered yet, with the action's name.
+        self._in_flight: dict[asyncio.Future[Any], str] = {}
 
     def connect(self) -> None:
         """Start connecting; panoramisk retries every second until Asterisk answers."""
@@ -131,21 +148,35 @@ class AmiLink:
     def _disconnected(self, _manager: Any, _exc: Any) -> None:
         self.logged_in = False
         log.warning("AMI connection lost; reconnecting")
+        self._fail_in_flight()
         try:
             self._on_disconnect()
         except Exception:
             log.exception("on_disconnect failed")
 
+    def _fail_in_flight(self) -> None:
+        in_flight, self._in_flight = self._in_flight, {}
+        for future, name in in_flight.items():
+            if not future.done():
+                future.set_exception(AmiError(name, "AMI connection lost"))
+
     # --- actions ------------------------------------------------------------------------------
 
     def _send(self, action: Mapping[str, str | Sequence[str]], as_list: bool | None) -> Any:
         if not self.logged_in or self._manager.protocol is None:
-            raise AmiError(str(action.get("Action")), "AMI not connected")
+            raise AmiError(str(action.get("Action")), "AMI not connected", unsent=True)
         message = dict(action)
         # panoramisk reads `Async` of any action whose reply ends in "successfully queued"
         # (PlayDTMF, Originate, ...) and drops the connection with a KeyError if it is absent.
         message.setdefault("Async", "false")
-        return self._manager.send_action(message, as_list=as_list)
+        future = self._manager.send_action(message, as_list=as_list)
+        if isinstance(future, asyncio.Future):
+            self._in_flight[future] = str(action.get("Action"))
+            future.add_done_callback(self._answered)
+        return future
+
+    def _answered(self, future: asyncio.Future[Any]) -> None:
+        self._in_flight.pop(future, None)
 
     async def request(
         self, action: Mapping[str, str | Sequence[str]], within: float = ACTION_TIMEOUT
@@ -183,6 +214,24 @@ class AmiLink:
             _headers(m)
             for m in messages
             if "Event" in m and not str(m["Event"]).endswith("Complete")
+        ]
+
+    async def request_listing(
+        self, action: Mapping[str, str | Sequence[str]], within: float = ACTION_TIMEOUT
+    ) -> list[RawMessage]:
+        """Like `request_events`, but a header repeated within one event stays a list (the
+        `Variable:` lines of Status)."""
+        name = str(action.get("Action"))
+        future = self._send(action, as_list=True)
+        try:
+            result = await asyncio.wait_for(future, within)
+        except TimeoutError:
+            raise AmiError(name, f"no complete event list in {within} s") from None
+        messages = result if isinstance(result, list) else [result]
+        if messages and not messages[0].success:
+            raise AmiError(name, str(messages[0].get("Message", "failed")))
+        return [
+            _raw(m) for m in messages if "Event" in m and not str(m["Event"]).endswith("Complete")
         ]
 
     async def originate(

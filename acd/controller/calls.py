@@ -57,10 +57,18 @@ class LiveCall:
     #: Dial string to call the caller back (set when a callback was requested).
     callback_to: str | None = None
     callback_attempts: int = 0
+    #: Entered its current queue (ACD_QUEUE_ENTERED_AT): `entered_at` until an overflow.
+    queue_entered_at: float | None = None
+    #: The tracker's offer count when this call was last offered (see `CallTracker.offers`).
+    offer_serial: int = 0
 
 
 def format_seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def queue_entered_at(call: LiveCall) -> float:
+    return call.entered_at if call.queue_entered_at is None else call.queue_entered_at
 
 
 def entered_variables(call: LiveCall, queue: QueueConfig | None) -> dict[str, str]:
@@ -71,6 +79,7 @@ def entered_variables(call: LiveCall, queue: QueueConfig | None) -> dict[str, st
         "ACD_QUEUE": call.queue,
         "ACD_ENTRY": call.entry,
         "ACD_ENTERED_AT": f"{call.entered_at:.3f}",
+        "ACD_QUEUE_ENTERED_AT": f"{queue_entered_at(call):.3f}",
         # 0 means "never": WaitExten needs a number, an hour is never enough.
         "ACD_ANNOUNCE_EVERY": format_seconds(announce_every or 3600),
     }
@@ -83,6 +92,9 @@ class CallTracker:
     """
 
     def __init__(self) -> None:
+        #: Offers made so far. A resync compares a call's `offer_serial` with the count when
+        #: it asked Asterisk for the channels: a later offer may not show in that listing.
+        self.offers = 0
         self._calls: dict[str, LiveCall] = {}
         self._by_uniqueid: dict[str, str] = {}
         self._by_agent_leg: dict[str, str] = {}
@@ -125,6 +137,8 @@ class CallTracker:
     def offer(self, call: LiveCall, agent_id: str) -> None:
         self.release_agent(call)
         call.agent_id = agent_id
+        self.offers += 1
+        call.offer_serial = self.offers
 
     def bind_agent_leg(self, call: LiveCall, uniqueid: str) -> None:
         if call.agent_uniqueid is not None:

@@ -15,7 +15,15 @@ the Setvar actions that precede a Redirect are pipelined, not awaited one by one
                 → OfferFailed(error). No contact for the agent → OfferFailed(unreachable).
     CallExited  Setvar ACD_RESULT=<reason>, Redirect to the overflow dialplan target or to the
                 `exit` label of acd-queue ("after the wait").
-    CallOverflowed  Setvar ACD_QUEUE (the channel keeps its own state for re-adoption).
+    CallOverflowed  Setvar ACD_QUEUE and ACD_QUEUE_ENTERED_AT (the channel keeps its own
+                state for re-adoption: queue, escalation step and max wait survive a restart).
+
+While the AMI link is down an action cannot be sent, and one in flight when it dropped may
+or may not have been carried out. An offer whose Redirect or callback Originate got no
+answer is left as it is: the resync after the reconnect reads where the caller is and
+settles it (`acd.controller.adoption`). A send-away (CallExited) or an overflow's Setvar that
+could not be sent is kept (`deferred`) and sent again after the resync, so a caller the
+router let go is never left waiting unseen, and is not adopted again meanwhile.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from acd.controller.calls import (
     LiveCall,
     entered_variables,
     format_seconds,
+    queue_entered_at,
 )
 from acd.controller.flow import CallFlow, reachability_events
 from acd.controller.phases import Phase, PhaseTrigger, advance
@@ -104,6 +113,10 @@ class Effects:
         self.directory = directory
         self.tasks = tasks
         self.active = True
+        #: Send-aways that could not be sent (link down), by call id: retried after a resync.
+        self.deferred_exits: dict[str, tuple[LiveCall, Leave]] = {}
+        #: Setvars that could not be sent, by channel: retried after a resync.
+        self.deferred_setvars: dict[str, dict[str, str]] = {}
 
     def post(self, events: list[EventFactory]) -> None:
         for factory in events:
@@ -177,6 +190,8 @@ class Effects:
             )
         except AmiError as exc:
             log.warning("offer of %s: %s", call.call_id, exc)
+            if not exc.unsent and not self.ami.logged_in:
+                return  # maybe carried out: the resync reads where the caller is
             if self._still_offered(call, deliver.agent_id):
                 self._offer_failed(call, deliver.agent_id, "error")
             return
@@ -240,6 +255,9 @@ class Effects:
             response = await self.ami.originate(action, within=CALLBACK_RING_TIMEOUT + 15)
             failure = None if response.success else response.message or "no answer"
         except AmiError as exc:
+            if not exc.unsent and not self.ami.logged_in:
+                log.info("callback of %s: %s; the resync will tell", call.call_id, exc)
+                return
             failure = str(exc)
         if failure is None:
             return
@@ -269,7 +287,12 @@ class Effects:
             self.post(reachability_events(self.flow.reachability.acd_call_finished(agent_id)))
         if call.channel is None:  # waiting for a callback: nobody on the line to move
             return
-        self.tasks.spawn(self._send_away(call, call.channel, leave), f"exit-{call.call_id}")
+        self.send_away(call, leave)
+
+    def send_away(self, call: LiveCall, leave: Leave) -> None:
+        """Move a caller the ACD lets go (not tracked any more) out of its wait."""
+        if call.channel is not None:
+            self.tasks.spawn(self._send_away(call, call.channel, leave), f"exit-{call.call_id}")
 
     async def _send_away(self, call: LiveCall, channel: str, leave: Leave) -> None:
         try:
@@ -280,6 +303,10 @@ class Effects:
         try:
             failure = await self.redirect(channel, target, {"ACD_RESULT": leave.reason})
         except AmiError as exc:
+            if not self.ami.logged_in:
+                log.info("call %s: sending away after the resync (%s)", call.call_id, exc)
+                self.deferred_exits[call.call_id] = (call, leave)
+                return
             failure = str(exc)
         if failure is not None:
             log.info("call %s could not be sent away (%s): %s", call.call_id, leave, failure)
@@ -289,15 +316,40 @@ class Effects:
         if call is None:
             return
         call.queue = overflowed.to_queue
+        call.queue_entered_at = overflowed.at
         if call.channel is not None:
+            variables = {
+                "ACD_QUEUE": overflowed.to_queue,
+                "ACD_QUEUE_ENTERED_AT": f"{queue_entered_at(call):.3f}",
+            }
             self.tasks.spawn(
-                self._set_queue(call.channel, overflowed.to_queue), f"overflow-{call.call_id}"
+                self._set_variables(call.channel, variables), f"overflow-{call.call_id}"
             )
 
-    async def _set_queue(self, channel: str, queue: str) -> None:
+    async def _set_variables(self, channel: str, variables: dict[str, str]) -> None:
         try:
-            await self.ami.request(
-                {"Action": "Setvar", "Channel": channel, "Variable": "ACD_QUEUE", "Value": queue}
+            await asyncio.gather(
+                *(
+                    self.ami.request(
+                        {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
+                    )
+                    for name, value in variables.items()
+                )
             )
         except AmiError as exc:
-            log.info("Setvar ACD_QUEUE on %s: %s", channel, exc)
+            log.info("Setvar %s on %s: %s", sorted(variables), channel, exc)
+            if not self.ami.logged_in:
+                self.deferred_setvars.setdefault(channel, {}).update(variables)
+
+    # --- after a resync -------------------------------------------------------------------------
+
+    def retry_deferred(self, alive: frozenset[str]) -> None:
+        """Send again what the lost link kept back, for the channels still alive (`alive`:
+        their uniqueids; channel names of Setvars are tried as they are)."""
+        exits, self.deferred_exits = self.deferred_exits, {}
+        for call, leave in exits.values():
+            if call.uniqueid in alive:
+                self.send_away(call, leave)
+        setvars, self.deferred_setvars = self.deferred_setvars, {}
+        for channel, variables in setvars.items():
+            self.tasks.spawn(self._set_variables(channel, variables), f"setvar-{channel}")

@@ -15,6 +15,17 @@ Theory of operation
       offered    .           .         .        .        waiting     connected
       connected  .           .         .        .        .           .
 
+  Adoption (a resync found a call in Asterisk that this controller does not track yet, or a
+  callback kept in the store): the call is tracked FOUND, then takes the phase its channel is
+  in, in one row each. FOUND is never seen outside `acd.controller.adoption`.
+
+      phase      FOUND_WAITING FOUND_RINGING FOUND_CONNECTED FOUND_CALLBACK
+      found      waiting       offered       connected       callback
+
+  Reconciling a call this controller tracks whose channel moved while the AMI link was down
+  uses the ordinary rows: OFFERED + ANSWERED (it was answered meanwhile), OFFERED +
+  DIAL_FAILED (its ring ended and it is back in the wait loop).
+
   ENTERING + OFFER stays ENTERING: the decision is kept as the call's directive and the enter
   AGI tells the dialplan (DELIVERED when it did). A call leaves the table by being removed from
   the tracker: hang-up, exit, or a directive to leave handed to the enter AGI.
@@ -26,6 +37,7 @@ Theory of operation
     CONNECTED  the agent answered.
     CALLBACK   the caller asked to be called back and hung up: the call keeps its place in
                the router but has no channel until an agent is offered.
+    FOUND      found by a resync, not placed yet (adoption only).
 """
 
 from __future__ import annotations
@@ -42,6 +54,7 @@ class Phase(enum.StrEnum):
     OFFERED = "offered"
     CONNECTED = "connected"
     CALLBACK = "callback"
+    FOUND = "found"
 
 
 class PhaseTrigger(enum.StrEnum):
@@ -51,6 +64,10 @@ class PhaseTrigger(enum.StrEnum):
     CALLBACK = "callback"  # the caller accepted a callback and hangs up
     DIAL_FAILED = "dial_failed"  # the offer did not reach the agent (Dial or Redirect failed)
     ANSWERED = "answered"  # the agent answered
+    FOUND_WAITING = "found_waiting"  # adopted: the caller is in the wait loop
+    FOUND_RINGING = "found_ringing"  # adopted: the caller's Dial rings the agent
+    FOUND_CONNECTED = "found_connected"  # adopted: the caller is bridged with the agent
+    FOUND_CALLBACK = "found_callback"  # adopted from the store: a callback, no channel
 
 
 _P = Phase
@@ -66,6 +83,10 @@ PHASE_TABLE: Mapping[tuple[Phase, PhaseTrigger], Phase] = MappingProxyType(
         (_P.CALLBACK, _T.OFFER): _P.OFFERED,
         (_P.OFFERED, _T.DIAL_FAILED): _P.WAITING,
         (_P.OFFERED, _T.ANSWERED): _P.CONNECTED,
+        (_P.FOUND, _T.FOUND_WAITING): _P.WAITING,
+        (_P.FOUND, _T.FOUND_RINGING): _P.OFFERED,
+        (_P.FOUND, _T.FOUND_CONNECTED): _P.CONNECTED,
+        (_P.FOUND, _T.FOUND_CALLBACK): _P.CALLBACK,
     }
 )
 

@@ -8,6 +8,11 @@ INUSE/RINGING/BUSY/ONHOLD without an ACD offer are both "no offers, please". Age
 While an ACD offer or call is on the agent its device is busy because of us; that stays
 "engaged" until the device reports idle again after the call, so the device's trailing INUSE
 after a hang-up never flips the agent to unreachable for a moment.
+
+While the AMI link is down (`link_lost` until the next `reset`) every agent, simulated ones
+included, is unreachable: the controller could not carry an offer out (a Redirect needs the
+link), and an offer that fails for that reason would count as the agent's ring-no-answer.
+Waiting calls keep their place and are offered once the resync after the reconnect is done.
 """
 
 from __future__ import annotations
@@ -41,14 +46,19 @@ class Reachability:
         self._on_acd_call: set[str] = set()
         #: Last value told to the router; the router starts every agent reachable.
         self._reported: dict[str, bool] = {}
+        self._link_up = True
 
     def device_state(self, device: str) -> DeviceState | None:
         return self._states.get(device.lower())
 
     def _reachable(self, agent_id: str) -> bool | None:
         seed = self._directory.get(agent_id)
-        if seed is None or not is_device_contact(seed.contact):
+        if seed is None:
             return None
+        if not self._link_up:
+            return False
+        if not is_device_contact(seed.contact):
+            return True  # a simulated agent: only the link can make it unreachable
         state = self._states.get(seed.contact.lower())
         if state is None:
             return True  # nothing known yet: an offer will tell (CHANUNAVAIL → OfferFailed)
@@ -62,7 +72,9 @@ class Reachability:
             reachable = self._reachable(agent_id)
             if reachable is None:
                 continue
-            if force or self._reported.get(agent_id, True) != reachable:
+            seed = self._directory.get(agent_id)
+            forced = force and seed is not None and is_device_contact(seed.contact)
+            if forced or self._reported.get(agent_id, True) != reachable:
                 self._reported[agent_id] = reachable
                 changes.append((agent_id, reachable))
         return changes
@@ -81,8 +93,15 @@ class Reachability:
                     self._engaged.discard(agent_id)
         return self._changes(agents)
 
+    def link_lost(self) -> list[tuple[str, bool]]:
+        """The AMI link is down: every agent is unreachable until the next `reset`."""
+        self._link_up = False
+        return self._changes([seed.id for seed in self._directory.all()])
+
     def reset(self, states: Mapping[str, DeviceState]) -> list[tuple[str, bool]]:
-        """After a (re)connect: the full device list; every device agent is reported."""
+        """After a (re)connect: the full device list; every device agent is reported, and
+        a simulated agent made unreachable by the lost link is reachable again."""
+        self._link_up = True
         self._states = {device.lower(): state for device, state in states.items()}
         return self._changes([seed.id for seed in self._directory.all()], force=True)
 

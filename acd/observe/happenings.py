@@ -7,6 +7,8 @@ subscriber reads `record.wait`, `record.outcome`, … and never recomputes them,
 rows, the queue_log lines and the Prometheus counters agree by construction:
 
     VisitOpened         the call entered a queue (arrival, or the next leg of an overflow)
+    VisitAdopted        a restarted controller found the call again and re-opened the stored
+                        visit (same record): already counted, so only the store keeps it
     VisitOffered        an agent was reserved and dialled for it
     RingNoAnswer        that offer failed
     VisitAnswered       connected to an agent
@@ -20,6 +22,11 @@ rows, the queue_log lines and the Prometheus counters agree by construction:
 A call to an unknown queue never opens a visit; it is recorded by a VisitEnded alone
 (`exited`, `unknown_queue`), which nothing counts.
 
+An adopted call whose stored visit lacks what happened meanwhile (the last batch died with a
+SIGKILL, or the caller was answered while nobody watched) gets the missing happenings after
+its VisitAdopted (VisitOffered, VisitAnswered), or a VisitOpened when nothing was stored: each
+happening is told once per record across restarts, so the counters stay the records.
+
 Subscribers implement `RecordListener`. They run on the engine task, so they buffer and never
 block (writing is `acd.observe.writer.BatchWriter`'s job).
 """
@@ -29,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from acd.router.model import AgentState
+from acd.router.model import AgentState, CallState
 from acd.storage.record_store import AgentInterval, CallRecord
 
 
@@ -38,6 +45,13 @@ class VisitOpened:
     at: float
     record: CallRecord
     position: int  # place in the queue at entry (1 when it was offered at once)
+
+
+@dataclass(frozen=True, slots=True)
+class VisitAdopted:
+    at: float
+    record: CallRecord  # as stored by the previous run
+    state: CallState  # what the call was doing when it was found
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +113,7 @@ class AgentIntervalChanged:
 
 VisitHappening = (
     VisitOpened
+    | VisitAdopted
     | VisitOffered
     | RingNoAnswer
     | VisitAnswered

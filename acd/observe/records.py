@@ -15,12 +15,27 @@ wrap-up = hangup → the agent leaving WRAP_UP. An overflow ends the source visi
 `overflowed` (wait up to the overflow) and starts a new visit in the target, offered there,
 whose wait counts from the overflow: each queue is measured on the time the call spent in it.
 
+A caller who entered while the controller was unreachable arrives with
+`CallArrived.entered_at`: the record's `arrived` and `entered` are that moment, so its wait
+includes the outage.
+
+Across a restart (see `acd.recovery`): `pending(records)` hands over what the previous run
+left open; a `CallAdopted` re-opens its visit from the stored record (same id and leg,
+`VisitAdopted`) and tells only what the store lacks (offered, answered); with no stored
+record the adopted call opens a new one. `close_unadopted(at)` ends the records no call was
+adopted for, once: answered ones at `at` with their talk up to it (`ended_unobserved`),
+others `abandoned` (lost) with their wait up to it (`lost_unobserved`, never a short
+abandon: the caller did not choose to leave early, the ACD lost sight of it).
+
 Told by the Asterisk side (all take the router's call id; unknown ids are ignored or, where
 the call may not have arrived yet, kept for its arrival):
-    callback_requested(call_id)    the caller pressed for a callback (counted once per visit)
+    callback_requested(call_id, to)  the caller pressed for a callback (counted once per
+                                   visit); `to` is kept in the record so it survives restarts
     caller_data(call_id, text)     ACD_CALLER_DATA, kept with the record (may precede arrival)
     hung_up_by(call_id, side)      "caller" or "agent", before posting CallEnded: chooses
                                    COMPLETECALLER / COMPLETEAGENT (unknown: COMPLETECALLER)
+    ended_unobserved(call_id)      the connected call was gone at a resync, before posting
+                                   CallEnded: exit_reason `ended_unobserved`
 For the API: `caller_info(call_id)` of a live call.
 """
 
@@ -29,7 +44,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, TypedDict
 
@@ -40,6 +55,7 @@ from acd.observe.happenings import (
     RecordHappening,
     RecordListener,
     RingNoAnswer,
+    VisitAdopted,
     VisitAnswered,
     VisitEnded,
     VisitNoted,
@@ -58,6 +74,7 @@ from acd.router.decisions import (
 )
 from acd.router.events import (
     CallAbandoned,
+    CallAdopted,
     CallArrived,
     CallEnded,
     Event,
@@ -65,12 +82,20 @@ from acd.router.events import (
     OfferFailed,
     QueueUpserted,
 )
-from acd.router.model import AgentState, CallView, QueueConfig
+from acd.router.model import AgentState, CallState, CallView, QueueConfig
 from acd.storage.record_store import AgentInterval, CallRecord
 
 log = logging.getLogger(__name__)
 
 _EARLY_LIMIT = 1000  # caller data for calls that have not arrived yet; oldest dropped beyond
+#: exit_reason of a record whose end no controller saw (CallAbandoned reason / ended unseen).
+LOST_UNOBSERVED = "lost_unobserved"
+ENDED_UNOBSERVED = "ended_unobserved"
+
+
+def skills_text(skills: Mapping[str, int]) -> str | None:
+    """A requirement map in the ACD_SKILLS form (`skill:level,...`), None when empty."""
+    return ",".join(f"{name}:{level}" for name, level in sorted(skills.items())) or None
 
 
 class RouterView(Protocol):
@@ -111,6 +136,7 @@ class CallRecorder:
         self._agent_states: dict[str, tuple[AgentState, str | None]] = {}
         self._reserved_at: dict[str, float] = {}
         self._early: OrderedDict[str, str] = OrderedDict()  # caller data before arrival
+        self._pending: dict[str, CallRecord] = {}  # left open by a previous run, by call id
 
     def subscribe(self, listener: RecordListener) -> None:
         """Happenings go to the subscribers in the order they subscribed."""
@@ -140,6 +166,8 @@ class CallRecorder:
                 isinstance(d, CallExited) and d.reason == "unknown_queue" for d in decisions
             )
             self._arrived(event, unknown)
+        elif isinstance(event, CallAdopted):
+            self._adopted(event)
         elif isinstance(event, OfferAnswered):
             self._answered(event)
         elif isinstance(event, OfferFailed):
@@ -173,22 +201,111 @@ class CallRecorder:
         config = self._config(event.queue)
         view = self._router.call(event.call_id) if self._router is not None else None
         priority = event.priority if event.priority is not None else config.priority
+        entered = event.now if event.entered_at is None else min(event.entered_at, event.now)
         record = CallRecord(
             id=self._new_id(),
             call_id=event.call_id,
             leg=0,
             queue=event.queue,
             priority=view.priority if view is not None else priority,
-            arrived=event.now,
-            entered=event.now,
+            arrived=entered,
+            entered=entered,
             sl_threshold=config.sl_threshold,
             short_abandon=config.short_abandon,
             caller_data=self._early.pop(event.call_id, None),
+            extra_skills=skills_text(event.extra_skills),
         )
         visit = _Visit(record, self._position(event.call_id))
         self._visits[event.call_id] = visit
         if not unknown_queue:  # turned away at the door: only its CallExited records it
             self._emit(VisitOpened(event.now, record, visit.position))
+
+    # --- adoption (a restarted controller found the call again) ---------------------------
+
+    def pending(self, records: Iterable[CallRecord]) -> None:
+        """What a previous run left open (the store's `open_calls`): each waits for its
+        call's `CallAdopted`, or for `close_unadopted`."""
+        for record in records:
+            self._pending[record.call_id] = record
+
+    def pending_records(self) -> list[CallRecord]:
+        return list(self._pending.values())
+
+    def _adopted(self, event: CallAdopted) -> None:
+        now, call_id = event.now, event.call_id
+        record = self._pending.pop(call_id, None)
+        if record is not None and record.queue != event.queue:
+            # It overflowed and the new leg's record died with the last batch: end the
+            # stored leg at the overflow and go on with a new one.
+            self._visits[call_id] = _Visit(record, self._position(call_id))
+            self._overflowed(
+                CallOverflowed(call_id, record.queue, event.queue, event.queue_entered_at)
+            )
+            visit = self._visits[call_id]
+        elif record is not None:
+            visit = self._visits[call_id] = _Visit(record, self._position(call_id))
+            self._emit(VisitAdopted(now, record, event.state))
+        else:
+            visit = self._visits[call_id] = _Visit(self._new_record(event), self._position(call_id))
+            self._emit(VisitOpened(now, visit.record, visit.position))
+        agent_id = event.agent_id
+        if event.state is CallState.WAITING or agent_id is None:
+            return
+        visit.ring_started = now
+        if visit.record.offered is None:
+            visit.record = replace(visit.record, offered=now)
+            self._emit(VisitOffered(now, visit.record, agent_id))
+        if event.state is CallState.CONNECTED and visit.record.answered is None:
+            # Answered while no controller watched: the answer counts from now.
+            visit.record = replace(
+                visit.record,
+                answered=now,
+                agent_id=agent_id,
+                outcome="answered",
+                wait=max(0.0, now - visit.record.entered),
+            )
+            self._emit(VisitAnswered(now, visit.record, 0.0))
+
+    def _new_record(self, event: CallAdopted) -> CallRecord:
+        config = self._config(event.queue)
+        view = self._router.call(event.call_id) if self._router is not None else None
+        priority = event.priority if event.priority is not None else config.priority
+        return CallRecord(
+            id=self._new_id(),
+            call_id=event.call_id,
+            leg=0,
+            queue=event.queue,
+            priority=view.priority if view is not None else priority,
+            arrived=event.enqueued_at,
+            entered=event.queue_entered_at,
+            sl_threshold=config.sl_threshold,
+            short_abandon=config.short_abandon,
+            extra_skills=skills_text(event.extra_skills),
+        )
+
+    def close_unadopted(self, at: float) -> int:
+        """End every pending record no call was adopted for (see the module docstring);
+        how many. Runtime: O(p) for p pending records."""
+        pending, self._pending = self._pending, {}
+        for record in pending.values():
+            if record.answered is not None:
+                record = replace(
+                    record,
+                    ended=at,
+                    outcome="answered",
+                    talk=max(0.0, at - record.answered),
+                    exit_reason=ENDED_UNOBSERVED,
+                )
+            else:
+                record = replace(
+                    record,
+                    ended=at,
+                    outcome="abandoned",
+                    exit_reason=LOST_UNOBSERVED,
+                    wait=max(0.0, at - record.entered),
+                )
+            self._emit(VisitEnded(at, record, 1))
+        return len(pending)
 
     def _offered(self, offer: OfferCall, now: float) -> None:
         visit = self._visits.get(offer.call_id)
@@ -229,8 +346,9 @@ class CallRecorder:
         if visit is None:
             return
         record = visit.record
-        wait = event.now - record.entered
-        short = is_short_abandon(wait, record.short_abandon)
+        wait = max(0.0, event.now - record.entered)
+        # A caller the ACD lost sight of did not choose to leave early: never short.
+        short = event.reason != LOST_UNOBSERVED and is_short_abandon(wait, record.short_abandon)
         visit.record = replace(
             record,
             ended=event.now,
@@ -330,11 +448,11 @@ class CallRecorder:
 
     # --- told by the Asterisk side ----------------------------------------------------------
 
-    def callback_requested(self, call_id: str) -> None:
+    def callback_requested(self, call_id: str, callback_to: str | None = None) -> None:
         visit = self._visits.get(call_id)
         if visit is None or visit.record.callback_requested:
             return
-        visit.record = replace(visit.record, callback_requested=True)
+        visit.record = replace(visit.record, callback_requested=True, callback_to=callback_to)
         self._emit(CallbackRequested(visit.record))
 
     def caller_data(self, call_id: str, text: str) -> None:
@@ -350,6 +468,12 @@ class CallRecorder:
         visit = self._visits.get(call_id)
         if visit is not None and side in ("caller", "agent"):
             visit.record = replace(visit.record, hung_up_by=side)
+
+    def ended_unobserved(self, call_id: str) -> None:
+        # Like hung_up_by: only the VisitEnded that follows carries it.
+        visit = self._visits.get(call_id)
+        if visit is not None:
+            visit.record = replace(visit.record, exit_reason=ENDED_UNOBSERVED)
 
     def _keep_early(self, call_id: str, text: str) -> None:
         self._early[call_id] = text

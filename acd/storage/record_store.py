@@ -4,8 +4,17 @@ A `CallRecord` is one call's visit to one queue (a "leg"); `leg` counts from 0 a
 one per overflow. Outcomes: `answered`, `abandoned` (lost: the caller left after the queue's
 short-abandon threshold), `short_abandoned`, `overflowed` (moved on to `overflowed_to`),
 `exited` (left the ACD without an agent: `exit_reason` is `timeout`, `key`, `join_empty`,
-`leave_empty`, `queue_removed`, `unknown_queue`), `interrupted` (still open when the
-controller stopped; closed at the next start). None while the call is still waiting.
+`leave_empty`, `queue_removed`, `unknown_queue`). None while the call is still waiting.
+
+A record the controller did not see end: `abandoned` with `exit_reason` `lost_unobserved`
+(a waiting or ringing caller whose channel was gone when the controller looked again; wait
+up to that moment) or `answered` with `exit_reason` `ended_unobserved` (talk up to that
+moment); see `acd.recovery`. `interrupted` was written by versions before re-adoption
+(still open at a restart) and is never written now.
+
+`open_calls` gives what a previous run left open (`ended` null: waiting, ringing or
+talking), for the call records to re-open when the call is adopted. `callback_to` (dial
+string) and `extra_skills` (ACD_SKILLS form) keep an accepted callback adoptable.
 """
 
 from __future__ import annotations
@@ -47,6 +56,8 @@ class CallRecord:
     exit_key: str | None = None
     overflowed_to: str | None = None
     hung_up_by: str | None = None  # "caller", "agent" or None (unknown)
+    callback_to: str | None = None  # where to call the caller back (accepted callback)
+    extra_skills: str | None = None  # the call's own requirements, `skill:level,...`
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -149,9 +160,31 @@ class RecordStore:
             rows = await conn.execute(query.order_by(agent_intervals.c.start))
             return [_interval(row) for row in rows]
 
+    async def open_calls(self) -> list[CallRecord]:
+        """Records not ended yet (waiting, ringing, talking when the last run stopped), the
+        latest leg of each call, in entry order. At most one leg of a call is ever open."""
+        query = select(call_records).where(call_records.c.ended.is_(None))
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(query.order_by(call_records.c.entered, call_records.c.leg))
+            latest = {record.call_id: record for record in map(_call, rows)}
+        return list(latest.values())
+
+    async def close_open_intervals(self, at: float) -> int:
+        """Agent intervals a previous run left open end at `at` (the agents come back with
+        new intervals through the restore). Returns how many."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(agent_intervals)
+                .where(agent_intervals.c.end.is_(None), agent_intervals.c.start <= at)
+                .values(end=at)
+            )
+        return result.rowcount
+
     async def close_open(self, at: float) -> tuple[int, int]:
-        """Close what a previous run left open (crash or stop): intervals end at `at`, calls
-        still in progress become `interrupted`. Returns (calls, intervals) closed."""
+        """Close everything a previous run left open: intervals end at `at`, calls still in
+        progress become `interrupted`. Returns (calls, intervals) closed. Not used by `acd
+        serve` since calls are re-adopted (`open_calls`); kept for tools that want the old
+        end-everything behaviour on a store no controller will adopt from."""
         async with self._engine.begin() as conn:
             intervals = await conn.execute(
                 update(agent_intervals)

@@ -73,6 +73,9 @@ call_records = Table(
     Column("exit_key", String(8), nullable=True),
     Column("overflowed_to", String(100), nullable=True),
     Column("hung_up_by", String(10), nullable=True),
+    # An accepted callback's dial string and the call's own skills (migration 0003).
+    Column("callback_to", String(200), nullable=True),
+    Column("extra_skills", Text, nullable=True),
     # The queue's thresholds when the call entered: reports stay right after a config change.
     Column("sl_threshold", Float, nullable=False),
     Column("short_abandon", Float, nullable=False),

@@ -67,6 +67,7 @@ class Recorder:
     callbacks: list[str] = field(default_factory=list)
     caller_data: dict[str, str] = field(default_factory=dict)
     hung_up_by: dict[str, str] = field(default_factory=dict)
+    ended_unobserved: list[str] = field(default_factory=list)
     ami_connected: list[bool] = field(default_factory=list)
 
     def callback_requested(self, call_id: str) -> None:
@@ -88,6 +89,9 @@ class _RecorderAdapter:
 
     def hung_up_by(self, call_id: str, side: str) -> None:
         self._recorder.hung_up_by[call_id] = side
+
+    def ended_unobserved(self, call_id: str) -> None:
+        self._recorder.ended_unobserved.append(call_id)
 
     def set_ami_connected(self, connected: bool) -> None:
         self._recorder.ami_connected.append(connected)

@@ -273,13 +273,32 @@ async def test_a_restart_keeps_the_counters(tmp_path: Path) -> None:
         for (queue, treatment), value in SERVICE_LEVEL.items():
             got = sample(second, "acd_service_level_ratio", queue=queue, treatment=treatment)
             assert got == pytest.approx(value), (queue, treatment)
-        # What the stopped run left open is closed at the restart.
+        # What the stopped run left open stays open at the restart, pending adoption; the
+        # agents' intervals end (restored agents open new ones).
         records = second.database.records
         left_open = await records.get_call("open")
         assert left_open is not None
-        assert (left_open.outcome, left_open.ended) == ("interrupted", clock.now)
+        assert (left_open.outcome, left_open.ended) == (None, None)
+        assert [r.call_id for r in second.recorder.pending_records()] == ["open"]
         intervals = await records.intervals_overlapping(0, math.inf)
         assert all(i.end is not None for i in intervals)
+        # Nobody adopted it by the first resync: it ends once, lost, its wait up to then.
+        abandoned_before = sample(second, "acd_calls_abandoned_total", queue="support")
+        assert second.recorder.close_unadopted(clock.now) == 1
+        assert second.recorder.close_unadopted(clock.now) == 0
+        await second.writer.flush()
+        lost = await records.get_call("open")
+        assert lost is not None
+        assert (lost.outcome, lost.exit_reason, lost.ended) == (
+            "abandoned",
+            "lost_unobserved",
+            clock.now,
+        )
+        assert lost.wait == pytest.approx(clock.now - lost.entered)
+        assert sample(second, "acd_calls_abandoned_total", queue="support") == (
+            abandoned_before + 1
+        )
+        assert second.queue_log()[-1].endswith("|open|support|NONE|ABANDON|1|1|30")
         # New calls keep counting on top.
         await second.at(clock.now - second.start, lambda now: QueueUpserted(now, SUPPORT))
         await second.engine.submit(lambda now: CallArrived(now, "next", "support"))

@@ -6,8 +6,9 @@ Theory of operation (the policy both `Router` and the naive `ReferenceRouter` im
 differential tests hold them to identical decision lists for any event stream):
 
 Ordering keys
-  * Global call order: higher priority first, then earlier `enqueued_at`, then earlier arrival
-    sequence (the order CallArrived events were accepted).
+  * Global call order: higher priority first, then earlier `enqueued_at` (when the caller
+    entered the ACD: `now`, an arrival's `entered_at`, an adopted call's `enqueued_at`), then
+    earlier arrival sequence (the order CallArrived and CallAdopted events were accepted).
   * Agent order for a call, by the call's queue policy: LONGEST_IDLE: earliest `idle_since`,
     then agent id (string order). MOST_SKILLED: highest level in the queue's ranked skill, then
     earliest `idle_since`, then agent id.
@@ -54,10 +55,11 @@ Per event (rejections emit one EventRejected and change nothing)
                      its pending request and deadline `wrap_until`, a "rona" pause its
                      `rona_until` (a deadline already past runs at the next Tick, at its
                      deadline, like any other); then agent-driven. RESERVED or BUSY: the call
-                     went with the previous run (until calls are re-adopted), so the agent
-                     settles as if it had ended at the restart: pending logout → stays
-                     LOGGED_OUT (nothing emitted), pending pause → PAUSED(pending reason),
-                     else AVAILABLE; idle_since stays the stored one; then agent-driven.
+                     went with the previous run (one still in Asterisk comes back with a
+                     CallAdopted, which finds the agent settled), so the agent settles as
+                     if it had ended at the restart: pending logout → stays LOGGED_OUT
+                     (nothing emitted), pending pause → PAUSED(pending reason), else
+                     AVAILABLE; idle_since stays the stored one; then agent-driven.
   QueueUpserted      config replaced; its WAITING/OFFERED calls get step and requirements
                      recomputed from their time in queue (no CallEscalated) and their max-wait
                      deadline moved; queue-driven.
@@ -66,9 +68,29 @@ Per event (rejections emit one EventRejected and change nothing)
                      AVAILABLE, idle_since unchanged, then agent-driven); CONNECTED calls finish
                      with the configuration they were connected under.
   CallArrived        duplicate id rejected `duplicate_call`; unknown queue → CallExited
-                     (unknown_queue); priority None → queue default; step = number of steps
-                     with `after` <= 0; join_empty False and no logged-in agent satisfies any
-                     step's requirements → CallExited(join_empty); else WAITING, call-driven.
+                     (unknown_queue); priority None → queue default; entered = `entered_at`
+                     if given (the caller waited while the controller was unreachable; later
+                     than `now` or not finite: `invalid_event`), else now; enqueued_at =
+                     queue_entered_at = arrived_at = entered, step = number of steps with
+                     entered + `after` <= now; join_empty False and no logged-in agent
+                     satisfies any step's requirements → CallExited(join_empty); else
+                     WAITING, call-driven (a max wait already past runs at the next Tick, at
+                     its deadline, unless the call was offered meanwhile).
+  CallAdopted        (a restarted controller found the call in Asterisk) duplicate id rejected
+                     `duplicate_call`; OFFERED/CONNECTED: unknown agent `unknown_agent`, an
+                     agent RESERVED/BUSY/WRAP_UP `agent_busy`; then unknown queue →
+                     CallExited(unknown_queue). Priority None → queue default; ordered by
+                     `enqueued_at` (= arrived_at) then arrival sequence; step and deadlines
+                     from `queue_entered_at` as of now (`invalid_event` unless
+                     enqueued_at <= queue_entered_at <= now, and unless agent_id is given
+                     exactly for OFFERED/CONNECTED). WAITING: as an arrival without the
+                     join_empty test (it is in already): call-driven, then the leave-empty
+                     check. OFFERED: the agent → RESERVED with the call, AgentStateChanged
+                     but no OfferCall (it is ringing already); the outcome comes as for any
+                     offer. CONNECTED: the agent → BUSY with the call, wrap-up from the
+                     queue's config now; it ends with CallEnded. The agent may be LOGGED_OUT
+                     (idle_since = now), AVAILABLE or PAUSED (its pause becomes the pending
+                     pause, applied when it leaves the call); a kept idle_since stays.
   CallAbandoned      WAITING or OFFERED → gone; an offered agent returns to AVAILABLE with
                      idle_since unchanged (or its pending request applies), agent-driven;
                      CONNECTED: rejected `wrong_state`.
@@ -94,14 +116,18 @@ Per event (rejections emit one EventRejected and change nothing)
 Resolved details (both routers; the unit tests pin them)
   * "Could serve at any step": some agent that is not LOGGED_OUT (paused, busy or unreachable
     count) satisfies the requirements of some step 0..n of the queue, merged with the call's
-    extra skills. This does not change with time, so escalation never triggers the check.
+    extra skills. This does not change with time, so escalation never triggers the check
+    (nor does adopting a call on an agent: it only makes an agent logged in).
   * The leave-empty check runs after every change that can make a call unservable: an agent
     becoming LOGGED_OUT (also by a pending logout applied), removed, or given new skills; a call
-    entering WAITING in a leave_empty queue (arrival, overflow, failed offer; after its
-    call-driven dispatch); a QueueUpserted with leave_empty (after its queue-driven dispatch).
+    entering WAITING in a leave_empty queue (arrival, adoption, overflow, failed offer; after
+    its call-driven dispatch); a QueueUpserted with leave_empty (after its queue-driven dispatch).
   * Step at time t = number of escalation steps with `queue_entered_at + after <= t`; the next
     escalation deadline is `queue_entered_at + escalation[step].after` (same float expression
-    everywhere). A max-wait deadline exists only while the call is WAITING.
+    everywhere). A max-wait deadline exists only while the call is WAITING. A call that waited
+    before this router saw it (`entered_at`, an adoption) has its step counted as of now (no
+    CallEscalated for the steps it passed meanwhile); a max wait it passed meanwhile is a
+    deadline in the past.
   * QueueRemoved: first every WAITING/OFFERED call exits (global order), then each offered agent
     settles (pending request, else AVAILABLE with idle_since unchanged) and is agent-driven, in
     that same order.

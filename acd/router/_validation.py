@@ -17,6 +17,7 @@ from acd.router.model import (
     RONA_REASON,
     AgentPolicy,
     AgentState,
+    CallState,
     EscalationStep,
     QueueConfig,
     RonaAction,
@@ -95,8 +96,38 @@ def _call_arrived_problem(event: ev.CallArrived) -> str | None:
     priority = event.priority
     if priority is not None and type(priority) is not int:
         return "priority must be an integer or None"
+    entered = event.entered_at
+    if entered is not None and (not _is_number(entered) or entered > event.now):
+        return "entered_at must be None or a finite number not after now"
     if not event.extra_skills:
         return None
+    return skills_problem(event.extra_skills, "extra_skills")
+
+
+#: The call states a CallAdopted finds a call on an agent in (any CallState can be adopted).
+_ON_AN_AGENT = frozenset({CallState.OFFERED, CallState.CONNECTED})
+
+
+def _adopted_problem(event: ev.CallAdopted) -> str | None:
+    """A state the router itself could have had the call in: an agent exactly when it is
+    offered or connected; it entered the ACD (`enqueued_at`) no later than its current queue
+    (`queue_entered_at`), and both before `now`."""
+    state = event.state
+    if type(state) is not CallState:
+        return "state must be a CallState"
+    if state in _ON_AN_AGENT:
+        if not _is_id(event.agent_id):
+            return "agent_id must be a non-empty string when offered or connected"
+    elif event.agent_id is not None:
+        return "agent_id must be None for a waiting call"
+    enqueued, entered = event.enqueued_at, event.queue_entered_at
+    if not _is_number(enqueued) or not _is_number(entered):
+        return "enqueued_at and queue_entered_at must be finite numbers"
+    if not enqueued <= entered <= event.now:
+        return "enqueued_at <= queue_entered_at <= now must hold"
+    priority = event.priority
+    if priority is not None and type(priority) is not int:
+        return "priority must be an integer or None"
     return skills_problem(event.extra_skills, "extra_skills")
 
 
@@ -165,6 +196,7 @@ _SHAPES: dict[type, tuple[tuple[str, ...], Callable[[Any], str | None] | None]] 
     ev.AgentReachabilityChanged: (("agent_id",), _reachability_problem),
     ev.AgentRestored: (("agent_id",), _restored_problem),
     ev.CallArrived: (("call_id", "queue"), _call_arrived_problem),
+    ev.CallAdopted: (("call_id", "queue"), _adopted_problem),
     ev.CallAbandoned: (("call_id",), None),
     ev.OfferAnswered: (("call_id", "agent_id"), None),
     ev.OfferFailed: (("call_id", "agent_id"), None),

@@ -112,9 +112,10 @@ class AgentRestored:
     `state` AVAILABLE, PAUSED (`pause_reason`; "rona" may carry `rona_until`) or WRAP_UP
     (`wrap_until`, and a `pending` "pause" (`pending_reason`) or "logout" that applies when it
     ends; a past deadline runs at the next Tick) is restored as it was, with the stored
-    `idle_since`. RESERVED or BUSY: the call went with the previous run (re-adopting it is
-    later work), so the agent is settled as if the call had ended at the restart: its pending
-    request applies, else AVAILABLE with the stored idle_since."""
+    `idle_since`. RESERVED or BUSY: the call went with the previous run (a call still in
+    Asterisk comes back with `CallAdopted`, which finds the agent settled), so the agent is
+    settled as if the call had ended at the restart: its pending request applies, else
+    AVAILABLE with the stored idle_since."""
 
     now: float
     agent_id: str
@@ -141,7 +142,9 @@ class CallArrived:
     priority: int | None = None
     extra_skills: Mapping[str, int] = field(default_factory=lambda: frozen_skills(None))
     #: When the caller really entered, if earlier than `now` (it waited while the controller
-    #: was unreachable): its place in the global order and its time in queue count from then.
+    #: was unreachable): its place in the global order and its time in queue count from then
+    #: (escalation step as of `now`; a max wait already past runs at the next Tick). Later
+    #: than `now`, or not finite: rejected `invalid_event`.
     entered_at: float | None = None
 
 
@@ -150,8 +153,15 @@ class CallAdopted:
     """A call already in the ACD before this router existed (a restarted controller found it
     in Asterisk): it takes its place again as it was. WAITING keeps priority, `enqueued_at`
     (global order) and `queue_entered_at` (escalation step and max wait, recomputed from
-    `now`); OFFERED is ringing `agent_id` (reserved); CONNECTED is talking to `agent_id`
-    (busy). The agent must be known and not on another call."""
+    `now`); OFFERED is ringing `agent_id` (reserved; no OfferCall, its outcome comes as
+    OfferAnswered, OfferFailed or CallAbandoned); CONNECTED is talking to `agent_id` (busy,
+    wrap-up of the queue's config now; it ends with CallEnded).
+
+    The agent must be known (`unknown_agent`) and logged out, available or paused (a pause
+    becomes pending until it leaves the call), not on another call (`agent_busy`). WAITING
+    is not held to join_empty (it is in already). `invalid_event` unless `agent_id` is given
+    exactly for OFFERED/CONNECTED and enqueued_at <= queue_entered_at <= now. A duplicate id
+    is `duplicate_call`, an unknown queue CallExited(unknown_queue) as for an arrival."""
 
     now: float
     call_id: str

@@ -21,8 +21,12 @@ handlers, so that the differential tests catch a table row drifting from the pol
          available, paused or wrap_up as it was; stored reserved or busy: its call is gone,
          so a pending logout leaves it logged out (nothing emitted), a pending pause pauses
          it, otherwise available; the stored idle_since in every case
+         adopted with a call found in Asterisk (logged out, available or paused; on a call
+         it is refused `agent_busy`): reserved for an offered call, busy for a connected one;
+         a pause it had becomes its pending pause, a logged-out agent is idle from now
   call   waiting -offer-> offered -answer-> connected; offered -fail-> waiting; abandoned while
          waiting or offered, ended while connected; other call events are `wrong_state`
+         adopted: straight into the state it was found in (waiting, offered, connected)
 """
 
 from __future__ import annotations
@@ -306,6 +310,17 @@ class ReferenceRouter:
             raise _RejectedError("unknown_queue", f"no queue {event.name!r}")
         elif isinstance(event, ev.CallArrived) and event.call_id in self._calls:
             raise _RejectedError("duplicate_call", f"call {event.call_id!r} is already in the ACD")
+        elif isinstance(event, ev.CallAdopted):
+            if event.call_id in self._calls:
+                raise _RejectedError(
+                    "duplicate_call", f"call {event.call_id!r} is already in the ACD"
+                )
+            if event.state != CallState.WAITING:
+                a = self._agents.get(agent_id or "")
+                if a is None:
+                    raise _RejectedError("unknown_agent", f"no agent {agent_id!r}")
+                if a.state in ON_A_CALL:
+                    raise _RejectedError("agent_busy", f"agent {a.id} is {a.state.value}")
         elif isinstance(event, (ev.CallAbandoned, ev.OfferAnswered, ev.OfferFailed, ev.CallEnded)):
             c = self._calls.get(event.call_id)
             if c is None:
@@ -571,11 +586,59 @@ class ReferenceRouter:
             self._out.append(CallExited(event.call_id, queue.name, "join_empty", None, now))
             return
         priority = queue.priority if event.priority is None else event.priority
+        # It may have waited unregistered since entered_at: its place and its time in queue
+        # count from then.
+        entered = now if event.entered_at is None else event.entered_at
         self._seq += 1
-        c = _Call(event.call_id, queue.name, priority, extra, self._seq, now, now, now, 0)
-        self._enter_queue(c, queue, now)
+        step = step_at(queue, entered, now)
+        c = _Call(
+            event.call_id, queue.name, priority, extra, self._seq, entered, entered, entered, step
+        )
+        c.requirements = step_requirements(queue, step, extra)
         self._calls[c.id] = c
         self._waiting_again(c, now)
+
+    def _on_CallAdopted(self, event: ev.CallAdopted) -> None:  # noqa: N802
+        now = self._now
+        queue = self._queues.get(event.queue)
+        if queue is None:
+            self._out.append(CallExited(event.call_id, event.queue, "unknown_queue", None, now))
+            return
+        extra = dict(event.extra_skills)
+        priority = queue.priority if event.priority is None else event.priority
+        self._seq += 1
+        entered = event.queue_entered_at
+        step = step_at(queue, entered, now)
+        c = _Call(
+            event.call_id,
+            queue.name,
+            priority,
+            extra,
+            self._seq,
+            event.enqueued_at,
+            event.enqueued_at,
+            entered,
+            step,
+        )
+        c.requirements = step_requirements(queue, step, extra)
+        self._calls[c.id] = c
+        if event.state == CallState.WAITING:
+            self._waiting_again(c, now)  # it is in the queue already: no join_empty
+            return
+        # Asterisk is ringing or connecting the agent already: no offer to make.
+        a = self._agents[event.agent_id or ""]
+        if a.state == AgentState.PAUSED:
+            a.pending, a.pending_reason = "pause", a.pause_reason
+        if a.idle_since is None:
+            a.idle_since = now
+        c.state = event.state
+        c.agent_id = a.id
+        a.call_id = c.id
+        if event.state == CallState.CONNECTED:
+            c.wrap_up = queue.wrap_up
+            self._set_agent(a, AgentState.BUSY, now)
+        else:
+            self._set_agent(a, AgentState.RESERVED, now)
 
     def _on_CallAbandoned(self, event: ev.CallAbandoned) -> None:  # noqa: N802
         c = self._calls.pop(event.call_id)

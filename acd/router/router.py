@@ -62,6 +62,9 @@ from acd.router.model import (
     satisfies,
 )
 from acd.router.states import (
+    ADOPT_AGENT_TRIGGERS,
+    ADOPT_CALL_TRIGGERS,
+    CALL_START,
     RESTORE_TRIGGERS,
     AgentOutcome,
     AgentTrigger,
@@ -175,6 +178,7 @@ class Router:
             ev.AgentReachabilityChanged: (agent_check, self._on_reachability_changed),
             ev.AgentRestored: (self._reject_restored, self._on_agent_restored),
             ev.CallArrived: (self._reject_call_arrived, self._on_call_arrived),
+            ev.CallAdopted: (self._reject_adopted, self._on_call_adopted),
             ev.CallAbandoned: (call_check, self._on_call_abandoned),
             ev.OfferAnswered: (call_check, self._on_offer_answered),
             ev.OfferFailed: (call_check, self._on_offer_failed),
@@ -187,7 +191,8 @@ class Router:
         """Apply one event; return the decisions it caused, in order.
 
         Runtime complexity: amortised O(log n + W) for an agent state change,
-        O(m log n + log W) for an arriving call and O(log n) for a restored agent, where a
+        O(m log n + log W) for an arriving or adopted waiting call and O(log n) for a
+        restored agent or an adopted offered or connected call, where a
         dispatch it causes adds O(k log n) (agent-driven) or O(m log n) (call-driven); a Tick
         runs each due deadline at that cost; QueueUpserted/QueueRemoved are O(W (m + log n))
         for the queue's calls; a skill change is O(s * sets listed under the agent's skills);
@@ -298,6 +303,29 @@ class Router:
         outcome = self._agent_rows[RESTORE_TRIGGERS[event.state]][a.state]
         if outcome.do is _REJECT:
             return EventRejected("AgentRestored", outcome.code, f"agent {a.id} is {a.state.value}")
+        return None
+
+    def _reject_adopted(self, event: ev.CallAdopted) -> EventRejected | None:
+        """A duplicate id; a table row refusing the adopted state; for a call on an agent, an
+        unknown agent or the agent's row refusing (`agent_busy`: on another call)."""
+        if event.call_id in self._calls:
+            return EventRejected(
+                "CallAdopted", "duplicate_call", f"call {event.call_id!r} is already in the ACD"
+            )
+        outcome = self._call_rows[ADOPT_CALL_TRIGGERS[event.state]][CALL_START]
+        if outcome.do is _REJECT:
+            return EventRejected("CallAdopted", outcome.code, f"call {event.call_id} is new")
+        trigger = ADOPT_AGENT_TRIGGERS.get(event.state)
+        if trigger is None:
+            return None
+        a = self._agents.get(event.agent_id or "")
+        if a is None:
+            return EventRejected("CallAdopted", "unknown_agent", f"no agent {event.agent_id!r}")
+        agent_outcome = self._agent_rows[trigger][a.state]
+        if agent_outcome.do is _REJECT:
+            return EventRejected(
+                "CallAdopted", agent_outcome.code, f"agent {a.id} is {a.state.value}"
+            )
         return None
 
     def _reject_queue_removed(self, event: ev.QueueRemoved) -> EventRejected | None:
@@ -518,13 +546,15 @@ class Router:
         max_wait = q.config.max_wait
         c.max_wait_at = None if max_wait is None else c.queue_entered_at + max_wait
 
-    def _enter_queue(self, c: Call, q: Queue, at: float) -> None:
+    def _enter_queue(self, c: Call, q: Queue, entered: float, now: float) -> None:
+        """`c` is in `q` since `entered` (`now` unless it waited elsewhere meanwhile): its
+        step, requirements and deadlines as of `now`."""
         c.queue = q.config.name
-        c.queue_entered_at = at
+        c.queue_entered_at = entered
         c.steps = self._steps_for(q, c)
         step = 0
         for after in q.afters:
-            if at + after <= at:
+            if entered + after <= now:
                 step += 1
         self._place_in_step(q, c, step)
         self._set_max_wait(q, c)
@@ -754,7 +784,7 @@ class Router:
             self._out.append(CallOverflowed(c.id, q.config.name, target, at))
             self._remove_waiting(c)
             del q.calls[c.id]
-            self._enter_queue(c, self._queues[target], at)
+            self._enter_queue(c, self._queues[target], at, at)
             self._queue_up(c, at)
         else:
             self._exit(c, "timeout", target if target and "," in target else None, at)
@@ -898,17 +928,60 @@ class Router:
         if q is None:
             self._out.append(CallExited(event.call_id, event.queue, "unknown_queue", None, now))
             return
+        entered = now if event.entered_at is None else event.entered_at
         extra = dict(event.extra_skills) if event.extra_skills else _NO_SKILLS
         priority = q.config.priority if event.priority is None else event.priority
-        c = Call(event.call_id, q.config.name, priority, extra, _skills_key(extra), 0, now)
+        c = Call(event.call_id, q.config.name, priority, extra, _skills_key(extra), 0, entered)
         if not q.config.join_empty and not self._servable(self._steps_for(q, c)):
             self._out.append(CallExited(event.call_id, q.config.name, "join_empty", None, now))
             return
         self._seq += 1
-        c.order = (-priority, now, self._seq, c.id)
+        c.order = (-priority, entered, self._seq, c.id)
         self._calls[c.id] = c
-        self._enter_queue(c, q, now)
+        self._enter_queue(c, q, entered, now)
         self._queue_up(c, now)
+
+    def _on_call_adopted(self, event: ev.CallAdopted) -> None:
+        """A fresh record takes the adopted state from its ADOPT row, in its place by
+        `enqueued_at` and with step and deadlines from `queue_entered_at`. WAITING: queued
+        up like an arrival (no join_empty). On an agent: the agent's ADOPT row moves it to
+        reserved or busy with the call (a pause becomes pending, a logged-out agent idle
+        from now); nothing to dispatch, no OfferCall: Asterisk is ringing or talking."""
+        now = self._now
+        q = self._queues.get(event.queue)
+        if q is None:
+            self._out.append(CallExited(event.call_id, event.queue, "unknown_queue", None, now))
+            return
+        extra = dict(event.extra_skills) if event.extra_skills else _NO_SKILLS
+        priority = q.config.priority if event.priority is None else event.priority
+        self._seq += 1
+        c = Call(
+            event.call_id,
+            q.config.name,
+            priority,
+            extra,
+            _skills_key(extra),
+            self._seq,
+            event.enqueued_at,
+        )
+        self._move_call(c, ADOPT_CALL_TRIGGERS[event.state])
+        self._calls[c.id] = c
+        self._enter_queue(c, q, event.queue_entered_at, now)
+        if c.state is _WAITING:
+            self._queue_up(c, now)
+            return
+        a = self._agents[event.agent_id or ""]
+        outcome = self._agent_rows[ADOPT_AGENT_TRIGGERS[event.state]][a.state]
+        if a.state is _PAUSED:
+            a.pending, a.pending_reason = "pause", a.pause_reason
+        elif a.idle_since is None:
+            a.idle_since = now
+        c.agent_id = a.id
+        a.call_id = c.id
+        if c.state is _CONNECTED:  # as after an answer: out of the queue, its deadlines dead
+            del q.calls[c.id]
+            c.wrap_up = q.config.wrap_up
+        self._move_agent(a, outcome, now)
 
     def _on_call_abandoned(self, event: ev.CallAbandoned) -> None:
         c = self._calls.pop(event.call_id)

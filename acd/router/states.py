@@ -33,40 +33,56 @@ Theory of operation
   lands it where it already is, logged out, and emits nothing). Any logged-in state refuses
   a restore: what the running router knows wins.
 
-      agent         logged_out       available  paused     reserved         busy    wrap_up
-      LOGIN         available        -          -          -                -       -
-      LOGOUT        -                logged_out logged_out defer            defer   defer
-      PAUSE         rej              paused     paused     defer            defer   defer
-      UNPAUSE       rej              -          available  cancel           cancel  cancel
-      REMOVE        gone             logged_out logged_out rej              rej     rej
-      OFFER         .                reserved   .          .                .       .
-      ANSWER        .                .          .          busy             .       .
-      RETRACT       .                .          .          settle:available .       .
-      FAIL          .                .          .          settle:paused    .       .
-      HANG_UP       .                .          .          .                wrap_up .
-      WRAP_END      .                .          .          .                .       settle:available
-      RONA_END      .                .          available  .                .       .
-      RESTORE_IDLE  available        rej        rej        rej              rej     rej
-      RESTORE_PAUSE paused           rej        rej        rej              rej     rej
-      RESTORE_WRAP  wrap_up          rej        rej        rej              rej     rej
-      RESTORE_CALL  settle:available rej        rej        rej              rej     rej
+  Adopting: a restarted controller hands back a call it found in Asterisk (`CallAdopted`).
+  The new call record starts in CALL_START like any accepted call and the ADOPT row of the
+  adopted state (ADOPT_CALL_TRIGGERS) moves it there at once: waiting, offered (ringing an
+  agent) or connected. A call on an agent also takes the agent's ADOPT row
+  (ADOPT_AGENT_TRIGGERS): an agent that is logged out (the store had nothing, or the restore
+  has not come yet), available or paused is moved to reserved or busy with that call; one
+  on another call refuses (`agent_busy`). The paused agent's pause becomes its pending pause
+  (applied when it leaves the call, like a pause asked during one), and an agent without
+  idle_since (logged out) takes the adoption time as its idle_since.
 
-      call      waiting offered   connected
-      OFFER     offered .         .
-      ANSWER    .       connected .
-      FAIL      .       waiting   .
-      ABANDON   gone    gone      .
-      END       .       .         gone
-      EXIT      gone    gone      .
-      ESCALATE  waiting offered   .
-      OVERFLOW  waiting .         .
+    agent           logged_out       available  paused     reserved         busy    wrap_up
+    LOGIN           available        -          -          -                -       -
+    LOGOUT          -                logged_out logged_out defer            defer   defer
+    PAUSE           rej              paused     paused     defer            defer   defer
+    UNPAUSE         rej              -          available  cancel           cancel  cancel
+    REMOVE          gone             logged_out logged_out rej              rej     rej
+    OFFER           .                reserved   .          .                .       .
+    ANSWER          .                .          .          busy             .       .
+    RETRACT         .                .          .          settle:available .       .
+    FAIL            .                .          .          settle:paused    .       .
+    HANG_UP         .                .          .          .                wrap_up .
+    WRAP_END        .                .          .          .                .       settle:available
+    RONA_END        .                .          available  .                .       .
+    RESTORE_IDLE    available        rej        rej        rej              rej     rej
+    RESTORE_PAUSE   paused           rej        rej        rej              rej     rej
+    RESTORE_WRAP    wrap_up          rej        rej        rej              rej     rej
+    RESTORE_CALL    settle:available rej        rej        rej              rej     rej
+    ADOPT_OFFERED   reserved         reserved   reserved   rej              rej     rej
+    ADOPT_CONNECTED busy             busy       busy       rej              rej     rej
+
+    call            waiting   offered   connected
+    OFFER           offered   .         .
+    ANSWER          .         connected .
+    FAIL            .         waiting   .
+    ABANDON         gone      gone      .
+    END             .         .         gone
+    EXIT            gone      gone      .
+    ESCALATE        waiting   offered   .
+    OVERFLOW        waiting   .         .
+    ADOPT_WAITING   waiting   .         .
+    ADOPT_OFFERED   offered   .         .
+    ADOPT_CONNECTED connected .         .
 
   (`-` ignore; `rej` rejected: PAUSE/UNPAUSE `agent_not_logged_in`, REMOVE `agent_busy`,
-  RESTORE_* `agent_logged_in`; `gone` leaves the router; REMOVE of a logged-in agent moves it
-  to logged_out, emitted, and then it leaves; `.` no row: an event meeting one is rejected
-  `wrong_state` (for agent rows the call is checked first), a router step never does.) A
-  pending logout wins over a later pause. ESCALATE and OVERFLOW keep the call's state (they
-  change its requirements or queue); the router does not look them up.
+  RESTORE_* `agent_logged_in`, ADOPT_* `agent_busy`; `gone` leaves the router; REMOVE of a
+  logged-in agent moves it to logged_out, emitted, and then it leaves; `.` no row: an event
+  meeting one is rejected `wrong_state` (for agent rows the call is checked first), a router
+  step never does.) A pending logout wins over a later pause. ESCALATE and OVERFLOW keep the
+  call's state (they change its requirements or queue); the router does not look them up.
+  The call's ADOPT rows are met only by a fresh record, in CALL_START (waiting).
   tests/router/test_router_states.py checks both drawings against the tables.
 """
 
@@ -101,6 +117,9 @@ class AgentTrigger(enum.StrEnum):
     RESTORE_PAUSE = "restore_pause"
     RESTORE_WRAP = "restore_wrap"
     RESTORE_CALL = "restore_call"  # stored reserved or busy: the call is gone
+    # CallAdopted of a call on this agent, by the adopted call state (see "Adopting" above)
+    ADOPT_OFFERED = "adopt_offered"
+    ADOPT_CONNECTED = "adopt_connected"
 
 
 #: The trigger an `AgentRestored` takes, by the state it restores (stored reserved or busy:
@@ -125,6 +144,28 @@ class CallTrigger(enum.StrEnum):
     EXIT = "exit"  # the router sends the call out: max wait, leave-empty, queue removed
     ESCALATE = "escalate"
     OVERFLOW = "overflow"
+    # CallAdopted, by the adopted state: a fresh record (CALL_START) takes that state at once
+    ADOPT_WAITING = "adopt_waiting"
+    ADOPT_OFFERED = "adopt_offered"
+    ADOPT_CONNECTED = "adopt_connected"
+
+
+#: The call trigger a `CallAdopted` takes, by the state it adopts the call in.
+ADOPT_CALL_TRIGGERS: Mapping[CallState, CallTrigger] = MappingProxyType(
+    {
+        CallState.WAITING: CallTrigger.ADOPT_WAITING,
+        CallState.OFFERED: CallTrigger.ADOPT_OFFERED,
+        CallState.CONNECTED: CallTrigger.ADOPT_CONNECTED,
+    }
+)
+
+#: The agent trigger a `CallAdopted` takes for the call's agent; WAITING has none: no agent.
+ADOPT_AGENT_TRIGGERS: Mapping[CallState, AgentTrigger] = MappingProxyType(
+    {
+        CallState.OFFERED: AgentTrigger.ADOPT_OFFERED,
+        CallState.CONNECTED: AgentTrigger.ADOPT_CONNECTED,
+    }
+)
 
 
 class Do(enum.StrEnum):
@@ -167,6 +208,12 @@ _RESTORES: dict[AgentTrigger, AgentOutcome] = {
     AgentTrigger.RESTORE_WRAP: Outcome(Do.MOVE, _A.WRAP_UP),
     AgentTrigger.RESTORE_CALL: Outcome(Do.SETTLE, _A.AVAILABLE),
 }
+_ADOPTS: dict[AgentTrigger, AgentOutcome] = {
+    AgentTrigger.ADOPT_OFFERED: Outcome(Do.MOVE, _A.RESERVED),
+    AgentTrigger.ADOPT_CONNECTED: Outcome(Do.MOVE, _A.BUSY),
+}
+#: The states an agent can be adopted from: not on a call.
+_ADOPTABLE = (_A.LOGGED_OUT, _A.AVAILABLE, _A.PAUSED)
 
 AGENT_TABLE: Mapping[tuple[AgentState, AgentTrigger], AgentOutcome] = MappingProxyType(
     {
@@ -215,6 +262,12 @@ AGENT_TABLE: Mapping[tuple[AgentState, AgentTrigger], AgentOutcome] = MappingPro
             for state in AgentState
             if state is not _A.LOGGED_OUT
         },
+        # adopting a call on an agent: any agent not on a call takes it
+        **{
+            (state, trigger): outcome if state in _ADOPTABLE else _AGENT_BUSY
+            for trigger, outcome in _ADOPTS.items()
+            for state in AgentState
+        },
     }
 )
 
@@ -235,6 +288,10 @@ CALL_TABLE: Mapping[tuple[CallState, CallTrigger], CallOutcome] = MappingProxyTy
         (_C.OFFERED, _K.EXIT): Outcome(Do.MOVE, None),
         (_C.OFFERED, _K.ESCALATE): Outcome(Do.MOVE, _C.OFFERED),
         (_C.CONNECTED, _K.END): Outcome(Do.MOVE, None),
+        # adopting: from the fresh record's CALL_START straight to the adopted state
+        (CALL_START, _K.ADOPT_WAITING): Outcome(Do.MOVE, _C.WAITING),
+        (CALL_START, _K.ADOPT_OFFERED): Outcome(Do.MOVE, _C.OFFERED),
+        (CALL_START, _K.ADOPT_CONNECTED): Outcome(Do.MOVE, _C.CONNECTED),
     }
 )
 

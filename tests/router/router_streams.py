@@ -53,6 +53,7 @@ KINDS = (
     ("queue_upsert", 4),
     ("queue_remove", 1),
     ("restore", 5),
+    ("adopt", 6),
     ("bad", 2),
 )
 _NAMES = [k for k, _ in KINDS]
@@ -150,6 +151,28 @@ class StreamMaker:
                     now, self.agent_id(), AgentState.PAUSED, "lunch", now, rona_until=now
                 ),
                 ev.AgentRestored(now, self.agent_id(), "available", None, now),  # type: ignore[arg-type]
+                ev.CallArrived(now, self.call_id(), self.queue_name(), entered_at=now + 1),
+                ev.CallArrived(now, self.call_id(), self.queue_name(), entered_at=math.nan),
+                ev.CallAdopted(now, self.call_id(), self.queue_name(), CallState.OFFERED, now, now),
+                ev.CallAdopted(
+                    now,
+                    self.call_id(),
+                    self.queue_name(),
+                    CallState.WAITING,
+                    now,
+                    now,
+                    agent_id="a0",
+                ),
+                ev.CallAdopted(
+                    now, self.call_id(), self.queue_name(), CallState.WAITING, now, now - 1
+                ),
+                ev.CallAdopted(
+                    now, self.call_id(), self.queue_name(), CallState.WAITING, now + 1, now + 1
+                ),
+                ev.CallAdopted(now, self.call_id(), self.queue_name(), "waiting", now, now),  # type: ignore[arg-type]
+                ev.CallAdopted(
+                    now, self.call_id(), self.queue_name(), CallState.WAITING, math.inf, math.inf
+                ),
                 "not an event",
             ]
         )
@@ -194,6 +217,47 @@ class StreamMaker:
             rona_until,
         )
 
+    def _adopted(self, ref: ReferenceRouter, now: float) -> ev.CallAdopted:
+        """A call a restarted controller found: usually a new id (sometimes a live one:
+        `duplicate_call`), entered a while ago (sometimes exactly when another call did, so
+        the arrival sequence breaks the tie), waiting, or offered or connected to an agent
+        that is usually not on a call (logged out, available or paused; else `agent_busy`,
+        and now and then `unknown_agent`)."""
+        rng = self.rng
+        live = {c.id for c in ref.calls()}
+        fresh = [f"c{i}" for i in range(self.pools.calls) if f"c{i}" not in live]
+        call_id = rng.choice(fresh) if fresh and rng.random() < 0.9 else self.call_id()
+        others = [c.enqueued_at for c in ref.calls()]
+        if others and rng.random() < 0.2:
+            enqueued = rng.choice(others)
+        else:
+            enqueued = now - rng.choice([0.0, 1.0, 3.0, 5.0, 10.0, 30.0])
+        entered = min(now, enqueued + rng.choice([0.0, 0.0, 2.0, 10.0]))
+        state = rng.choice([CallState.WAITING, CallState.OFFERED, CallState.CONNECTED])
+        agent_id = None
+        if state is not CallState.WAITING:
+            free = [
+                a.id
+                for a in ref.agents()
+                if a.state in (AgentState.LOGGED_OUT, AgentState.AVAILABLE, AgentState.PAUSED)
+            ]
+            roll = rng.random()
+            if free and roll < 0.8:
+                agent_id = rng.choice(free)
+            else:
+                agent_id = "ghost" if roll > 0.97 else self.agent_id()
+        return ev.CallAdopted(
+            now,
+            call_id,
+            self.queue_name(),
+            state,
+            enqueued,
+            entered,
+            rng.choice([None, None, 0, 1, 3]),
+            frozen_skills(self.skills(1) if rng.random() < 0.3 else {}),
+            agent_id,
+        )
+
     # --- one event ----------------------------------------------------------------------------
 
     def event(self, ref: ReferenceRouter) -> ev.Event:
@@ -207,8 +271,10 @@ class StreamMaker:
         if kind == "arrive":
             priority = rng.choice([None, None, 0, 1, 3])
             extra = self.skills(1) if rng.random() < 0.3 else {}
+            # Some callers waited while the controller was unreachable.
+            entered = now - rng.choice([0.0, 1.0, 4.0, 30.0]) if rng.random() < 0.25 else None
             return ev.CallArrived(
-                now, self.call_id(), self.queue_name(), priority, frozen_skills(extra)
+                now, self.call_id(), self.queue_name(), priority, frozen_skills(extra), entered
             )
         if kind == "abandon":
             call_id = rng.choice([c.id for c in ref.calls()] or [self.call_id()])
@@ -239,6 +305,8 @@ class StreamMaker:
             return ev.QueueRemoved(now, self.queue_name())
         if kind == "restore":
             return self._restored(ref, now)
+        if kind == "adopt":
+            return self._adopted(ref, now)
         return self._bad(now)  # type: ignore[return-value]
 
 
@@ -290,6 +358,11 @@ def run_differential(
             isinstance(d, EventRejected) for d in expected
         ):
             seen[f"accepted:{event.state.value}"] += 1
+        if isinstance(event, ev.CallAdopted) and not any(
+            isinstance(d, EventRejected) or getattr(d, "reason", "") == "unknown_queue"
+            for d in expected
+        ):
+            seen[f"adopted:{event.state.value}"] += 1
     return seen
 
 

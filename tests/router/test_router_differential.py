@@ -57,6 +57,13 @@ EXERCISED = {
     "accepted:wrap_up",
     "accepted:reserved",
     "accepted:busy",
+    "adopted:waiting",
+    "adopted:offered",
+    "adopted:connected",
+    "EventRejected:agent_busy",
+    "EventRejected:duplicate_call",
+    "EventRejected:unknown_agent",
+    "CallExited:unknown_queue",
 }
 
 
@@ -153,9 +160,29 @@ DRIFTS = {
         (_A.PAUSED, _T.RESTORE_PAUSE),
         Outcome(Do.MOVE, _A.PAUSED),
     ),
+    "adopting an offer onto a paused agent is refused": (
+        "AGENT_TABLE",
+        (_A.PAUSED, _T.ADOPT_OFFERED),
+        Outcome(Do.REJECT, code="agent_busy"),
+    ),
+    "an adopted connected call leaves its agent reserved": (
+        "AGENT_TABLE",
+        (_A.LOGGED_OUT, _T.ADOPT_CONNECTED),
+        Outcome(Do.MOVE, _A.RESERVED),
+    ),
+    "an adopted offer makes an available agent busy": (
+        "AGENT_TABLE",
+        (_A.AVAILABLE, _T.ADOPT_OFFERED),
+        Outcome(Do.MOVE, _A.BUSY),
+    ),
+    "adopting a waiting call is refused": (
+        "CALL_TABLE",
+        (_C.WAITING, _K.ADOPT_WAITING),
+        Outcome(Do.REJECT, code="wrong_state"),
+    ),
 }
 #: A fixed stream (default pools) on which every drift above shows within 300 events.
-DRIFT_SEED, DRIFT_STEPS = 0, 300
+DRIFT_SEED, DRIFT_STEPS = 51, 300
 
 
 def test_the_fixed_stream_agrees_under_the_real_tables() -> None:

@@ -33,6 +33,8 @@ EXTERNAL = (
     AgentTrigger.RESTORE_PAUSE,
     AgentTrigger.RESTORE_WRAP,
     AgentTrigger.RESTORE_CALL,
+    AgentTrigger.ADOPT_OFFERED,
+    AgentTrigger.ADOPT_CONNECTED,
 )
 
 

@@ -15,6 +15,11 @@ the controller's own packages, so the harness keeps working while they are restr
     await controller.kill(signal.SIGKILL)
     await controller.restart()                     # same config, same SQLite store
     calls = (await controller.api("GET", "/calls")).body
+
+Faults beside the process: `AmiProxy` (a TCP relay between the controller and Asterisk's AMI
+port that a test can sever and restore: the controller sees its AMI link drop without being
+touched) and `restart_asterisk` (the fixture's own instance, stopped and started again on the
+same ports). `ControllerProcess(ami_port=proxy.port)` points the controller at the proxy.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import json as jsonlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -130,8 +136,11 @@ class ControllerProcess:
         env: Mapping[str, str] | None = None,
         http_port: int | None = None,
         source: Path | None = None,
+        ami_port: int | None = None,
     ) -> None:
         self.asterisk = asterisk
+        #: Where the controller's AMI connects (an AmiProxy's port), default Asterisk's.
+        self.ami_port = ami_port or asterisk.ami_port
         self.workdir = workdir
         self.queues = [dict(q) for q in queues] or [queue("support")]
         self.agents = [dict(a) for a in agents]
@@ -172,7 +181,7 @@ class ControllerProcess:
             "[ami]",
             {
                 "host": self.asterisk.ami_host,
-                "port": self.asterisk.ami_port,
+                "port": self.ami_port,
                 "username": self.asterisk.ami_username,
                 "secret": self.asterisk.ami_secret,
             },
@@ -355,6 +364,143 @@ class ControllerProcess:
         reply = await self.api("GET", "/agents")
         assert reply.status == 200, reply
         return {a["id"]: a.get("state", "") for a in reply.body}
+
+    async def agent_docs(self) -> dict[str, dict[str, Any]]:
+        reply = await self.api("GET", "/agents")
+        assert reply.status == 200, reply
+        return {a["id"]: a for a in reply.body}
+
+    async def call(self, call_id: str) -> dict[str, Any]:
+        """GET /calls/{id}: the live call, or the finished call's stored record."""
+        reply = await self.api("GET", f"/calls/{call_id}")
+        assert reply.status == 200, (call_id, reply)
+        return dict(reply.body)
+
+    async def finished(self, call_id: str, within: float = WAIT) -> dict[str, Any]:
+        """GET /calls/{id} every 0.1 s until the call is no longer live; its record."""
+        deadline = time.monotonic() + within
+        while True:
+            body = await self.call(call_id)
+            if not body.get("live"):
+                return body
+            if time.monotonic() > deadline:
+                raise AssertionError(f"call {call_id} still live after {within} s: {body}")
+            await asyncio.sleep(0.1)
+
+    def queue_log(self) -> list[list[str]]:
+        """The queue_log lines written so far, split at `|`."""
+        try:
+            text = self.queue_log_path.read_text()
+        except OSError:
+            return []
+        return [line.split("|") for line in text.splitlines() if line]
+
+    def queue_log_events(self, call_id: str) -> list[str]:
+        """The queue_log events (ENTERQUEUE, CONNECT, ...) of one call, in order."""
+        return [fields[4] for fields in self.queue_log() if fields[1] == call_id]
+
+    def database_rows(self, query: str) -> list[tuple[Any, ...]]:
+        """Read the SQLite store directly (a test's look behind the API)."""
+        with contextlib.closing(sqlite3.connect(self.database_path)) as conn:
+            return list(conn.execute(query))
+
+
+async def eventually(
+    check: Callable[[], Any], within: float = WAIT, every: float = 0.1, what: str = ""
+) -> Any:
+    """Call `check` (sync or async) until it returns something truthy; that value."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within} s: {what or check}")
+        await asyncio.sleep(every)
+
+
+# --- faults beside the controller --------------------------------------------------------------
+
+
+class AmiProxy:
+    """A TCP relay from a free loopback port to Asterisk's AMI. `cut()` closes every relayed
+    connection and refuses new ones (the controller's AMI link is lost, its process is
+    untouched); `restore()` accepts again on the same port."""
+
+    def __init__(self, asterisk: RunningAsterisk) -> None:
+        self.asterisk = asterisk
+        self.port = free_port(
+            socket.SOCK_STREAM, avoid={asterisk.agi_port, asterisk.ami_port, asterisk.sip_port}
+        )
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.connections = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, LOOPBACK, self.port)
+
+    async def restore(self) -> None:
+        if self._server is None:
+            await self.start()
+
+    async def cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):
+            writer.close()
+        self._writers.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.cut()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            up_reader, up_writer = await asyncio.open_connection(
+                self.asterisk.ami_host, self.asterisk.ami_port
+            )
+        except OSError:
+            writer.close()
+            return
+        self._writers.update((writer, up_writer))
+        pumps = [
+            asyncio.ensure_future(self._pump(reader, up_writer)),
+            asyncio.ensure_future(self._pump(up_reader, writer)),
+        ]
+        self._tasks.update(pumps)
+        try:
+            await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pump in pumps:
+                pump.cancel()
+                self._tasks.discard(pump)
+            for side in (writer, up_writer):
+                side.close()
+                self._writers.discard(side)
+
+    @staticmethod
+    async def _pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+
+
+async def restart_asterisk(asterisk: RunningAsterisk) -> float:
+    """Stop the fixture's Asterisk (`core stop now`: every channel goes) and start it again
+    on the same ports and configuration; seconds it was away."""
+    started = time.monotonic()
+    await asyncio.to_thread(asterisk.instance.stop)
+    await asyncio.to_thread(asterisk.instance.start)
+    return time.monotonic() - started
 
 
 # --- the probe: callers and a look at Asterisk -------------------------------------------------

@@ -1,0 +1,151 @@
+"""A controller restarted with calls in Asterisk adopts them (issue #10 items 2 and 6): SIGKILL
+and SIGTERM of `acd serve` on the real Asterisk, a restart on the same store, and then every
+call goes on where it was and ends with exactly one final record."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from .harness import (
+    Caller,
+    ControllerProcess,
+    Probe,
+    classify,
+    dialplan_halves,
+    eventually,
+    queue,
+    sim_agent,
+)
+
+pytestmark = pytest.mark.asterisk
+
+TALK = 6.0  # the two talking calls: long enough to outlive the restart
+SHORT_TALK = 1.0  # the waiting ones, once answered
+
+
+def _states(channels: list[dict[str, Any]]) -> dict[str, str]:
+    return {str(c.get("Uniqueid")): classify(c) for c in dialplan_halves(channels)}
+
+
+async def _scenario(
+    acd: ControllerProcess, probe: Probe
+) -> tuple[list[Caller], list[Caller], dict[str, dict[str, Any]]]:
+    """Two calls talking (one per agent), three waiting behind them."""
+    await acd.start()
+    await acd.login_all()
+    talking = [await probe.call("support", talk=TALK) for _ in range(2)]
+    await probe.wait_channels(
+        lambda chans: all(_states(chans).get(c.call_id) == "connected" for c in talking)
+    )
+    waiting = []
+    for _ in range(3):
+        waiting.append(await probe.call("support", talk=SHORT_TALK))
+        await asyncio.sleep(0.05)  # distinct entry times, a known order
+    live = await eventually(
+        lambda: _live_if(acd, 5), what="5 live calls before the restart", within=10
+    )
+    return talking, waiting, {c["id"]: c for c in live}
+
+
+async def _live_if(acd: ControllerProcess, count: int) -> list[dict[str, Any]] | None:
+    calls = await acd.live_calls()
+    return calls if len(calls) == count else None
+
+
+async def _restart_and_check(
+    acd: ControllerProcess,
+    probe: Probe,
+    sig: signal.Signals,
+    talking: list[Caller],
+    waiting: list[Caller],
+    before: dict[str, dict[str, Any]],
+) -> float:
+    status = await acd.kill(sig)
+    assert status == (0 if sig is signal.SIGTERM else -sig), acd.log_tail()
+    # Asterisk keeps every caller while no controller runs.
+    states = _states(await probe.channels())
+    assert [states.get(c.call_id) for c in talking] == ["connected", "connected"]
+    assert [states.get(c.call_id) for c in waiting] == ["waiting"] * 3
+
+    ready = await acd.restart()
+    after = {c["id"]: c for c in await acd.live_calls()}
+    assert set(after) == set(before), acd.log_tail()
+    for caller in talking:
+        call = after[caller.call_id]
+        assert call["state"] == "connected"
+        assert call["agent_id"] == before[caller.call_id]["agent_id"]
+    in_order = sorted(waiting, key=lambda c: after[c.call_id]["position"])
+    assert in_order == waiting, "the waiting calls keep their order"
+    for caller in waiting:
+        call, was = after[caller.call_id], before[caller.call_id]
+        assert call["state"] == "waiting"
+        assert call["position"] == was["position"]
+        # Their entry time is the one the channel kept (ms precision), not the restart's.
+        assert call["enqueued_at"] == pytest.approx(was["enqueued_at"], abs=0.05)
+        # The record's own arrival (or, when the last batch died with the process, the
+        # channel's ACD_ENTERED_AT, a few ms before the router saw the call).
+        assert call["caller"]["arrived"] == pytest.approx(was["caller"]["arrived"], abs=0.05)
+    agents = await acd.agent_docs()
+    assert {a: (agents[a]["state"]) for a in agents} == {"2001": "busy", "2002": "busy"}
+    busy_with = {after[c.call_id]["agent_id"] for c in talking}
+    assert busy_with == {"2001", "2002"}
+    return ready
+
+
+async def _every_call_ends_once(
+    acd: ControllerProcess, callers: list[Caller], talking: list[Caller]
+) -> None:
+    within = TALK + 3 * SHORT_TALK + 15
+    records = {c.call_id: await acd.finished(c.call_id, within=within) for c in callers}
+    for caller in callers:
+        record = records[caller.call_id]
+        assert record["outcome"] == "answered", record
+        assert len(record["legs"]) == 1, record
+        assert record["legs"][0]["talk"] > 0, record
+        assert record["legs"][0]["exit_reason"] is None, record
+    for caller in talking:  # their end was seen by the new controller: real talk time
+        assert records[caller.call_id]["legs"][0]["talk"] >= TALK - 1
+    await eventually(lambda: not _open_rows(acd), what="every record closed")
+    counts = Counter((fields[1], fields[4]) for fields in acd.queue_log() if fields[1] != "NONE")
+    for caller in callers:
+        events = acd.queue_log_events(caller.call_id)
+        assert counts[caller.call_id, "ENTERQUEUE"] == 1, events
+        assert counts[caller.call_id, "CONNECT"] == 1, events
+        completes = (
+            counts[caller.call_id, "COMPLETECALLER"] + counts[caller.call_id, "COMPLETEAGENT"]
+        )
+        assert completes == 1, events
+    rows = acd.database_rows("SELECT call_id, COUNT(*) FROM acd_call_records GROUP BY call_id")
+    assert dict(rows) == {c.call_id: 1 for c in callers}
+
+
+def _open_rows(acd: ControllerProcess) -> list[tuple[Any, ...]]:
+    return acd.database_rows("SELECT call_id FROM acd_call_records WHERE ended IS NULL")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
+async def test_calls_talking_and_waiting_survive_a_restart(
+    controller_process: Callable[..., ControllerProcess], probe: Probe, sig: signal.Signals
+) -> None:
+    acd = controller_process(
+        queues=[queue("support", announce_every=3600, ring_timeout=5)],
+        agents=[sim_agent("2001"), sim_agent("2002")],
+    )
+    talking, waiting, before = await _scenario(acd, probe)
+    ready = await _restart_and_check(acd, probe, sig, talking, waiting, before)
+    print(f"{sig.name}: ready {ready:.2f} s after spawn with 5 live calls")
+    # The talking calls end (recorded by the new controller), and the waiting ones are
+    # answered in their order as the agents free up.
+    await _every_call_ends_once(acd, talking + waiting, talking)
+    connects = [f for f in acd.queue_log() if f[4] == "CONNECT"]
+    answered_order = [f[1] for f in connects if f[1] in {c.call_id for c in waiting}]
+    # Two agents free up together: the first two waiting are answered first, then the third.
+    assert set(answered_order[:2]) == {waiting[0].call_id, waiting[1].call_id}
+    assert answered_order[2:] == [waiting[2].call_id]
+    assert (await acd.agent_states()) == {"2001": "available", "2002": "available"}

@@ -4,10 +4,12 @@ use case of the service layer and answers with channel variables; none of them d
 Routes are `async def` (the only kind panoramisk 1.4 can run on Python 3.11) and never raise to
 the server: a failure sets ACD_RESULT=error (enter) or ACD_FEATURE_RESULT=<code> (feature codes).
 
-    enter            (arg 1: queue; args 2-4: lengths of ACD_PRIORITY, ACD_SKILLS,
-                     ACD_CALLER_DATA) register the call: ACD_CALL_ID, ACD_QUEUE, ACD_ENTERED_AT,
-                     ACD_ANNOUNCE_EVERY; when routing decided at once, ACD_AGENT… (go and dial)
-                     or ACD_RESULT (leave)
+    enter            (arg 1: queue; args 2-6: lengths of ACD_PRIORITY, ACD_SKILLS,
+                     ACD_CALLER_DATA, ACD_ENTERED_AT, ACD_CALL_ID) register the call:
+                     ACD_CALL_ID, ACD_QUEUE, ACD_ENTERED_AT, ACD_ANNOUNCE_EVERY, ACD_RESULT
+                     (empty); when routing decided at once, ACD_AGENT… (go and dial) or
+                     ACD_RESULT (leave). ACD_ENTERED_AT and ACD_CALL_ID are set when the caller
+                     waited without a controller: the call keeps that id and entry time.
     announce         ACD_POSITION, ACD_EXPECTED_WAIT (s), ACD_EXPECTED_MINUTES
     callback         ACD_CALLBACK_ACCEPTED=1|0
     agent/login, agent/logout, agent/pause (arg: reason code), agent/unpause
@@ -17,6 +19,7 @@ the server: a failure sets ACD_RESULT=error (enter) or ACD_FEATURE_RESULT=<code>
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 
 from acd.errors import DomainError
@@ -49,6 +52,16 @@ def parse_skills(text: str) -> dict[str, int]:
             raise SkillsError(f"level of {name!r} must be {MIN_LEVEL}..{MAX_LEVEL} in {text!r}")
         skills[name] = max(value, skills.get(name, 0))
     return skills
+
+
+def parse_epoch(text: str) -> float | None:
+    """Epoch seconds as the dialplan writes them (`1796159058.095`); None if not a finite
+    number (whether it is a plausible entry time is the entry service's rule)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 class AgiRoutes:
@@ -88,6 +101,9 @@ class AgiRoutes:
         priority_text = (await _entry_variable(channel, 2, "ACD_PRIORITY")).strip()
         skills_text = await _entry_variable(channel, 3, "ACD_SKILLS")
         caller_data = await _entry_variable(channel, 4, "ACD_CALLER_DATA")
+        # A dialplan older than these two arguments never sets the variables: not read then.
+        entered_text = (await _entry_variable(channel, 5, "ACD_ENTERED_AT", False)).strip()
+        call_id = (await _entry_variable(channel, 6, "ACD_CALL_ID", False)).strip()
         priority: int | None = None
         if priority_text:
             try:
@@ -103,7 +119,23 @@ class AgiRoutes:
         except SkillsError as exc:
             log.warning("%s: ACD_SKILLS ignored: %s", channel.name, exc)
             skills = {}
-        return Entry(channel.uniqueid, channel.name, queue, priority, skills, caller_data)
+        entered_at = parse_epoch(entered_text)
+        if entered_text and entered_at is None:
+            log.warning(
+                "%s: ACD_ENTERED_AT %r is not a number; the call enters now",
+                channel.name,
+                entered_text,
+            )
+        return Entry(
+            channel.uniqueid,
+            channel.name,
+            queue,
+            priority,
+            skills,
+            caller_data,
+            entered_at=entered_at,
+            call_id=call_id or None,
+        )
 
     # --- while waiting --------------------------------------------------------------------------
 
@@ -172,11 +204,13 @@ class AgiRoutes:
         await self._feature(request, lambda agent, _c: self.agents.unpause(agent))
 
 
-async def _entry_variable(channel: AgiChannel, arg: int, name: str) -> str:
+async def _entry_variable(
+    channel: AgiChannel, arg: int, name: str, read_without_length: bool = True
+) -> str:
     """An optional entry variable. The dialplan passes each one's length as an AGI argument
     (`${LEN(${ACD_SKILLS})}`): only non-empty ones cost a GET VARIABLE. Without that argument
-    (an older dialplan) the variable is always read."""
+    (an older dialplan) the variable is read if `read_without_length`."""
     length = channel.arg(arg).strip()
-    if length == "0":
+    if length == "0" or (not length and not read_without_length):
         return ""
     return await channel.get(name)

@@ -5,6 +5,13 @@ The FastAGI routes (`agi/routes.py`) read the channel and call these; the rules 
 and a restarted controller read, and any decision taken while the enter AGI still holds the
 channel (dial an agent now, or leave) — in as few AGI round trips as possible, usually one.
 Phases change only through `acd.controller.phases.advance`.
+
+A caller the dialplan kept waiting while no controller answered (acd-wait,down in
+extensions_acd.conf) enters with its own record of the call: `Entry.entered_at` (its
+ACD_ENTERED_AT, the moment it really arrived) and `Entry.call_id` (its ACD_CALL_ID). The call is
+registered with that id and that entry time (`CallArrived.entered_at`), so its place and its
+time in queue include the wait without a controller; an implausible time is ignored with a
+warning (`entry_time`).
 """
 
 from __future__ import annotations
@@ -30,6 +37,15 @@ from acd.router.events import CallArrived
 from acd.router.model import AgentState, frozen_skills, satisfies
 
 log = logging.getLogger(__name__)
+
+#: Seconds an entry time from the channel may lie ahead of the controller's clock (Asterisk
+#: and the controller read different clocks, usually the same host's); within that it is now.
+MAX_CLOCK_SKEW = 5.0
+#: An entry time older than this is not a caller who waited for a controller but a wrong
+#: value (a day: longer than any outage a caller sits through).
+MAX_ENTRY_AGE = 86_400.0
+#: Longest call id kept from the channel (the stored records' call_id column holds 150).
+MAX_CALL_ID_LENGTH = 128
 
 SendVariables = Callable[[Mapping[str, str]], Awaitable[None]]
 """Set these channel variables on the caller's channel (the AGI edge does the I/O)."""
@@ -59,6 +75,10 @@ class Entry:
     priority: int | None = None
     skills: Mapping[str, int] = field(default_factory=dict)
     caller_data: str = ""
+    #: ACD_ENTERED_AT from the channel: it entered before a controller answered (epoch s).
+    entered_at: float | None = None
+    #: ACD_CALL_ID from the channel: the id the call had (or the dialplan gave it) before.
+    call_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +110,17 @@ class EntryService:
 
     async def enter(self, entry: Entry, send: SendVariables) -> None:
         """Register the call and hand the dialplan what it needs; raises what `send` raises."""
+        known = self._known(entry)
+        if known is not None:
+            # This channel's call is tracked already (an earlier enter registered it but its
+            # answer never reached the dialplan, or a resync adopted it from the channel):
+            # registering it again would make a second call. Tell the dialplan it is in.
+            log.info(
+                "call %s entered again on %s: registered already", known.call_id, entry.uniqueid
+            )
+            config = self.engine.router.queue(known.queue)
+            await send({"ACD_RESULT": "", "ACD_AGENT": "", **entered_variables(known, config)})
+            return
         call = await self._register(entry)
         if call is None:
             return
@@ -100,16 +131,51 @@ class EntryService:
                 # Still undecided when the AGI ends: from now on decisions go by Redirect.
                 advance(call, PhaseTrigger.HANDED_OVER)
 
+    def _known(self, entry: Entry) -> LiveCall | None:
+        """The tracked call this entry is, if its channel re-enters with the call's id."""
+        call_id = _usable_call_id(entry.call_id)
+        if call_id is None:
+            return None
+        call = self.tracker.get(call_id)
+        if call is None or call.uniqueid != entry.uniqueid:
+            return None
+        return call
+
+    def entry_time(self, entry: Entry, now: float) -> float | None:
+        """When the caller really entered, if the channel says so plausibly: earlier than
+        `now` (up to MAX_CLOCK_SKEW ahead is taken as now), at most MAX_ENTRY_AGE ago.
+        None: it entered now (no value, or one ignored with a warning)."""
+        at = entry.entered_at
+        if at is None:
+            return None
+        if not math.isfinite(at) or at > now + MAX_CLOCK_SKEW or at < now - MAX_ENTRY_AGE:
+            log.warning(
+                "%s: ACD_ENTERED_AT %r is not a plausible entry time (now %.3f); "
+                "the call enters now",
+                entry.channel,
+                at,
+                now,
+            )
+            return None
+        return at if at < now else None
+
     async def _register(self, entry: Entry) -> LiveCall | None:
         if not entry.uniqueid or not entry.channel:
             raise ValueError("AGI request without agi_uniqueid/agi_channel")
-        call_id, serial = entry.uniqueid, 1
+        base = _usable_call_id(entry.call_id)
+        if base is None:
+            if entry.call_id:
+                log.warning("%s: ACD_CALL_ID %r ignored", entry.channel, entry.call_id)
+            base = entry.uniqueid
+        call_id, serial = base, 1
         while call_id in self.tracker or self.engine.router.call(call_id) is not None:
             serial += 1  # the same channel entering again after leaving a queue
-            call_id = f"{entry.uniqueid}-{serial}"
+            call_id = f"{base}-{serial}"
         if self.hangups.hung_up(entry.uniqueid):
             return None
         queue, priority, skills = entry.queue, entry.priority, frozen_skills(entry.skills)
+        now = self.engine.now()
+        entered_at = self.entry_time(entry, now)
         call = LiveCall(
             call_id=call_id,
             queue=queue,
@@ -117,12 +183,20 @@ class EntryService:
             channel=entry.channel,
             uniqueid=entry.uniqueid,
             phase=Phase.ENTERING,
-            entered_at=self.engine.now(),
+            entered_at=now if entered_at is None else entered_at,
         )
+        if entered_at is not None:
+            log.info(
+                "call %s registered %.1f s after it entered (no controller answered before)",
+                call_id,
+                now - entered_at,
+            )
         # No await between tracking the call and submitting it: a Hangup read after this
         # point finds the call and posts CallAbandoned behind CallArrived.
         self.tracker.add(call)
-        arrived = self.engine.submit(lambda now: CallArrived(now, call_id, queue, priority, skills))
+        arrived = self.engine.submit(
+            lambda now: CallArrived(now, call_id, queue, priority, skills, entered_at=entered_at)
+        )
         notes, text = self.notes, entry.caller_data
         if notes is not None and text:
             _safely(lambda: notes.caller_data(call_id, text))
@@ -200,6 +274,16 @@ class EntryService:
             _safely(lambda: notes.callback_requested(call_id))
         log.info("call %s will be called back at %s", call.call_id, dial)
         return True
+
+
+def _usable_call_id(text: str | None) -> str | None:
+    """A call id from the channel, if it can be one: printable, no spaces, not too long."""
+    if not text:
+        return None
+    text = text.strip()
+    if not text or len(text) > MAX_CALL_ID_LENGTH or not text.isprintable() or " " in text:
+        return None
+    return text
 
 
 def _safely(note: Callable[[], None]) -> None:

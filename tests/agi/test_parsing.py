@@ -1,11 +1,12 @@
-"""The AGI edge's parsing of what the dialplan passes: ACD_SKILLS and channel names."""
+"""The AGI edge's parsing of what the dialplan passes: ACD_SKILLS, ACD_ENTERED_AT and channel
+names."""
 
 from __future__ import annotations
 
 import pytest
 
 from agi.channel import contact_of
-from agi.routes import SkillsError, parse_skills
+from agi.routes import SkillsError, parse_epoch, parse_skills
 
 
 def test_skills_from_the_channel_variable() -> None:
@@ -23,3 +24,14 @@ def test_bad_skills_are_a_clear_error(text: str) -> None:
 def test_agent_contact_from_its_channel_name() -> None:
     assert contact_of("PJSIP/1001-0000002a") == "PJSIP/1001"
     assert contact_of("Local/2001@acd-sim-agent-00000005;2") == "Local/2001@acd-sim-agent"
+
+
+def test_entry_time_from_the_channel_variable() -> None:
+    assert parse_epoch("1796159058.095") == 1796159058.095
+    assert parse_epoch("1796159058") == 1796159058.0
+    assert parse_epoch(" 17 ") == 17.0  # float() strips; the range is the service's rule
+
+
+@pytest.mark.parametrize("text", ["", "abc", "nan", "inf", "-inf", "1796159058,095", "1e999"])
+def test_an_entry_time_that_is_no_finite_number_is_none(text: str) -> None:
+    assert parse_epoch(text) is None

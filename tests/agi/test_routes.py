@@ -4,7 +4,9 @@ entry service and effects are the real ones (no AMI connection: these paths neve
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,12 +19,12 @@ from acd.controller.calls import CallTracker
 from acd.controller.facts import ChannelHungUp
 from acd.controller.flow import CallFlow
 from acd.controller.phases import Phase
-from acd.engine import Engine
-from acd.router.events import AgentLoggedIn, AgentUpserted, QueueUpserted
+from acd.engine import Engine, Step
+from acd.router.events import AgentLoggedIn, AgentUpserted, CallArrived, QueueUpserted
 from acd.router.model import AgentState, CallState, QueueConfig
 from acd.router.router import Router
 from acd.service import AgentDirectory, AgentService
-from acd.service.entry import EntryService
+from acd.service.entry import MAX_CLOCK_SKEW, EntryService
 from agi.routes import AgiRoutes
 from agi.server import FastAgiServer
 
@@ -165,6 +167,180 @@ async def test_a_hangup_in_the_middle_of_enter_is_no_crash(rig: Rig) -> None:
         # Registered or not; if registered, it is a live waiting call its Hangup will end.
         call = rig.tracker.get(f"h{after}")
         assert call is None or call.phase is Phase.WAITING
+
+
+# --- a caller who waited without a controller ------------------------------------------------
+
+
+class Steps:
+    """Every engine step, to see the events the routes submitted."""
+
+    def __init__(self) -> None:
+        self.events: list[object] = []
+
+    def on_step(self, step: Step) -> None:
+        self.events.append(step.event)
+
+    def arrived(self, call_id: str) -> CallArrived:
+        found = [e for e in self.events if isinstance(e, CallArrived) and e.call_id == call_id]
+        assert len(found) == 1, self.events
+        return found[0]
+
+
+def _lengths(variables: dict[str, str]) -> tuple[str, ...]:
+    """The enter AGI's arguments as the dialplan passes them: queue, then the lengths."""
+    names = ("ACD_PRIORITY", "ACD_SKILLS", "ACD_CALLER_DATA", "ACD_ENTERED_AT", "ACD_CALL_ID")
+    return ("support", *(str(len(variables.get(name, ""))) for name in names))
+
+
+async def test_a_caller_who_waited_without_a_controller_keeps_its_entry_time_and_id(
+    rig: Rig,
+) -> None:
+    steps = Steps()
+    rig.engine.add_listener(steps)
+    entered = round(time.time() - 42.5, 3)
+    variables = {"ACD_ENTERED_AT": f"{entered:.3f}", "ACD_CALL_ID": "u9;2"}
+    # The dialplan gave the call its own id (its UNIQUEID then); this channel is the same.
+    agi = ScriptedAgi(
+        "Local/support@acd-inbound-9;2", "u9;2", *_lengths(variables), variables=dict(variables)
+    )
+    await rig.routes.enter(agi)
+    arrived = steps.arrived("u9;2")
+    assert arrived.entered_at == pytest.approx(entered)
+    assert arrived.now - entered == pytest.approx(42.5, abs=2)
+    call = rig.tracker.get("u9;2")
+    assert call is not None
+    assert call.entered_at == pytest.approx(entered)
+    assert call.phase is Phase.WAITING
+    # Written back as it was: the channel's record and the controller's agree.
+    assert agi.variables["ACD_ENTERED_AT"] == f"{entered:.3f}"
+    assert agi.variables["ACD_CALL_ID"] == "u9;2"
+    assert agi.variables["ACD_RESULT"] == ""
+    reads = [c for c in agi.commands if c.startswith("GET VARIABLE")]
+    assert reads == ["GET VARIABLE ACD_ENTERED_AT", "GET VARIABLE ACD_CALL_ID"]
+
+
+async def test_a_call_id_from_the_channel_is_kept_on_another_channel(rig: Rig) -> None:
+    """Re-entering from a called-back leg (its uniqueid is <call id>-cb1): same call id."""
+    steps = Steps()
+    rig.engine.add_listener(steps)
+    entered = time.time() - 5
+    variables = {"ACD_ENTERED_AT": f"{entered:.3f}", "ACD_CALL_ID": "orig-1"}
+    agi = ScriptedAgi(
+        "Local/x@y-1;2", "orig-1-cb1", *_lengths(variables), variables=dict(variables)
+    )
+    await rig.routes.enter(agi)
+    assert steps.arrived("orig-1").entered_at == pytest.approx(entered, abs=0.001)
+    assert agi.variables["ACD_CALL_ID"] == "orig-1"
+
+
+async def test_a_first_entry_reads_no_extra_variable(rig: Rig) -> None:
+    steps = Steps()
+    rig.engine.add_listener(steps)
+    before = time.time()
+    new = ScriptedAgi("Local/support@acd-inbound-1;2", "n1", *_lengths({}))
+    await rig.routes.enter(new)
+    # An older dialplan passes only four arguments: the two new variables are not read.
+    old = ScriptedAgi("Local/support@acd-inbound-2;2", "n2", "support", "0", "0", "0")
+    await rig.routes.enter(old)
+    for agi, call_id in ((new, "n1"), (old, "n2")):
+        assert not [c for c in agi.commands if c.startswith("GET VARIABLE")]
+        assert steps.arrived(call_id).entered_at is None
+        call = rig.tracker.get(call_id)
+        assert call is not None
+        assert call.entered_at >= before
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("soon", "not a number"),
+        ("nan", "not a number"),
+        ("+3600", "in the future"),
+        ("-172800", "two days ago"),
+    ],
+)
+async def test_an_implausible_entry_time_is_ignored_with_a_warning(
+    rig: Rig, caplog: pytest.LogCaptureFixture, value: str, why: str
+) -> None:
+    steps = Steps()
+    rig.engine.add_listener(steps)
+    now = time.time()
+    text = f"{now + float(value):.3f}" if value[0] in "+-" else value
+    variables = {"ACD_ENTERED_AT": text}
+    agi = ScriptedAgi(
+        "Local/support@acd-inbound-1;2", "b1", *_lengths(variables), variables=dict(variables)
+    )
+    with caplog.at_level(logging.WARNING):
+        await rig.routes.enter(agi)
+    assert steps.arrived("b1").entered_at is None, why
+    call = rig.tracker.get("b1")
+    assert call is not None
+    assert call.entered_at >= now
+    assert float(agi.variables["ACD_ENTERED_AT"]) >= now - 0.001
+    assert "ACD_ENTERED_AT" in caplog.text, why
+
+
+async def test_an_entry_time_a_little_ahead_is_taken_as_now(rig: Rig) -> None:
+    """Asterisk's clock may run a little ahead of the controller's (MAX_CLOCK_SKEW)."""
+    steps = Steps()
+    rig.engine.add_listener(steps)
+    variables = {"ACD_ENTERED_AT": f"{time.time() + MAX_CLOCK_SKEW / 2:.3f}"}
+    agi = ScriptedAgi(
+        "Local/support@acd-inbound-1;2", "s1", *_lengths(variables), variables=dict(variables)
+    )
+    await rig.routes.enter(agi)
+    assert steps.arrived("s1").entered_at is None
+    assert rig.tracker.get("s1") is not None
+
+
+async def test_a_bad_call_id_from_the_channel_is_ignored(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    variables = {"ACD_ENTERED_AT": f"{time.time() - 1:.3f}", "ACD_CALL_ID": "two words"}
+    agi = ScriptedAgi(
+        "Local/support@acd-inbound-1;2", "c1", *_lengths(variables), variables=dict(variables)
+    )
+    with caplog.at_level(logging.WARNING):
+        await rig.routes.enter(agi)
+    assert agi.variables["ACD_CALL_ID"] == "c1"
+    assert rig.tracker.get("c1") is not None
+    assert "ACD_CALL_ID" in caplog.text
+
+
+async def test_entering_again_for_a_registered_call_makes_no_second_call(rig: Rig) -> None:
+    """The enter AGI's answer was lost (or a resync adopted the caller from its channel) and
+    the dialplan tries again: the call is told it is in, not registered twice."""
+    steps = Steps()
+    rig.engine.add_listener(steps)
+    first = ScriptedAgi("Local/support@acd-inbound-1;2", "r1", *_lengths({}))
+    await rig.routes.enter(first)
+    entered = first.variables["ACD_ENTERED_AT"]
+    variables = {"ACD_ENTERED_AT": entered, "ACD_CALL_ID": "r1"}
+    again = ScriptedAgi(
+        "Local/support@acd-inbound-1;2", "r1", *_lengths(variables), variables=dict(variables)
+    )
+    await rig.routes.enter(again)
+    assert len(rig.tracker) == 1
+    assert [e.call_id for e in steps.events if isinstance(e, CallArrived)] == ["r1"]
+    assert again.variables["ACD_CALL_ID"] == "r1"
+    assert again.variables["ACD_ENTERED_AT"] == entered
+    assert again.variables["ACD_RESULT"] == ""
+    assert again.variables["ACD_AGENT"] == ""
+    # Another channel with that id is another caller: it gets an id of its own.
+    other = ScriptedAgi(
+        "Local/support@acd-inbound-2;2", "r2", *_lengths(variables), variables=dict(variables)
+    )
+    await rig.routes.enter(other)
+    assert other.variables["ACD_CALL_ID"] == "r1-2"
+    assert len(rig.tracker) == 2
+
+
+async def test_announce_for_a_call_it_does_not_know_says_lost(rig: Rig) -> None:
+    """The dialplan then enters again with the call's own ACD_ENTERED_AT (acd-wait,t)."""
+    agi = ScriptedAgi("Local/support@acd-inbound-1;2", "gone", "")
+    await rig.routes.announce(agi)
+    assert agi.variables == {"ACD_RESULT": "lost"}
 
 
 async def test_feature_codes_identify_the_agent_by_its_device(rig: Rig) -> None:

@@ -272,8 +272,8 @@ class _AsteriskNotes:
     def hung_up_by(self, call_id: str, side: str) -> None:
         self._recorder.hung_up_by(call_id, side)
 
-    def ended_unobserved(self, call_id: str) -> None:
-        self._recorder.ended_unobserved(call_id)
+    def ended_because(self, call_id: str, reason: str) -> None:
+        self._recorder.ended_because(call_id, reason)
 
     def set_ami_connected(self, connected: bool) -> None:
         self._metrics.set_ami_connected(connected)

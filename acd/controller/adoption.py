@@ -32,12 +32,20 @@ Theory of operation
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from acd.controller.calls import CallTracker, LiveCall
-from acd.controller.flow import DIAL_FAILURES, CallFlow, abandoned, ended, reachability_events
+from acd.controller.flow import (
+    DIAL_FAILURES,
+    ENDED_UNOBSERVED,
+    LOST_UNOBSERVED,
+    CallFlow,
+    abandoned,
+    ended,
+    reachability_events,
+)
 from acd.controller.phases import Phase, PhaseTrigger, advance
 from acd.controller.snapshot import FoundCall, Seen, Snapshot
 from acd.engine import EventFactory
@@ -46,9 +54,6 @@ from acd.router.model import CallState, CallView
 from acd.service.directory import AgentDirectory
 
 log = logging.getLogger(__name__)
-
-#: CallAbandoned reason of a caller whose channel was gone when the controller looked again.
-LOST_UNOBSERVED = "lost_unobserved"
 
 _FOUND = {
     Seen.WAITING: (PhaseTrigger.FOUND_WAITING, CallState.WAITING),
@@ -83,29 +88,24 @@ class RouterCalls(Protocol):
     def calls(self) -> list[CallView]: ...
 
 
-EndUnobserved = Callable[[str], None]
-"""Told (before the CallEnded is posted) that a connected call ended unseen."""
-
-
 class Resync:
     def __init__(
         self,
         flow: CallFlow,
         directory: AgentDirectory,
         router: RouterCalls,
-        end_unobserved: EndUnobserved,
     ) -> None:
         self.flow = flow
         self.tracker: CallTracker = flow.tracker
         self.directory = directory
         self.router = router
-        self.end_unobserved = end_unobserved
 
     # --- 1. the calls we track ----------------------------------------------------------------
 
     def reconcile(self, snapshot: Snapshot, offers_before: int) -> list[EventFactory]:
         """Runtime: O(t + r) for t tracked calls and r router calls."""
         events: list[EventFactory] = []
+        finished: set[str] = set()  # ended here; the router still has them until it reads it
         for call in self.tracker.all():
             if self.tracker.get(call.call_id) is not call:
                 continue
@@ -116,6 +116,7 @@ class Resync:
                     "call %s: channel %s vanished while AMI was away", call.call_id, call.channel
                 )
                 events += self._vanished(call)
+                finished.add(call.call_id)
                 continue
             found = snapshot.calls.get(call.call_id)
             if found is None or found.uniqueid != call.uniqueid:
@@ -125,7 +126,7 @@ class Resync:
             elif call.phase is Phase.CONNECTED:
                 self._bind_legs(call, found)
         for view in self.router.calls():
-            if view.id not in self.tracker:
+            if view.id not in self.tracker and view.id not in finished:
                 log.info("call %s: known to the router only; ended", view.id)
                 events.append(self._untracked_end(view))
         return events
@@ -143,10 +144,7 @@ class Resync:
         return abandoned(view.id, LOST_UNOBSERVED)
 
     def _tell_unobserved(self, call_id: str) -> None:
-        try:
-            self.end_unobserved(call_id)
-        except Exception:
-            log.exception("telling the records that %s ended unseen failed", call_id)
+        self.flow.tell_end_reason(call_id, ENDED_UNOBSERVED)
 
     def _offer_moved(self, call: LiveCall, found: FoundCall) -> list[EventFactory]:
         call_id, agent_id = call.call_id, call.agent_id

@@ -40,10 +40,10 @@ from acd.controller.calls import CallTracker, Leave
 from acd.controller.effects import Effects, TaskSet
 from acd.controller.estimate import HandleTimes
 from acd.controller.facts import (
-    USED_EVENTS,
     DeviceState,
     DeviceStateChanged,
     Fact,
+    event_filters,
     translate,
 )
 from acd.controller.flow import CallFlow, reachability_events
@@ -51,6 +51,7 @@ from acd.controller.reachability import Reachability
 from acd.controller.snapshot import STATUS_VARIABLES, Snapshot, read_snapshot
 from acd.engine import Engine, EventFactory
 from acd.router.decisions import EventRejected
+from acd.router.events import Tick
 from acd.router.model import CallState
 from acd.service.directory import AgentDirectory
 
@@ -71,9 +72,9 @@ class ControllerNotes(Protocol):
     def hung_up_by(self, call_id: str, side: str) -> None:
         """ "caller" or "agent" ended connected call `call_id` (told before CallEnded)."""
 
-    def ended_unobserved(self, call_id: str) -> None:
-        """Connected call `call_id` was gone at a resync: its end was not seen (told
-        before CallEnded)."""
+    def ended_because(self, call_id: str, reason: str) -> None:
+        """Connected call `call_id` ended without a party hanging up (told before
+        CallEnded): `ended_unobserved` (gone at a resync) or `asterisk_stopped`."""
 
     def set_ami_connected(self, connected: bool) -> None: ...
 
@@ -82,7 +83,7 @@ class _NoNotes:
     def hung_up_by(self, call_id: str, side: str) -> None:
         pass
 
-    def ended_unobserved(self, call_id: str) -> None:
+    def ended_because(self, call_id: str, reason: str) -> None:
         pass
 
     def set_ami_connected(self, connected: bool) -> None:
@@ -109,9 +110,10 @@ class Controller:
             self.reachability,
             self.handle_times,
             hangup_side=self.notes.hung_up_by,
+            end_reason=self.notes.ended_because,
         )
         self.tasks = TaskSet()
-        self.resync = Resync(self.flow, directory, engine.router, self._ended_unobserved)
+        self.resync = Resync(self.flow, directory, engine.router)
         self._facts: asyncio.Queue[Fact | _Resync] = asyncio.Queue()
         self._synced = asyncio.Event()
         self._failed = asyncio.Event()
@@ -228,11 +230,9 @@ class Controller:
             # No offers while no Redirect can be sent (see acd.controller.reachability).
             self._post(reachability_events(self.reachability.link_lost()))
 
-    def _ended_unobserved(self, call_id: str) -> None:
-        self.notes.ended_unobserved(call_id)
-
     async def _resync_state(self) -> None:
         started = time.monotonic()
+        self.flow.link_up()
         try:
             await self._filter_events()
             snapshot, adopted = await self._resync_channels()
@@ -266,12 +266,12 @@ class Controller:
     async def _filter_events(self) -> None:
         """Ask Asterisk to send this session only the events the controller reads (a busy
         PBX sends dozens per call), plus those panoramisk itself relies on."""
-        wanted = "|".join((*USED_EVENTS, "OriginateResponse", "Shutdown"))
-        response = await self.ami.request(
-            {"Action": "Filter", "Operation": "Add", "Filter": f"^Event: ({wanted})\r"}
-        )
-        if not response.success:
-            log.warning("AMI event filter refused (%s): reading every event", response.message)
+        for expression in event_filters(("OriginateResponse", "Shutdown")):
+            response = await self.ami.request(
+                {"Action": "Filter", "Operation": "Add", "Filter": expression}
+            )
+            if not response.success:
+                log.warning("AMI event filter refused (%s): reading more", response.message)
 
     async def _resync_channels(self) -> tuple[Snapshot, int]:
         """Read every channel, settle the tracked calls, adopt the others (adoption.py)."""
@@ -280,6 +280,9 @@ class Controller:
             {"Action": "Status", "Variables": ",".join(STATUS_VARIABLES)}, RESYNC_TIMEOUT
         )
         snapshot = read_snapshot(listing)
+        # Let the router read what is queued for it first (a hang-up applied just before):
+        # the calls it still has are then really the ones nobody tracks.
+        await self.engine.submit(Tick)
         self._post(self.resync.reconcile(snapshot, offers_before))
         callbacks = () if self._first_done else self._callbacks
         adoptions = self.resync.adopt(

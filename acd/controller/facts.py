@@ -81,6 +81,15 @@ class ChannelRenamed:
 
 
 @dataclass(frozen=True, slots=True)
+class AsteriskStopping:
+    """Asterisk is shutting down and hangs up every channel (a SoftHangupRequest with the
+    shutdown cause, sent for each channel before any of them goes): dial failures and
+    hang-ups from now on are Asterisk's doing, not an agent's or a caller's."""
+
+    uniqueid: str
+
+
+@dataclass(frozen=True, slots=True)
 class LocalPair:
     """A Local channel's two halves (LocalBridge): `one` is the dialled ;1, `two` the ;2 that
     runs the dialplan. A simulated agent hangs up on its ;2 half first."""
@@ -97,7 +106,12 @@ Fact = (
     | DeviceStateChanged
     | ChannelRenamed
     | LocalPair
+    | AsteriskStopping
 )
+
+#: SoftHangupRequest's Cause is the soft-hangup flag; AST_SOFTHANGUP_SHUTDOWN is 1 << 2 (the
+#: flag `core stop` and `core restart` put on every channel).
+SOFTHANGUP_SHUTDOWN = 4
 
 
 class MalformedEventError(ValueError):
@@ -168,6 +182,15 @@ def _rename(m: Mapping[str, Any]) -> Fact:
     return ChannelRenamed(_text(m, "Uniqueid"), _text(m, "Newname"))
 
 
+def _soft_hangup_request(m: Mapping[str, Any]) -> Fact | None:
+    cause = m.get("Cause")
+    if not isinstance(cause, str) or not cause.isdigit():
+        return None
+    if not int(cause) & SOFTHANGUP_SHUTDOWN:
+        return None  # a bridge or a Dial tearing its other leg down: the Hangup says enough
+    return AsteriskStopping(_text(m, "Uniqueid"))
+
+
 def _local_bridge(m: Mapping[str, Any]) -> Fact:
     return LocalPair(_text(m, "LocalOneUniqueid"), _text(m, "LocalTwoUniqueid"))
 
@@ -180,6 +203,7 @@ _TRANSLATORS: dict[str, Callable[[Mapping[str, Any]], Fact | None]] = {
     "devicestatechange": _device_state_change,
     "rename": _rename,
     "localbridge": _local_bridge,
+    "softhanguprequest": _soft_hangup_request,
 }
 
 #: The AMI events the controller listens to (for event filters and documentation).
@@ -191,7 +215,20 @@ USED_EVENTS = (
     "DeviceStateChange",
     "Rename",
     "LocalBridge",
+    "SoftHangupRequest",
 )
+
+
+def event_filters(also: tuple[str, ...] = ()) -> list[str]:
+    """AMI `Filter` regular expressions (each on a whole event; any may match) that let
+    through the events `translate` reads, plus the events named in `also`. Of the
+    SoftHangupRequest events (one per channel on every teardown) only the shutdown's."""
+    whole = "|".join((*(e for e in USED_EVENTS if e != "SoftHangupRequest"), *also))
+    return [
+        f"^Event: ({whole})\r",
+        # No newline may appear in an action's header value: [[:space:]] stands for it.
+        f"^Event: SoftHangupRequest\r.*[[:space:]]Cause: {SOFTHANGUP_SHUTDOWN}([[:space:]]|$)",
+    ]
 
 
 def translate(message: Mapping[str, Any]) -> Fact | None:

@@ -3,6 +3,12 @@
 No I/O and no clock: `handle(fact)` updates the channel ↔ call mapping and returns event
 factories for the engine (which stamps them with its clock). The controller's single consumer
 task feeds it facts in the order Asterisk sent them.
+
+While Asterisk stops (`AsteriskStopping`, until the next resync) every channel is hung up by
+Asterisk itself: a ring that ends then is not the agent's ring-no-answer (no OfferFailed, the
+caller's hang-up follows), a waiting or ringing caller hung up then is abandoned with reason
+`asterisk_stopped` (not the caller's choice: never a short abandon), and a connected call
+ends as usual, its record saying why (`asterisk_stopped`).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from collections.abc import Callable
 from acd.controller.calls import CallTracker, LiveCall
 from acd.controller.estimate import HandleTimes
 from acd.controller.facts import (
+    AsteriskStopping,
     ChannelHungUp,
     ChannelRenamed,
     DeviceStateChanged,
@@ -41,6 +48,17 @@ LOCAL_PAIRS_KEPT = 4096
 
 HangupSide = Callable[[str, str], None]
 """Told who hung up a connected call ("caller" or "agent") just before CallEnded is posted."""
+
+EndReason = Callable[[str, str], None]
+"""Told why a connected call ended when it was not a party hanging up (ENDED_UNOBSERVED,
+ASTERISK_STOPPED), just before CallEnded is posted."""
+
+#: A caller the controller found gone at a resync (when it left is unknown).
+LOST_UNOBSERVED = "lost_unobserved"
+#: A connected call found gone at a resync.
+ENDED_UNOBSERVED = "ended_unobserved"
+#: Hung up by Asterisk's own shutdown (`core stop` / `core restart`).
+ASTERISK_STOPPED = "asterisk_stopped"
 
 #: DIALSTATUS → OfferFailed reason. CANCEL is absent on purpose: Dial is cancelled when the
 #: caller hangs up while the agent rings, and the caller's Hangup then says CallAbandoned.
@@ -78,11 +96,15 @@ class CallFlow:
         reachability: Reachability,
         handle_times: HandleTimes,
         hangup_side: HangupSide | None = None,
+        end_reason: EndReason | None = None,
     ) -> None:
         self.tracker = tracker
         self.reachability = reachability
         self.handle_times = handle_times
         self.hangup_side = hangup_side
+        self.end_reason = end_reason
+        #: Asterisk is shutting down (see the module docstring); reset by `link_up`.
+        self.asterisk_stopping = False
         #: Local channel ;1 → ;2 uniqueids, from LocalBridge (which precedes DialBegin).
         self._local_pairs: OrderedDict[str, str] = OrderedDict()
         #: Channels that hung up while no call was tracked on them, newest last. The enter
@@ -92,6 +114,10 @@ class CallFlow:
 
     def hung_up(self, uniqueid: str) -> bool:
         return uniqueid in self._untracked_hangups
+
+    def link_up(self) -> None:
+        """A new AMI session: whatever Asterisk was doing before, it runs now."""
+        self.asterisk_stopping = False
 
     def handle(self, fact: Fact) -> list[EventFactory]:
         if isinstance(fact, ChannelHungUp):
@@ -109,6 +135,9 @@ class CallFlow:
             self._local_pairs[fact.one_uniqueid] = fact.two_uniqueid
             if len(self._local_pairs) > LOCAL_PAIRS_KEPT:
                 self._local_pairs.popitem(last=False)
+            return []
+        if isinstance(fact, AsteriskStopping):
+            self.asterisk_stopping = True
             return []
         if isinstance(fact, ChannelRenamed):
             call = self.tracker.by_caller_leg(fact.uniqueid)
@@ -136,14 +165,15 @@ class CallFlow:
             if call.phase is Phase.CONNECTED:
                 self._observe_talk(call, fact.timestamp)
                 self._tell_side(call_id, call.hangup_requested_by or "caller")
-                return self.finish(call, lambda now: CallEnded(now, call_id))
-            return self.finish(call, lambda now: CallAbandoned(now, call_id))
+                return self.finish(call, self._ended(call_id))
+            reason = ASTERISK_STOPPED if self.asterisk_stopping else "hangup"
+            return self.finish(call, abandoned(call_id, reason))
         call = self.tracker.by_agent_leg(fact.uniqueid)
         if call is not None and call.phase is Phase.CONNECTED:
             call_id = call.call_id
             self._observe_talk(call, fact.timestamp)
             self._tell_side(call_id, call.hangup_requested_by or "agent")
-            return self.finish(call, lambda now: CallEnded(now, call_id))
+            return self.finish(call, self._ended(call_id))
         if call is None:
             self._untracked_hangups[fact.uniqueid] = None
             if len(self._untracked_hangups) > UNTRACKED_HANGUPS_KEPT:
@@ -161,6 +191,18 @@ class CallFlow:
                 if call.hangup_requested_by is None:
                     call.hangup_requested_by = side
                 return
+
+    def _ended(self, call_id: str) -> EventFactory:
+        if self.asterisk_stopping:
+            self.tell_end_reason(call_id, ASTERISK_STOPPED)
+        return ended(call_id)
+
+    def tell_end_reason(self, call_id: str, reason: str) -> None:
+        if self.end_reason is not None:
+            try:
+                self.end_reason(call_id, reason)
+            except Exception:
+                log.exception("end reason hook failed")
 
     def _tell_side(self, call_id: str, side: str) -> None:
         if self.hangup_side is not None:
@@ -196,8 +238,8 @@ class CallFlow:
             advance(call, PhaseTrigger.ANSWERED)
             call.answered_at = fact.timestamp
             return [lambda now: OfferAnswered(now, call_id, agent_id)]
-        if status == "CANCEL":
-            return []
+        if status == "CANCEL" or self.asterisk_stopping:
+            return []  # the caller's Hangup follows and ends the offer
         reason = DIAL_FAILURES.get(status, "error")
         advance(call, PhaseTrigger.DIAL_FAILED)
         self.tracker.release_agent(call)

@@ -34,8 +34,9 @@ the call may not have arrived yet, kept for its arrival):
     caller_data(call_id, text)     ACD_CALLER_DATA, kept with the record (may precede arrival)
     hung_up_by(call_id, side)      "caller" or "agent", before posting CallEnded: chooses
                                    COMPLETECALLER / COMPLETEAGENT (unknown: COMPLETECALLER)
-    ended_unobserved(call_id)      the connected call was gone at a resync, before posting
-                                   CallEnded: exit_reason `ended_unobserved`
+    ended_because(call_id, why)    the connected call ended without a party hanging up,
+                                   before posting CallEnded: its exit_reason (`ended_unobserved`
+                                   gone at a resync, `asterisk_stopped`)
 For the API: `caller_info(call_id)` of a live call.
 """
 
@@ -89,8 +90,11 @@ log = logging.getLogger(__name__)
 
 _EARLY_LIMIT = 1000  # caller data for calls that have not arrived yet; oldest dropped beyond
 #: exit_reason of a record whose end no controller saw (CallAbandoned reason / ended unseen).
+#: (The same words as acd.controller.flow's, which tells them.)
 LOST_UNOBSERVED = "lost_unobserved"
 ENDED_UNOBSERVED = "ended_unobserved"
+#: CallAbandoned reasons that are not the caller's choice: never a short abandon.
+_NOT_CHOSEN = frozenset({LOST_UNOBSERVED, "asterisk_stopped"})
 
 
 def skills_text(skills: Mapping[str, int]) -> str | None:
@@ -347,8 +351,8 @@ class CallRecorder:
             return
         record = visit.record
         wait = max(0.0, event.now - record.entered)
-        # A caller the ACD lost sight of did not choose to leave early: never short.
-        short = event.reason != LOST_UNOBSERVED and is_short_abandon(wait, record.short_abandon)
+        # A caller the ACD lost sight of, or Asterisk hung up, did not choose to leave early.
+        short = event.reason not in _NOT_CHOSEN and is_short_abandon(wait, record.short_abandon)
         visit.record = replace(
             record,
             ended=event.now,
@@ -469,11 +473,11 @@ class CallRecorder:
         if visit is not None and side in ("caller", "agent"):
             visit.record = replace(visit.record, hung_up_by=side)
 
-    def ended_unobserved(self, call_id: str) -> None:
+    def ended_because(self, call_id: str, reason: str) -> None:
         # Like hung_up_by: only the VisitEnded that follows carries it.
         visit = self._visits.get(call_id)
-        if visit is not None:
-            visit.record = replace(visit.record, exit_reason=ENDED_UNOBSERVED)
+        if visit is not None and visit.record.answered is not None:
+            visit.record = replace(visit.record, exit_reason=reason)
 
     def _keep_early(self, call_id: str, text: str) -> None:
         self._early[call_id] = text

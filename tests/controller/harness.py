@@ -67,7 +67,7 @@ class Recorder:
     callbacks: list[str] = field(default_factory=list)
     caller_data: dict[str, str] = field(default_factory=dict)
     hung_up_by: dict[str, str] = field(default_factory=dict)
-    ended_unobserved: list[str] = field(default_factory=list)
+    end_reasons: dict[str, str] = field(default_factory=dict)
     ami_connected: list[bool] = field(default_factory=list)
 
     def callback_requested(self, call_id: str) -> None:
@@ -90,8 +90,8 @@ class _RecorderAdapter:
     def hung_up_by(self, call_id: str, side: str) -> None:
         self._recorder.hung_up_by[call_id] = side
 
-    def ended_unobserved(self, call_id: str) -> None:
-        self._recorder.ended_unobserved.append(call_id)
+    def ended_because(self, call_id: str, reason: str) -> None:
+        self._recorder.end_reasons[call_id] = reason
 
     def set_ami_connected(self, connected: bool) -> None:
         self._recorder.ami_connected.append(connected)

@@ -494,12 +494,23 @@ class AmiProxy:
                 await sink.drain()
 
 
-async def restart_asterisk(asterisk: RunningAsterisk) -> float:
-    """Stop the fixture's Asterisk (`core stop now`: every channel goes) and start it again
-    on the same ports and configuration; seconds it was away."""
+async def restart_asterisk(asterisk: RunningAsterisk, *, crash: bool = False) -> float:
+    """Stop the fixture's Asterisk and start it again on the same ports and configuration;
+    seconds it was away. `crash`: SIGKILL (no event tells anyone anything), else a clean
+    `core stop now` (every channel is hung up first, with its events)."""
     started = time.monotonic()
-    await asyncio.to_thread(asterisk.instance.stop)
-    await asyncio.to_thread(asterisk.instance.start)
+    instance = asterisk.instance
+    pid = instance.pid()
+    if crash and pid is not None:
+        os.kill(pid, signal.SIGKILL)
+        # Reap it through the Popen that started it (the instance keeps it privately), or
+        # that Popen warns "still running" when it is dropped.
+        process: subprocess.Popen[bytes] | None = getattr(instance, "_process", None)
+        if process is not None:
+            await asyncio.to_thread(process.wait, 10)
+        await eventually(lambda: not instance.is_running(), within=10, what="Asterisk killed")
+    await asyncio.to_thread(instance.stop)
+    await asyncio.to_thread(instance.start)
     return time.monotonic() - started
 
 

@@ -11,7 +11,8 @@ composition root (`acd.compose`) wires both to one controller.
 After every AMI (re)login the controller resynchronises before it calls itself ready: it
 reads every channel with its ACD_* variables (one Status action), settles the calls it tracks
 against what Asterisk holds and adopts the ones it does not know (`acd.controller.adoption`),
-then refreshes every agent's reachability from the full device state list. The resync runs
+then refreshes every agent's reachability from the full device state list and publishes
+every queue's fallback for the time it may be down (`acd.controller.fallback`). The resync runs
 on the fact consumer itself, so no AMI fact read after the listing is applied to a tracker
 that has not seen the listing yet (a hang-up right after it finds its adopted call). Facts
 read before the listing are applied after it: each is checked against the call's phase, so a
@@ -46,6 +47,7 @@ from acd.controller.facts import (
     event_filters,
     translate,
 )
+from acd.controller.fallback import FallbackPublisher
 from acd.controller.flow import CallFlow, reachability_events
 from acd.controller.reachability import Reachability
 from acd.controller.snapshot import STATUS_VARIABLES, Snapshot, read_snapshot
@@ -126,6 +128,7 @@ class Controller:
         self._first_done = False
         self.ami = AmiLink(settings, self._facts.put_nowait, self._on_login, self._on_lost)
         self.effects = Effects(self.ami, engine, self.flow, directory, self.tasks)
+        self.fallback = FallbackPublisher(engine.router, self.ami, self.tasks)
 
     # --- public surface -------------------------------------------------------------------------
 
@@ -173,6 +176,7 @@ class Controller:
     async def start(self) -> None:
         self.engine.start()
         self.engine.add_listener(self.effects)
+        self.engine.add_listener(self.fallback)
         self._consumer = asyncio.create_task(self._consume(), name="acd-ami-facts")
         self.ami.connect()
 
@@ -237,6 +241,7 @@ class Controller:
             await self._filter_events()
             snapshot, adopted = await self._resync_channels()
             await self._resync_devices()
+            await self.fallback.resync()
             if not self._first_done:
                 await self._first_ready()
         except AmiError as exc:

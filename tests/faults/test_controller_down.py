@@ -135,11 +135,7 @@ async def test_without_a_controller_a_caller_goes_to_the_queues_fallback(
             after = await probe.getvar("", f"GLOBAL(ACD_FALLBACK_AFTER_{name})")
             return (target, after) if target else None
 
-        try:
-            values = await eventually(published, within=5, what="fallback published")
-        except AssertionError:
-            # TODO(lead): remove once acd/controller/fallback.py is wired into the controller.
-            pytest.xfail("FallbackPublisher is not wired into the controller yet")
+        values = await eventually(published, within=5, what="fallback published")
         assert values == ("acd-fallback,s,1", str(fallback_after))
         assert await acd.kill(signal.SIGTERM) == 0, acd.log_tail()
 

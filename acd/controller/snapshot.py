@@ -11,7 +11,9 @@ A caller's channel carries the ACD_* variables the enter AGI and the offers set 
 (asterisk-config/extensions_acd.conf). Where it is in the dialplan says what it is doing:
 
     acd-wait                              waiting (music, announcements, callback prompt)
-    acd-queue, AGI running                entering: the enter AGI owns it (never adopted)
+    acd-queue, AGI running                entering: the enter AGI owns it (never adopted)...
+      ... with ACD_RESULT=no_controller   ...unless the dialplan marked it as one that may
+                                          get no answer: a caller waiting for a controller
     acd-queue, after the AGI              about to wait (ACD_AGENT empty) or to ring ACD_AGENT
     acd-deliver, Dial, no BridgeID        ringing the agent (also before Dial starts)
     acd-deliver, Dial, BridgeID           connected: the agent's leg has the same BridgeID
@@ -54,6 +56,8 @@ STATUS_VARIABLES = (
 )
 
 _ACD_CONTEXTS = ("acd-deliver", "acd-wait", "acd-queue")
+#: ACD_RESULT while an enter AGI runs (set before it; the AGI clears it when it answers).
+NO_CONTROLLER = "no_controller"
 
 
 class Seen(enum.StrEnum):
@@ -182,11 +186,15 @@ def _int(text: str | None) -> int | None:
 def _seen(status: ChannelStatus) -> Seen | None:
     """What this caller channel is doing; None when it is not ours to adopt now."""
     variables, context, application = status.variables, status.context, status.application
-    if variables.get("ACD_RESULT") or application.lower() == "hangup":
+    result = variables.get("ACD_RESULT", "")
+    # `no_controller` is the dialplan's own mark around an enter AGI that may get no answer:
+    # the caller stays (acd-wait,down), it is not leaving.
+    waiting_for_us = result == NO_CONTROLLER
+    if (result and not waiting_for_us) or application.lower() == "hangup":
         return None  # leaving the ACD
     if context == "acd-deliver":
         return Seen.CONNECTED if status.bridge_id else Seen.RINGING
-    if context == "acd-wait":
+    if context == "acd-wait" or waiting_for_us:
         return Seen.WAITING
     if context == "acd-queue":
         if application.lower() == "agi":

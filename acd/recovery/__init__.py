@@ -31,13 +31,54 @@ Theory of operation
     ends at the first Tick, at the deadline, and the pending request applies then). No
     agent comes back logged out unless it was, or had asked to be. The rows the restore
     changed are written back at once.
-    Not yet: an agent stored RESERVED or BUSY had a call that the restart does not re-adopt
-    (that is item 2, re-adoption of calls). Until then it comes back as if that call had
-    ended at the restart: its pending request applies, else AVAILABLE with its stored
-    idle_since. Re-adoption will refine this.
+    An agent stored RESERVED or BUSY had a call: the restore settles it as if that call had
+    ended (its pending request applies, else AVAILABLE with its stored idle_since), and the
+    call's adoption (below) then makes it RESERVED or BUSY again with that call.
 
-  What a restart restores today, in order (acd/compose.py): configuration (queues, agents)
-  from the store; durable agent states; the records' metrics counters. Calls: see #10.
+  Re-adoption of calls (items 2, 4, 5, 6; acd/controller/adoption.py, acd/observe/records.py)
+    Where the state lives: Asterisk keeps the calls, and on each caller's channel the
+    controller keeps what it needs to take a call back (extensions_acd.conf): ACD_CALL_ID,
+    ACD_QUEUE, ACD_ENTRY, ACD_ENTERED_AT (its place), ACD_QUEUE_ENTERED_AT (set again at an
+    overflow: escalation and max wait), ACD_PRIORITY, ACD_SKILLS, ACD_AGENT (the agent
+    offered), ACD_CALLBACK. The store keeps the call records and, in an open record, an
+    accepted callback's `callback_to` and `extra_skills` (migration 0003): a callback has no
+    channel.
+    When: at start and after every AMI (re)login, on the controller's fact consumer, before
+    it is ready: one `Status` action lists every channel with those variables; calls this
+    process tracks are reconciled (answered, ring ended, gone while nobody watched); calls
+    the router does not know are adopted (`CallAdopted`: connected and ringing first, then
+    waiting ones in entry order, then, at the first resync only, the stored callbacks with
+    no channel). The router settles its agents from them: RESERVED for a ringing call, BUSY
+    for a connected one; every other agent stays as restored.
+    Records: at start the records a previous run left open (`ended` null) are not closed:
+    the call records hold them as pending (`CallRecorder.pending`). An adopted call re-opens
+    its own (same id and leg, `VisitAdopted`: the queue_log and the counters already have
+    it) and tells only what the record lacks (an offer, an answer given while no controller
+    ran, at the resync's time); a call with no record (the last batch died with a SIGKILL)
+    opens one. Once the first resync is through, every pending record nobody adopted ends
+    once (`close_unadopted`), through the ordinary subscribers:
+        answered before              `answered`, talk up to the resync, exit_reason
+                                     `ended_unobserved`
+        waiting or ringing           `abandoned` (lost; never a short abandon), wait up to
+                                     the resync, exit_reason `lost_unobserved`
+    The same outcomes apply to calls whose channel vanished during an AMI cut or an
+    Asterisk crash; a clean Asterisk stop is seen as it happens (`asterisk_stopped`).
+    The FastAGI server starts listening only then: a caller entering before it finds the
+    FastAGI unreachable and waits with music in the dialplan (acd-wait,down), then enters
+    with its own ACD_ENTERED_AT; `/readyz` is 200 once all of that is done.
+    SIGTERM: the HTTP API and the FastAGI server stop, then the engine (nothing is decided
+    any more), then the AMI link; the records, the queue_log and the agent states still
+    buffered are written. Nobody is hung up or moved: the next start adopts them.
+    Limits: a SIGKILL loses at most the last 0.25 s of records and agent states (a call
+    whose record was lost is recorded from its adoption on, its entry time from the channel).
+    A call the router let go while the AMI link was down (max wait) and whose Redirect could
+    not be sent is sent away after the reconnect; a SIGKILL before that would leave it to be
+    adopted again, with a second record.
+
+  What a restart restores, in order (acd/compose.py): configuration (queues, agents) from
+  the store; durable agent states; the records' metrics counters (open records pending);
+  then, once the AMI link is up, the calls (first resync), the unadopted records' ends, and
+  the FastAGI server.
 """
 
 from acd.recovery.agent_states import (

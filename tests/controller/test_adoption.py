@@ -275,3 +275,20 @@ def test_reconcile_settles_what_moved_while_the_link_was_down() -> None:
     assert sum(getattr(e, "call_id", None) == gone.call_id for e in events) == 1
     assert sum(getattr(e, "call_id", None) == waited.call_id for e in events) == 1
     rig.tracker._check()
+
+
+def test_a_caller_waiting_for_a_controller_is_adopted_waiting() -> None:
+    """The dialplan's own loop while no controller answers (acd-wait,down) and its enter
+    retries (ACD_RESULT=no_controller around the AGI) hold a caller that waits."""
+    snapshot = read_snapshot(
+        [
+            caller(1, "acd-wait", "MusicOnHold"),
+            caller(2, "acd-queue", "AGI", ACD_RESULT="no_controller", ACD_AGENT="2001"),
+            caller(3, "acd-queue", "Playback", ACD_RESULT="no_controller"),
+        ]
+    )
+    assert {c.call_id: c.seen for c in snapshot.calls.values()} == {
+        "c1;2": Seen.WAITING,
+        "c2;2": Seen.WAITING,  # a stale ACD_AGENT from an old offer does not make it ring
+        "c3;2": Seen.WAITING,
+    }

@@ -60,6 +60,9 @@ from acd.service.directory import AgentDirectory
 log = logging.getLogger(__name__)
 
 RESYNC_TIMEOUT = 10.0
+#: A resync that failed while the link stayed up (Asterisk slow to answer) is tried again
+#: after this long; a lost link tries again at its next login anyway.
+RESYNC_RETRY = 1.0
 
 ReadyHook = Callable[[], Awaitable[None]]
 
@@ -245,7 +248,8 @@ class Controller:
             if not self._first_done:
                 await self._first_ready()
         except AmiError as exc:
-            log.warning("resync after login failed (%s); retrying at the next login", exc)
+            log.warning("resync after login failed (%s); trying again", exc)
+            self._resync_later()
             return
         except Exception as exc:  # the consumer must go on; a hook failure is fatal, though
             log.exception("resync after login failed")
@@ -261,6 +265,13 @@ class Controller:
             adopted,
             (time.monotonic() - started) * 1000,
         )
+
+    def _resync_later(self) -> None:
+        def again() -> None:
+            if self.ami.logged_in and not self._stopping and not self._synced.is_set():
+                self._facts.put_nowait(_Resync())
+
+        asyncio.get_running_loop().call_later(RESYNC_RETRY, again)
 
     async def _first_ready(self) -> None:
         self._first_done = True

@@ -15,6 +15,7 @@ from acd.controller.ami import AmiError, AmiResponse
 from acd.controller.calls import LiveCall
 from acd.controller.phases import Phase
 from acd.engine import Engine
+from acd.router.decisions import CallExited, CallOverflowed
 from acd.router.events import (
     AgentLoggedIn,
     AgentUpserted,
@@ -156,3 +157,53 @@ async def test_an_agent_without_contact_fails_the_offer_without_touching_asteris
     failed = await steps.event(lambda e: isinstance(e, OfferFailed))
     assert failed.reason == "unreachable"
     assert ami.actions == []
+
+
+async def test_an_overflow_sets_the_queue_and_its_entry_time_on_the_channel(setup: Any) -> None:
+    """So that a restarted controller adopts the call in its new queue with its escalation
+    and max wait counting from the overflow (ACD_QUEUE_ENTERED_AT)."""
+    controller, ami, steps = setup
+    engine = controller.engine
+    await engine.submit(lambda now: QueueUpserted(now, QueueConfig("sales")))
+    support = QueueConfig("support", max_wait=0.05, overflow="sales")
+    await engine.submit(lambda now: QueueUpserted(now, support))
+    await waiting_call(controller, "c4")
+    overflowed = await steps.decision(lambda d: isinstance(d, CallOverflowed))
+
+    def sent() -> dict[str, str]:
+        return {a["Variable"]: a["Value"] for a in ami.actions if a["Action"] == "Setvar"}
+
+    for _ in range(100):
+        if "ACD_QUEUE_ENTERED_AT" in sent():
+            break
+        await asyncio.sleep(0.01)
+    assert sent()["ACD_QUEUE"] == "sales"
+    assert float(sent()["ACD_QUEUE_ENTERED_AT"]) == pytest.approx(overflowed.at, abs=1e-3)
+    call = controller.tracker.get("c4")
+    assert (call.queue, call.queue_entered_at) == ("sales", overflowed.at)
+
+
+async def test_a_send_away_the_lost_link_kept_back_is_sent_after_the_resync(setup: Any) -> None:
+    controller, ami, steps = setup
+    engine = controller.engine
+    await engine.submit(lambda now: QueueUpserted(now, QueueConfig("support", max_wait=0.05)))
+    ami.logged_in, ami.redirect_reply = False, "timeout"
+    await waiting_call(controller, "c5")
+    await steps.decision(lambda d: isinstance(d, CallExited))
+    for _ in range(100):
+        if "c5" in controller.effects.deferred_exits:
+            break
+        await asyncio.sleep(0.01)
+    assert "c5" in controller.effects.deferred_exits
+    assert "c5" not in controller.tracker  # the router let it go; not adopted meanwhile
+    ami.logged_in, ami.redirect_reply = True, None
+    ami.redirected.clear()
+    controller.effects.retry_deferred(frozenset({"c5"}))
+    await asyncio.wait_for(ami.redirected.wait(), 5)
+    redirect = ami.actions[-1]
+    assert (redirect["Context"], redirect["Exten"], redirect["Priority"]) == (
+        "acd-queue",
+        "s",
+        "exit",
+    )
+    assert controller.effects.deferred_exits == {}

@@ -7,8 +7,16 @@ import pytest
 from acd.config import AgentSeed
 from acd.controller.calls import CallTracker, LiveCall, Phase
 from acd.controller.estimate import HandleTimes
-from acd.controller.facts import ChannelHungUp, DeviceState, DeviceStateChanged, translate
+from acd.controller.facts import (
+    AsteriskStopping,
+    ChannelHungUp,
+    DeviceState,
+    DeviceStateChanged,
+    DialEnded,
+    translate,
+)
 from acd.controller.flow import CallFlow
+from acd.controller.phases import PhaseTrigger, advance
 from acd.controller.reachability import Reachability
 from acd.router.events import (
     AgentReachabilityChanged,
@@ -173,3 +181,38 @@ def test_the_leg_that_requested_the_hangup_ended_the_call_whatever_hangup_is_rea
     ended = [factory(NOW) for factory in flow.handle(agent_hangup)]
     assert ended[0] == CallEnded(NOW, CALL_ID)
     assert sides == [(CALL_ID, "caller")]
+
+
+def _stopping(uniqueid: str = "x") -> dict[str, str]:
+    return {"Event": "SoftHangupRequest", "Uniqueid": uniqueid, "Cause": "4"}
+
+
+def test_only_the_shutdowns_soft_hangup_is_a_fact() -> None:
+    assert translate(_stopping("u1")) == AsteriskStopping("u1")
+    for cause in ("16", "32", "", "four"):
+        assert translate({**_stopping(), "Cause": cause}) is None
+
+
+def test_while_asterisk_stops_a_ring_that_ends_is_not_the_agents_no_answer(
+    flow: CallFlow,
+) -> None:
+    """`core stop` hangs every channel up: the Dial ends NOANSWER, then the caller goes."""
+    reasons: dict[str, str] = {}
+    flow.end_reason = reasons.__setitem__
+    call = track(flow, Phase.OFFERED, agent="2001")
+    assert flow.handle(AsteriskStopping("x")) == []
+    ended = DialEnded(CALL_ID, "agent-leg", "NOANSWER", None)
+    assert flow.handle(ended) == []
+    assert call.agent_id == "2001"  # still offered: its hang-up ends it
+    events = [f(NOW) for f in flow.handle(ChannelHungUp(CALL_ID, "chan", 0, None))]
+    assert events == [CallAbandoned(NOW, CALL_ID, "asterisk_stopped")]
+    connected = track(flow, Phase.OFFERED, agent="2001")
+    flow.tracker.bind_agent_leg(connected, "agent-leg")
+    advance(connected, PhaseTrigger.ANSWERED)
+    events = [f(NOW) for f in flow.handle(ChannelHungUp("agent-leg", "agent", 0, None))]
+    assert events == [CallEnded(NOW, CALL_ID)]
+    assert reasons == {CALL_ID: "asterisk_stopped"}
+    # A new AMI session: Asterisk runs again, rings fail for their own reasons.
+    flow.link_up()
+    track(flow, Phase.OFFERED, agent="2001")
+    assert [f(NOW) for f in flow.handle(ended)] == [OfferFailed(NOW, CALL_ID, "2001", "no_answer")]

@@ -149,3 +149,76 @@ async def test_calls_talking_and_waiting_survive_a_restart(
     assert set(answered_order[:2]) == {waiting[0].call_id, waiting[1].call_id}
     assert answered_order[2:] == [waiting[2].call_id]
     assert (await acd.agent_states()) == {"2001": "available", "2002": "available"}
+
+
+async def test_a_ringing_call_is_answered_after_a_sigkill(
+    controller_process: Callable[..., ControllerProcess], probe: Probe
+) -> None:
+    """Killed right after the offer (its record may not be stored yet): the new controller
+    finds the call ringing its agent, sees the answer and the end, and records it once."""
+    acd = controller_process(queues=[queue("support", ring_timeout=10)], agents=[sim_agent("2001")])
+    await acd.start()
+    await acd.login_all()
+    caller = await probe.call("support", ring=2.5, talk=1)
+    await probe.wait_channels(lambda chans: _states(chans).get(caller.call_id) == "ringing")
+    assert await acd.kill(signal.SIGKILL) == -signal.SIGKILL
+    await acd.restart()
+    live = await acd.live_calls()
+    assert [(c["id"], c["state"], c["agent_id"]) for c in live] == [
+        (caller.call_id, "offered", "2001")
+    ]
+    assert await acd.agent_states() == {"2001": "reserved"}
+    record = await acd.finished(caller.call_id, within=15)
+    assert (record["outcome"], record["agent_id"]) == ("answered", "2001")
+    assert len(record["legs"]) == 1
+    assert record["legs"][0]["talk"] > 0
+    events = acd.queue_log_events(caller.call_id)
+    assert [e for e in events if e in ("ENTERQUEUE", "CONNECT")] == ["ENTERQUEUE", "CONNECT"]
+    assert events.count("COMPLETECALLER") + events.count("COMPLETEAGENT") == 1, events
+
+
+async def test_max_wait_and_overflow_count_from_the_entry_across_restarts(
+    controller_process: Callable[..., ControllerProcess], probe: Probe
+) -> None:
+    """The queue's max wait runs from the moment the call entered it, not from the restart,
+    and after an overflow the new queue's time runs from the overflow (ACD_QUEUE_ENTERED_AT
+    on the channel)."""
+    acd = controller_process(
+        queues=[
+            queue("support", max_wait=3, overflow="sales", announce_every=3600),
+            queue("sales", announce_every=3600),
+        ],
+        agents=[],
+    )
+    await acd.start()
+    caller = await probe.call("support")
+    live = await eventually(lambda: _live_if(acd, 1), what="the call is live")
+    entered = live[0]["queue_entered_at"]
+    await asyncio.sleep(1.0)
+    assert await acd.kill(signal.SIGKILL) == -signal.SIGKILL
+    await acd.restart()
+    live = await acd.live_calls()
+    assert live[0]["queue_entered_at"] == pytest.approx(entered, abs=0.05)
+
+    async def in_sales() -> dict[str, Any] | None:
+        calls = await acd.live_calls()
+        return calls[0] if calls and calls[0]["queue"] == "sales" else None
+
+    moved = await eventually(in_sales, what="overflowed to sales", within=6)
+    overflowed_at = moved["queue_entered_at"]
+    assert overflowed_at - entered == pytest.approx(3, abs=0.3)  # 3 s after entry, not restart
+    assert moved["enqueued_at"] == pytest.approx(entered, abs=0.05)  # its place is kept
+    await asyncio.sleep(0.4)  # the overflow's Setvar and the records' batch
+    assert await acd.kill(signal.SIGKILL) == -signal.SIGKILL
+    await acd.restart()
+    again = await acd.live_calls()
+    assert [(c["id"], c["queue"]) for c in again] == [(caller.call_id, "sales")]
+    assert again[0]["queue_entered_at"] == pytest.approx(overflowed_at, abs=0.05)
+    assert again[0]["enqueued_at"] == pytest.approx(entered, abs=0.05)
+    record = await acd.call(caller.call_id)
+    assert record["live"] is True
+    legs = acd.database_rows(
+        "SELECT queue, outcome, leg FROM acd_call_records"
+        f" WHERE call_id = '{caller.call_id}' ORDER BY leg"
+    )
+    assert legs == [("support", "overflowed", 0), ("sales", None, 1)]

@@ -6,6 +6,9 @@
     calls.py         the channel ↔ call mapping (`CallTracker`, `LiveCall`)
     phases.py        every phase change of a live call, as a table
     effects.py       router decisions → AMI actions (Redirect, Originate, Setvar)
+    snapshot.py      every channel with its ACD_* variables (one Status) → the calls found
+    adoption.py      a resync: settle the tracked calls, adopt the others (CallAdopted)
+    fallback.py      each queue's fallback, published as Asterisk globals
     reachability.py  device state → agent reachability
     estimate.py      handle-time estimates for the expected-wait announcement
     controller.py    the controller: one fact consumer, resync after each (re)connect

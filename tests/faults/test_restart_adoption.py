@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -25,8 +26,9 @@ from .harness import (
 
 pytestmark = pytest.mark.asterisk
 
-TALK = 6.0  # the two talking calls: long enough to outlive the restart
+TALK = 600.0  # the two talking calls: until the test hangs them up, after the restart
 SHORT_TALK = 1.0  # the waiting ones, once answered
+MAX_WAIT = 4.0
 
 
 def _states(channels: list[dict[str, Any]]) -> dict[str, str]:
@@ -66,6 +68,9 @@ async def _restart_and_check(
     waiting: list[Caller],
     before: dict[str, dict[str, Any]],
 ) -> float:
+    # The last records reach the store (a SIGKILL may lose the last 0.25 s batch: that case
+    # is test_a_ringing_call_is_answered_after_a_sigkill's).
+    await asyncio.sleep(0.5)
     status = await acd.kill(sig)
     assert status == (0 if sig is signal.SIGTERM else -sig), acd.log_tail()
     # Asterisk keeps every caller while no controller runs.
@@ -86,11 +91,11 @@ async def _restart_and_check(
         call, was = after[caller.call_id], before[caller.call_id]
         assert call["state"] == "waiting"
         assert call["position"] == was["position"]
-        # Their entry time is the one the channel kept (ms precision), not the restart's.
-        assert call["enqueued_at"] == pytest.approx(was["enqueued_at"], abs=0.05)
-        # The record's own arrival (or, when the last batch died with the process, the
-        # channel's ACD_ENTERED_AT, a few ms before the router saw the call).
-        assert call["caller"]["arrived"] == pytest.approx(was["caller"]["arrived"], abs=0.05)
+        # Their place: the entry time the channel kept (ACD_ENTERED_AT, taken as the enter
+        # AGI registered the call, a moment before the router read it), not the restart's.
+        assert call["enqueued_at"] == pytest.approx(was["enqueued_at"], abs=0.5)
+        # The record is the stored one: the same arrival, to the microsecond.
+        assert call["caller"]["arrived"] == pytest.approx(was["caller"]["arrived"], abs=1e-6)
     agents = await acd.agent_docs()
     assert {a: (agents[a]["state"]) for a in agents} == {"2001": "busy", "2002": "busy"}
     busy_with = {after[c.call_id]["agent_id"] for c in talking}
@@ -99,10 +104,9 @@ async def _restart_and_check(
 
 
 async def _every_call_ends_once(
-    acd: ControllerProcess, callers: list[Caller], talking: list[Caller]
+    acd: ControllerProcess, callers: list[Caller], talking: list[Caller], talked_for: float
 ) -> None:
-    within = TALK + 3 * SHORT_TALK + 15
-    records = {c.call_id: await acd.finished(c.call_id, within=within) for c in callers}
+    records = {c.call_id: await acd.finished(c.call_id, within=20) for c in callers}
     for caller in callers:
         record = records[caller.call_id]
         assert record["outcome"] == "answered", record
@@ -110,7 +114,8 @@ async def _every_call_ends_once(
         assert record["legs"][0]["talk"] > 0, record
         assert record["legs"][0]["exit_reason"] is None, record
     for caller in talking:  # their end was seen by the new controller: real talk time
-        assert records[caller.call_id]["legs"][0]["talk"] >= TALK - 1
+        leg = records[caller.call_id]["legs"][0]
+        assert leg["talk"] >= talked_for - 0.5, leg
     await eventually(lambda: not _open_rows(acd), what="every record closed")
     counts = Counter((fields[1], fields[4]) for fields in acd.queue_log() if fields[1] != "NONE")
     for caller in callers:
@@ -140,9 +145,12 @@ async def test_calls_talking_and_waiting_survive_a_restart(
     talking, waiting, before = await _scenario(acd, probe)
     ready = await _restart_and_check(acd, probe, sig, talking, waiting, before)
     print(f"{sig.name}: ready {ready:.2f} s after spawn with 5 live calls")
-    # The talking calls end (recorded by the new controller), and the waiting ones are
+    # The talking callers hang up (seen by the new controller), and the waiting ones are
     # answered in their order as the agents free up.
-    await _every_call_ends_once(acd, talking + waiting, talking)
+    talked_for = time.time() - max(before[c.call_id]["queue_entered_at"] for c in talking)
+    for caller in talking:
+        await probe.hangup_caller(caller)
+    await _every_call_ends_once(acd, talking + waiting, talking, talked_for)
     connects = [f for f in acd.queue_log() if f[4] == "CONNECT"]
     answered_order = [f[1] for f in connects if f[1] in {c.call_id for c in waiting}]
     # Two agents free up together: the first two waiting are answered first, then the third.
@@ -156,18 +164,18 @@ async def test_a_ringing_call_is_answered_after_a_sigkill(
 ) -> None:
     """Killed right after the offer (its record may not be stored yet): the new controller
     finds the call ringing its agent, sees the answer and the end, and records it once."""
-    acd = controller_process(queues=[queue("support", ring_timeout=10)], agents=[sim_agent("2001")])
+    acd = controller_process(queues=[queue("support", ring_timeout=15)], agents=[sim_agent("2001")])
     await acd.start()
     await acd.login_all()
-    caller = await probe.call("support", ring=2.5, talk=1)
+    caller = await probe.call("support", ring=5, talk=1)
     await probe.wait_channels(lambda chans: _states(chans).get(caller.call_id) == "ringing")
     assert await acd.kill(signal.SIGKILL) == -signal.SIGKILL
     await acd.restart()
     live = await acd.live_calls()
-    assert [(c["id"], c["state"], c["agent_id"]) for c in live] == [
-        (caller.call_id, "offered", "2001")
-    ]
-    assert await acd.agent_states() == {"2001": "reserved"}
+    # Ringing still (or, on a slow machine, answered while no controller ran).
+    assert [(c["id"], c["agent_id"]) for c in live] == [(caller.call_id, "2001")]
+    expected_agent = {"offered": "reserved", "connected": "busy"}[live[0]["state"]]
+    assert await acd.agent_states() == {"2001": expected_agent}
     record = await acd.finished(caller.call_id, within=15)
     assert (record["outcome"], record["agent_id"]) == ("answered", "2001")
     assert len(record["legs"]) == 1
@@ -185,7 +193,7 @@ async def test_max_wait_and_overflow_count_from_the_entry_across_restarts(
     on the channel)."""
     acd = controller_process(
         queues=[
-            queue("support", max_wait=3, overflow="sales", announce_every=3600),
+            queue("support", max_wait=MAX_WAIT, overflow="sales", announce_every=3600),
             queue("sales", announce_every=3600),
         ],
         agents=[],
@@ -194,19 +202,22 @@ async def test_max_wait_and_overflow_count_from_the_entry_across_restarts(
     caller = await probe.call("support")
     live = await eventually(lambda: _live_if(acd, 1), what="the call is live")
     entered = live[0]["queue_entered_at"]
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(0.5)
     assert await acd.kill(signal.SIGKILL) == -signal.SIGKILL
     await acd.restart()
-    live = await acd.live_calls()
-    assert live[0]["queue_entered_at"] == pytest.approx(entered, abs=0.05)
+    ready_at = time.time()
 
     async def in_sales() -> dict[str, Any] | None:
         calls = await acd.live_calls()
         return calls[0] if calls and calls[0]["queue"] == "sales" else None
 
-    moved = await eventually(in_sales, what="overflowed to sales", within=6)
+    moved = await eventually(in_sales, what="overflowed to sales", within=8)
     overflowed_at = moved["queue_entered_at"]
-    assert overflowed_at - entered == pytest.approx(3, abs=0.3)  # 3 s after entry, not restart
+    if ready_at < entered + MAX_WAIT - 0.3:
+        # Back before the max wait ran out: it ran on from the entry, not from the restart.
+        assert overflowed_at - entered == pytest.approx(MAX_WAIT, abs=0.3)
+    else:  # a slow restart: the max wait had passed, it overflows as soon as it is adopted
+        assert overflowed_at - ready_at < 0.5
     assert moved["enqueued_at"] == pytest.approx(entered, abs=0.05)  # its place is kept
     await asyncio.sleep(0.4)  # the overflow's Setvar and the records' batch
     assert await acd.kill(signal.SIGKILL) == -signal.SIGKILL

@@ -149,8 +149,10 @@ SCHEMAS: dict[str, Schema] = {
             "queue": {"type": "string"},
             "outcome": {
                 "type": ["string", "null"],
-                "description": "answered, abandoned, short_abandoned, overflowed, exited, "
-                "interrupted; null while still open",
+                "description": "answered, abandoned, short_abandoned, overflowed, exited; null "
+                "while still open (interrupted only in records from before re-adoption). "
+                "exit_reason tells an end nobody saw: ended_unobserved (answered), "
+                "lost_unobserved (abandoned), asterisk_stopped",
             },
             "agent_id": _nullable("string"),
             "caller_data": _nullable("string"),

@@ -21,8 +21,9 @@ handlers, so that the differential tests catch a table row drifting from the pol
          available, paused or wrap_up as it was; stored reserved or busy: its call is gone,
          so a pending logout leaves it logged out (nothing emitted), a pending pause pauses
          it, otherwise available; the stored idle_since in every case
-         adopted with a call found in Asterisk (logged out, available or paused; on a call
-         it is refused `agent_busy`): reserved for an offered call, busy for a connected one;
+         adopted with a call found in Asterisk (logged out, available, paused or in
+         wrap-up, which then ends with its pending request kept; ringing or talking it is
+         refused `agent_busy`): reserved for an offered call, busy for a connected one;
          a pause it had becomes its pending pause, a logged-out agent is idle from now
   call   waiting -offer-> offered -answer-> connected; offered -fail-> waiting; abandoned while
          waiting or offered, ended while connected; other call events are `wrong_state`
@@ -319,7 +320,7 @@ class ReferenceRouter:
                 a = self._agents.get(agent_id or "")
                 if a is None:
                     raise _RejectedError("unknown_agent", f"no agent {agent_id!r}")
-                if a.state in ON_A_CALL:
+                if a.state in (AgentState.RESERVED, AgentState.BUSY):
                     raise _RejectedError("agent_busy", f"agent {a.id} is {a.state.value}")
         elif isinstance(event, (ev.CallAbandoned, ev.OfferAnswered, ev.OfferFailed, ev.CallEnded)):
             c = self._calls.get(event.call_id)
@@ -631,6 +632,7 @@ class ReferenceRouter:
             a.pending, a.pending_reason = "pause", a.pause_reason
         if a.idle_since is None:
             a.idle_since = now
+        a.wrap_until = None  # found on a call in Asterisk: its wrap-up is over
         c.state = event.state
         c.agent_id = a.id
         a.call_id = c.id

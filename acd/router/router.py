@@ -976,6 +976,7 @@ class Router:
             a.pending, a.pending_reason = "pause", a.pause_reason
         elif a.idle_since is None:
             a.idle_since = now
+        a.wrap_until = None  # a wrap-up Asterisk shows over: its deadline dies with it
         c.agent_id = a.id
         a.call_id = c.id
         if c.state is _CONNECTED:  # as after an answer: out of the queue, its deadlines dead

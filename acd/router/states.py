@@ -38,8 +38,10 @@ Theory of operation
   adopted state (ADOPT_CALL_TRIGGERS) moves it there at once: waiting, offered (ringing an
   agent) or connected. A call on an agent also takes the agent's ADOPT row
   (ADOPT_AGENT_TRIGGERS): an agent that is logged out (the store had nothing, or the restore
-  has not come yet), available or paused is moved to reserved or busy with that call; one
-  on another call refuses (`agent_busy`). The paused agent's pause becomes its pending pause
+  has not come yet), available, paused or in wrap-up (its stored state may lag Asterisk by
+  a batch: Asterisk is the truth, and the wrap-up ends there, its pending request kept) is
+  moved to reserved or busy with that call; one ringing or talking on another call refuses
+  (`agent_busy`). The paused agent's pause becomes its pending pause
   (applied when it leaves the call, like a pause asked during one), and an agent without
   idle_since (logged out) takes the adoption time as its idle_since.
 
@@ -60,8 +62,8 @@ Theory of operation
     RESTORE_PAUSE   paused           rej        rej        rej              rej     rej
     RESTORE_WRAP    wrap_up          rej        rej        rej              rej     rej
     RESTORE_CALL    settle:available rej        rej        rej              rej     rej
-    ADOPT_OFFERED   reserved         reserved   reserved   rej              rej     rej
-    ADOPT_CONNECTED busy             busy       busy       rej              rej     rej
+    ADOPT_OFFERED   reserved         reserved   reserved   rej              rej     reserved
+    ADOPT_CONNECTED busy             busy       busy       rej              rej     busy
 
     call            waiting   offered   connected
     OFFER           offered   .         .
@@ -213,7 +215,7 @@ _ADOPTS: dict[AgentTrigger, AgentOutcome] = {
     AgentTrigger.ADOPT_CONNECTED: Outcome(Do.MOVE, _A.BUSY),
 }
 #: The states an agent can be adopted from: not on a call.
-_ADOPTABLE = (_A.LOGGED_OUT, _A.AVAILABLE, _A.PAUSED)
+_ADOPTABLE = (_A.LOGGED_OUT, _A.AVAILABLE, _A.PAUSED, _A.WRAP_UP)
 
 AGENT_TABLE: Mapping[tuple[AgentState, AgentTrigger], AgentOutcome] = MappingProxyType(
     {

@@ -329,10 +329,8 @@ def test_an_unknown_agent_is_rejected(s: Scenario, state: CallState) -> None:
 def test_an_agent_on_another_call_is_rejected(s: Scenario, state: CallState) -> None:
     adopt(s, "c1", C.OFFERED, 50, agent="a1")
     adopt(s, "c2", C.CONNECTED, 50, agent="a2")
-    adopt(s, "c3", C.CONNECTED, 50, agent="a3")
-    s.at(101).send(ev.CallEnded(101, "c3"))  # a3 in wrap-up
     before = (s.router.agents(), s.router.calls())
-    for agent_id, now_in in (("a1", "reserved"), ("a2", "busy"), ("a3", "wrap_up")):
+    for agent_id, now_in in (("a1", "reserved"), ("a2", "busy")):
         assert adopt(s, "c9", state, 50, agent=agent_id) == rejected(
             "agent_busy", f"agent {agent_id} is {now_in}"
         )
@@ -398,3 +396,20 @@ def test_malformed_adoptions_are_invalid_and_change_nothing(
     assert isinstance(got, EventRejected)
     assert (got.event, got.code) == ("CallAdopted", "invalid_event")
     assert (s.router.agents(), s.router.calls()) == before
+
+
+@pytest.mark.parametrize(("state", "now_in"), [(C.OFFERED, A.RESERVED), (C.CONNECTED, A.BUSY)])
+def test_an_agent_in_wrap_up_is_adopted_and_its_wrap_up_ends(
+    s: Scenario, state: CallState, now_in: AgentState
+) -> None:
+    """The stored wrap-up may lag Asterisk by a batch: Asterisk shows the agent on a call, so
+    the wrap-up is over; a pause asked during it still applies after the adopted call."""
+    adopt(s, "c1", C.CONNECTED, 50, agent="a1")
+    s.at(101).send(ev.CallEnded(101, "c1"))  # wrap-up until 106
+    s.at(102).send(ev.AgentPaused(102, "a1", "lunch"))
+    assert adopt(s.at(103), "c2", state, 60, agent="a1") == [changed("a1", now_in, 100, 103)]
+    a1 = agent(s, "a1")
+    assert (a1.state, a1.call_id, a1.wrap_until) == (now_in, "c2", None)
+    assert (a1.pending, a1.pending_reason) == ("pause", "lunch")
+    assert s.tick(106) == []  # the old wrap-up deadline is dead
+    assert agent(s, "a1").state is now_in

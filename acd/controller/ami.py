@@ -200,21 +200,9 @@ class AmiLink:
         self, action: Mapping[str, str | Sequence[str]], within: float = ACTION_TIMEOUT
     ) -> list[dict[str, str]]:
         """An action answered by an event list (CoreShowChannels, DeviceStateList): its
-        events, without the leading response and the trailing *Complete event."""
-        name = str(action.get("Action"))
-        future = self._send(action, as_list=True)
-        try:
-            result = await asyncio.wait_for(future, within)
-        except TimeoutError:
-            raise AmiError(name, f"no complete event list in {within} s") from None
-        messages = result if isinstance(result, list) else [result]
-        if messages and not messages[0].success:
-            raise AmiError(name, str(messages[0].get("Message", "failed")))
-        return [
-            _headers(m)
-            for m in messages
-            if "Event" in m and not str(m["Event"]).endswith("Complete")
-        ]
+        events, without the leading response and the trailing *Complete event; a header
+        repeated within one event is joined with commas."""
+        return [_headers(m) for m in await self.request_listing(action, within)]
 
     async def request_listing(
         self, action: Mapping[str, str | Sequence[str]], within: float = ACTION_TIMEOUT

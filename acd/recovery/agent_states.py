@@ -13,7 +13,6 @@ the restore at start (see the theory of operation in `acd.recovery`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
@@ -23,6 +22,7 @@ from acd.router import events as ev
 from acd.router.decisions import AgentStateChanged, Decision, EventRejected
 from acd.router.model import AgentState, AgentView
 from acd.storage.agent_state_store import StoredAgentState
+from acd.storage.batches import Batches
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 #: write in flight), while the store is up. Like the call records' batches.
 BATCH_DELAY = 0.25
 RETRY_FIRST = 0.5
-RETRY_MAX = 30.0
 #: `close()` waits this long for the last rows before giving up on them (the store is down).
 CLOSE_TIMEOUT = 10.0
 
@@ -99,7 +98,7 @@ def _content(row: StoredAgentState) -> _Content:
 
 class AgentStateWriter:
     """Engine listener: stores the durable state of every agent a step touched, in batches
-    written by one background task (kept in `self._task`). `on_step` never waits.
+    written by one background task (`acd.storage.batches`). `on_step` never waits.
 
     Runtime: `on_step` is O(a * s) for the a agents a step touched (their views); a batch is
     one upsert of the agents changed since the last one."""
@@ -114,16 +113,12 @@ class AgentStateWriter:
     ) -> None:
         self._router = router
         self._store = store
-        self._delay = delay
         self._close_timeout = close_timeout
         self._last: dict[str, _Content] = {}  # per agent: the last row buffered
         self._buffer: dict[str, StoredAgentState] = {}  # per agent: the row to write
-        self._buffered = 0  # changes buffered so far
-        self._written = 0  # changes written so far
-        self._dirty = asyncio.Event()
-        self._urgent = asyncio.Event()  # write now: a flush() waits
-        self._progress = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._batches = Batches(
+            self._write, name="acd-agent-state-writer", delay=delay, retry=RETRY_FIRST
+        )
 
     def on_step(self, step: Step) -> None:
         touched: list[str] = []
@@ -137,7 +132,6 @@ class AgentStateWriter:
             touched.append(event.agent_id)
         if not touched:
             return
-        changed = False
         for agent_id in dict.fromkeys(touched):
             row = stored_state(agent_id, self._router.agent(agent_id), event.now)
             content = _content(row)
@@ -145,11 +139,7 @@ class AgentStateWriter:
                 continue
             self._last[agent_id] = content
             self._buffer[agent_id] = row
-            self._buffered += 1
-            changed = True
-        if changed:
-            self._ensure_task()
-            self._dirty.set()
+            self._batches.added()
 
     def pending(self) -> int:
         """Agents whose latest row is not written yet."""
@@ -158,13 +148,7 @@ class AgentStateWriter:
     async def flush(self) -> None:
         """Return once every change seen so far is written (raises nothing: a failing store
         is logged and retried, and this waits for it)."""
-        target = self._buffered
-        self._ensure_task()
-        self._dirty.set()
-        self._urgent.set()
-        while self._written < target:
-            self._progress.clear()
-            await self._progress.wait()
+        await self._batches.flush()
 
     async def close(self) -> None:
         """Flush (for at most `close_timeout` seconds: a store that is down loses the last
@@ -174,47 +158,19 @@ class AgentStateWriter:
                 await self.flush()
         except TimeoutError:
             log.error("agent states not stored (store down): %s", sorted(self._buffer))
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._batches.stop()
 
-    def _ensure_task(self) -> None:
-        if self._task is None or self._task.done():
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # no loop yet: the first flush() starts the writer
-                return
-            self._task = loop.create_task(self._write_forever(), name="acd-agent-state-writer")
-
-    async def _write_forever(self) -> None:
-        pause = RETRY_FIRST
-        while True:
-            await self._dirty.wait()
-            if self._delay > 0 and not self._urgent.is_set():
-                # Let the batch grow for at most `delay`; a flush() cuts the wait short.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._delay):
-                        await self._urgent.wait()
-            self._dirty.clear()
-            self._urgent.clear()
-            target = self._buffered
-            rows, self._buffer = self._buffer, {}
-            try:
-                if rows:
-                    await self._store.save(list(rows.values()))
-            except Exception:
-                log.exception("storing agent states failed; retrying in %.1f s", pause)
-                for agent_id, row in rows.items():
-                    self._buffer.setdefault(agent_id, row)  # a newer row wins
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, RETRY_MAX)
-                self._dirty.set()
-                continue
-            pause = RETRY_FIRST
-            self._written = max(self._written, target)
-            self._progress.set()
+    async def _write(self, pause: float) -> bool:
+        rows, self._buffer = self._buffer, {}
+        try:
+            if rows:
+                await self._store.save(list(rows.values()))
+        except Exception:
+            log.exception("storing agent states failed; retrying in %.1f s", pause)
+            for agent_id, row in rows.items():
+                self._buffer.setdefault(agent_id, row)  # a newer row wins
+            return False
+        return True
 
 
 ApplyEvent = Callable[[ev.Event], Awaitable[Sequence[Decision]]]

@@ -716,3 +716,15 @@ def classify(channel: Mapping[str, Any]) -> str:
     if context in ("acd-queue", "acd-inbound"):
         return "entering"
     return "other"
+
+
+def in_state(call_id: str, wanted: str) -> Callable[[list[dict[str, Any]]], bool]:
+    """A `Probe.wait_channels` predicate: call `call_id`'s ;2 half is `wanted` (`classify`)."""
+
+    def check(channels: list[dict[str, Any]]) -> bool:
+        return any(
+            c.get("Uniqueid") == call_id and classify(c) == wanted
+            for c in dialplan_halves(channels)
+        )
+
+    return check

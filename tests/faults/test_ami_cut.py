@@ -20,9 +20,8 @@ from .harness import (
     AmiProxy,
     ControllerProcess,
     Probe,
-    classify,
-    dialplan_halves,
     eventually,
+    in_state,
     queue,
     sim_agent,
 )
@@ -40,16 +39,6 @@ async def proxy(asterisk: RunningAsterisk) -> AsyncIterator[AmiProxy]:
         yield relay
     finally:
         await relay.close()
-
-
-def _state_of(call_id: str, wanted: str) -> Callable[[list[dict[str, Any]]], bool]:
-    def check(channels: list[dict[str, Any]]) -> bool:
-        return any(
-            c.get("Uniqueid") == call_id and classify(c) == wanted
-            for c in dialplan_halves(channels)
-        )
-
-    return check
 
 
 async def _consistent_agents(acd: ControllerProcess) -> None:
@@ -74,9 +63,9 @@ async def test_ami_cut_mid_traffic(
     await acd.start()
     await acd.login_all()
     ends = await probe.call("support", talk=600)  # talking; hung up during the cut
-    await probe.wait_channels(_state_of(ends.call_id, "connected"))
+    await probe.wait_channels(in_state(ends.call_id, "connected"))
     answered = await probe.call("support", ring=3, talk=600)  # rings; answered during the cut
-    await probe.wait_channels(_state_of(answered.call_id, "ringing"))
+    await probe.wait_channels(in_state(answered.call_id, "ringing"))
     stays = await probe.call("support", talk=1)  # waits through the cut
     leaves = await probe.call("support", talk=1)  # hangs up during the cut
     await eventually(lambda: _count_live(acd, 4), what="4 live calls")
@@ -89,7 +78,7 @@ async def test_ami_cut_mid_traffic(
     arrives = await probe.call("support", talk=1)  # enters through FastAGI during the cut
     await eventually(lambda: _is_live(acd, arrives.call_id), what="arrival during the cut")
     await probe.gone(ends.call_id, within=CUT)  # the talking call ended unseen
-    await probe.wait_channels(_state_of(answered.call_id, "connected"), within=CUT)
+    await probe.wait_channels(in_state(answered.call_id, "connected"), within=CUT)
     # While the link is down nothing is offered: no ring-no-answer for lack of a Redirect.
     assert all(a["state"] != "paused" for a in (await acd.agent_docs()).values())
     await asyncio.sleep(max(0.0, CUT - (time.monotonic() - cut_at)))

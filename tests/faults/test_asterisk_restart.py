@@ -21,25 +21,14 @@ from acd.asterisk.testing import RunningAsterisk
 from .harness import (
     ControllerProcess,
     Probe,
-    classify,
-    dialplan_halves,
     eventually,
+    in_state,
     queue,
     restart_asterisk,
     sim_agent,
 )
 
 pytestmark = pytest.mark.asterisk
-
-
-def _state_of(call_id: str, wanted: str) -> Callable[[list[dict[str, Any]]], bool]:
-    def check(channels: list[dict[str, Any]]) -> bool:
-        return any(
-            c.get("Uniqueid") == call_id and classify(c) == wanted
-            for c in dialplan_halves(channels)
-        )
-
-    return check
 
 
 async def _ready(acd: ControllerProcess) -> bool:
@@ -68,9 +57,9 @@ async def test_asterisk_restart_with_calls_in_it(
     await acd.start()
     await acd.login_all()
     talking = await probe.call("support", talk=30)
-    await probe.wait_channels(_state_of(talking.call_id, "connected"))
+    await probe.wait_channels(in_state(talking.call_id, "connected"))
     ringing = await probe.call("support", ring=-1)  # the agent never answers
-    await probe.wait_channels(_state_of(ringing.call_id, "ringing"))
+    await probe.wait_channels(in_state(ringing.call_id, "ringing"))
     waiting = await probe.call("support")
     await eventually(lambda: _live_count(acd, 3), what="3 live calls")
 
@@ -83,7 +72,7 @@ async def test_asterisk_restart_with_calls_in_it(
     assert await acd.agent_states() == {"2001": "available", "2002": "available"}
 
     fresh = await probe.call("support", talk=1)
-    await probe.wait_channels(_state_of(fresh.call_id, "connected"), within=5)
+    await probe.wait_channels(in_state(fresh.call_id, "connected"), within=5)
     served_in = time.monotonic() - back
     print(f"{how}: Asterisk away {away:.2f} s; a new call connected {served_in:.2f} s after ready")
 

@@ -14,19 +14,9 @@ from collections.abc import Callable
 import aiohttp
 import pytest
 
-from .harness import ControllerProcess, Probe, classify, dialplan_halves, queue, sim_agent
+from .harness import ControllerProcess, Probe, in_state, queue, sim_agent
 
 pytestmark = pytest.mark.asterisk
-
-
-def _connected(call_id: str) -> Callable[[list[dict[str, object]]], bool]:
-    def check(channels: list[dict[str, object]]) -> bool:
-        return any(
-            c.get("Uniqueid") == call_id and classify(c) == "connected"
-            for c in dialplan_halves(channels)
-        )
-
-    return check
 
 
 async def test_sigkill_and_restart_on_the_same_store(
@@ -38,7 +28,7 @@ async def test_sigkill_and_restart_on_the_same_store(
     await acd.login_all()
 
     caller = await probe.call("support", talk=30)
-    await probe.wait_channels(_connected(caller.call_id))
+    await probe.wait_channels(in_state(caller.call_id, "connected"))
     calls = await acd.live_calls()
     assert [(c["id"], c["state"], c["agent_id"]) for c in calls] == [
         (caller.call_id, "connected", "2001")
@@ -50,7 +40,7 @@ async def test_sigkill_and_restart_on_the_same_store(
     with pytest.raises(aiohttp.ClientError):
         await acd.api("GET", "/readyz", within=2.0)
     # Asterisk keeps the caller talking to the agent while no controller runs.
-    await probe.wait_channels(_connected(caller.call_id), within=2.0)
+    await probe.wait_channels(in_state(caller.call_id, "connected"), within=2.0)
 
     again = await acd.restart()
     assert acd.pid != pid

@@ -15,7 +15,6 @@ controller and the FastAGI server. `acd.serve` runs both and waits for a signal.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import logging
 import time
@@ -81,15 +80,19 @@ class Assembly:
     _closers: list[Callable[[], Any]] = field(default_factory=list)
 
     async def close(self) -> None:
-        """Stop in reverse order of start; every step runs even if an earlier one fails."""
-        for closer in reversed(self._closers):
-            try:
-                result = closer()
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                log.exception("shutdown step %r failed", closer)
-        self._closers.clear()
+        await _close_all(self._closers)
+
+
+async def _close_all(closers: list[Callable[[], Any]]) -> None:
+    """Stop in reverse order of start; every step runs even if an earlier one fails."""
+    for closer in reversed(closers):
+        try:
+            result = closer()
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("shutdown step %r failed", closer)
+    closers.clear()
 
 
 async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time) -> Assembly:
@@ -147,11 +150,7 @@ async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time
             lambda event: engine.submit(lambda _now: event),
         )
     except BaseException:
-        for closer in reversed(closers):
-            with contextlib.suppress(Exception):
-                result = closer()
-                if inspect.isawaitable(result):
-                    await result
+        await _close_all(closers)
         raise
     app = create_app(services)
     return Assembly(

@@ -83,7 +83,11 @@ class Engine:
                     delay = deadline - self._clock()
                     if delay <= 0:
                         raise TimeoutError
-                    item = await asyncio.wait_for(self._ingress.get(), delay)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for returns the item and
+                    # drops a cancel that lands as the item arrives, and stop() then waits
+                    # for a loop that never ends.
+                    async with asyncio.timeout(delay):
+                        item = await self._ingress.get()
             except TimeoutError:
                 self._step(Tick(self._clock()), None)
                 continue

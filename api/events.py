@@ -252,7 +252,8 @@ async def stream(request: web.Request, hub: EventHub) -> web.StreamResponse:
         await response.write(b": connected\n\n")
         while True:
             try:
-                message = await asyncio.wait_for(subscription.buffer.get(), KEEPALIVE_SECONDS)
+                async with asyncio.timeout(KEEPALIVE_SECONDS):  # never drops a cancel
+                    message = await subscription.buffer.get()
             except TimeoutError:
                 await response.write(b": keepalive\n\n")
                 continue

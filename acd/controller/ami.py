@@ -185,7 +185,8 @@ class AmiLink:
         name = str(action.get("Action"))
         future = self._send(action, as_list=None)
         try:
-            result = await asyncio.wait_for(future, within)
+            async with asyncio.timeout(within):  # unlike wait_for, never drops a cancel
+                result = await future
         except TimeoutError:
             raise AmiError(name, f"no response in {within} s") from None
         first = result[0] if isinstance(result, list) else result
@@ -212,7 +213,8 @@ class AmiLink:
         name = str(action.get("Action"))
         future = self._send(action, as_list=True)
         try:
-            result = await asyncio.wait_for(future, within)
+            async with asyncio.timeout(within):  # unlike wait_for, never drops a cancel
+                result = await future
         except TimeoutError:
             raise AmiError(name, f"no complete event list in {within} s") from None
         messages = result if isinstance(result, list) else [result]
@@ -229,7 +231,8 @@ class AmiLink:
         name = "Originate"
         future = self._send({**action, "Action": "Originate", "Async": "true"}, as_list=None)
         try:
-            result = await asyncio.wait_for(future, within)
+            async with asyncio.timeout(within):  # unlike wait_for, never drops a cancel
+                result = await future
         except TimeoutError:
             raise AmiError(name, f"no OriginateResponse in {within} s") from None
         messages = result if isinstance(result, list) else [result]

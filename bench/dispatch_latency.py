@@ -167,7 +167,7 @@ class Bench:
 
     async def run(self) -> None:
         settings = Settings(
-            ami=AmiSettings(port=self.running.ami_port),
+            ami=AmiSettings(port=self.running.ami_port, secret=self.running.ami_secret),
             agi=AgiSettings(host=self.running.agi_host, port=self.running.agi_port),
         )
         agents = AgentService(self.engine, self.directory)

@@ -17,19 +17,52 @@ from typing import Any
 from acd.config.documents import AgentSeed, ConfigError, parse_agent, parse_queue
 from acd.router.model import QueueConfig
 
+#: Where `acd asterisk install` writes the default instance's secrets (mode 0600).
+DEFAULT_SECRETS_DIR = "/var/acd/instances/default/secrets"
+
 
 @dataclass(frozen=True, slots=True)
 class AmiSettings:
     host: str = "127.0.0.1"
     port: int = 5038
     username: str = "acd"
-    secret: str = "acd-local-secret"
+    #: The secret itself, or empty to read it from `secret_file` (the usual way: the
+    #: installer generates it; only root and the controller can read the file).
+    secret: str = ""
+    secret_file: str = f"{DEFAULT_SECRETS_DIR}/ami.secret"
+
+    def resolved_secret(self) -> str:
+        return _resolved_secret(self.secret, self.secret_file, "ami")
 
 
 @dataclass(frozen=True, slots=True)
 class AgiSettings:
     host: str = "127.0.0.1"
     port: int = 4573
+    #: The key the dialplan passes with every FastAGI request (as `secret` above).
+    secret: str = ""
+    secret_file: str = f"{DEFAULT_SECRETS_DIR}/agi.secret"
+
+    def resolved_secret(self) -> str:
+        return _resolved_secret(self.secret, self.secret_file, "agi")
+
+
+def _resolved_secret(secret: str, secret_file: str, section: str) -> str:
+    """The configured secret, else the first line of its file; ConfigError if neither."""
+    if secret:
+        return secret
+    if not secret_file:
+        raise ConfigError(f"{section}.secret", "set secret or secret_file")
+    try:
+        value = Path(secret_file).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"{section}.secret_file",
+            f"cannot read {secret_file} ({exc.strerror}); `acd asterisk install` writes it",
+        ) from None
+    if not value:
+        raise ConfigError(f"{section}.secret_file", f"{secret_file} is empty")
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,7 +95,7 @@ class AmiLink:
             host=settings.host,
             port=settings.port,
             username=settings.username,
-            secret=settings.secret,
+            secret=settings.resolved_secret(),
             # call: channels, dial, hangup, device state; system: Shutdown.
             events="call,system",
             ping_delay=10,

@@ -91,7 +91,7 @@ class Rig:
 async def rig() -> AsyncIterator[Rig]:
     engine = Engine(Router())
     directory = AgentDirectory()
-    controller = Controller(AmiSettings(), engine, directory)
+    controller = Controller(AmiSettings(secret="s"), engine, directory)
     entry = EntryService(engine, controller.tracker, controller.flow, controller.handle_times)
     routes = AgiRoutes(entry, AgentService(engine, directory))
     engine.add_listener(controller.effects)

@@ -101,7 +101,7 @@ class Acd:
     def __init__(self, asterisk: RunningAsterisk) -> None:
         self.asterisk = asterisk
         self.settings = Settings(
-            ami=AmiSettings(port=asterisk.ami_port),
+            ami=AmiSettings(port=asterisk.ami_port, secret=asterisk.ami_secret),
             agi=AgiSettings(host=asterisk.agi_host, port=asterisk.agi_port),
         )
         self.engine = Engine(Router())

@@ -62,7 +62,7 @@ class ScriptedAmi:
 async def setup() -> AsyncIterator[tuple[Controller, ScriptedAmi, StepWatch]]:
     engine = Engine(Router())
     directory = AgentDirectory()
-    controller = Controller(AmiSettings(), engine, directory)
+    controller = Controller(AmiSettings(secret="s"), engine, directory)
     ami = ScriptedAmi()
     controller.effects.ami = ami  # type: ignore[assignment]
     steps = StepWatch()

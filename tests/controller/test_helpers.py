@@ -36,7 +36,7 @@ async def test_the_ami_callback_never_raises_and_only_enqueues_facts() -> None:
         received.append(fact)
         raise RuntimeError("consumer bug")
 
-    link = AmiLink(AmiSettings(port=1), explode, lambda: None, lambda: None)
+    link = AmiLink(AmiSettings(port=1, secret="s"), explode, lambda: None, lambda: None)
     for message in messages("answered"):
         link._on_event(None, message)  # must not raise, whatever happens behind it
     link._on_event(None, {"Event": object()})

@@ -65,7 +65,7 @@ def _queue(name: str, skill: str, **options: Any) -> QueueConfig:
 def _settings(asterisk: RunningAsterisk, var: Path) -> Settings:
     agents = (("2001", "support"), ("2002", "rona"))
     return Settings(
-        ami=AmiSettings(port=asterisk.ami_port),
+        ami=AmiSettings(port=asterisk.ami_port, secret=asterisk.ami_secret),
         agi=AgiSettings(host=asterisk.agi_host, port=asterisk.agi_port),
         storage=StorageSettings(var_dir=str(var)),
         queues=(

@@ -1,0 +1,115 @@
+"""What the ACD hands to Asterisk as a place to call or a place to go, declared once.
+
+Two grammars, applied to the API bodies, the settings file, the store and everything read from
+a caller's channel alike:
+
+- a **dial string** (`Dial()`'s and `Originate`'s channel argument), as Asterisk writes one
+  device: `TECH/resource`, TECH from an allow-list (`DialRules.technologies`), the resource
+  from a small alphabet (letters, digits and `_ . + * # @ : = -`, up to two `/` segments, as
+  `PJSIP/trunk/sip:+4930123@host` needs). A `Local/` dial string is `Local/<exten>@<context>`
+  (optionally `/n`) with the context from an allow-list (`DialRules.local_contexts`): a Local
+  channel runs dialplan, and an open one would let a callback number reach a trunk context.
+  Never a `&` (a second device), `,` (Dial's next argument), `$`, quotes, spaces or control
+  characters.
+- a **dialplan target** (`Goto()`'s argument): `context,exten,priority`, all three, from the
+  same small alphabets Asterisk's dialplan names use; the priority a number or a label.
+
+A caller's own number (`CALLERID(num)`, which the caller's side chooses) becomes a dial string
+only when it is a phone number: `+` and digits, `*` and `#`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_DIAL_LENGTH = 120
+
+#: Technologies a contact or callback may use unless the settings say otherwise.
+DEFAULT_TECHNOLOGIES: tuple[str, ...] = ("PJSIP", "IAX2", "Local")
+#: Contexts a `Local/` dial string may enter unless the settings say otherwise: the simulated
+#: agents and callers of asterisk-config/extensions.conf.
+DEFAULT_LOCAL_CONTEXTS: tuple[str, ...] = ("acd-sim-agent", "acd-sim-caller")
+
+_NAME = r"[A-Za-z0-9_-]{1,80}"
+_EXTEN = r"[A-Za-z0-9_+*#.-]{1,80}"
+_PRIORITY = r"(?:[1-9][0-9]{0,5}|[A-Za-z][A-Za-z0-9_]{0,39})"
+_SEGMENT = r"[A-Za-z0-9_.+*#@:=-]{1,80}"
+
+_DIAL = re.compile(
+    rf"(?P<tech>[A-Za-z][A-Za-z0-9]{{0,15}})/(?P<resource>{_SEGMENT}(?:/{_SEGMENT})?)"
+)
+_LOCAL = re.compile(rf"(?P<exten>{_EXTEN})@(?P<context>{_NAME})(?:/n)?")
+_TARGET = re.compile(rf"(?P<context>{_NAME}),(?P<exten>{_EXTEN}),(?P<priority>{_PRIORITY})")
+_PHONE_NUMBER = re.compile(r"\+?[0-9*#]{1,32}")
+
+
+class DialStringError(ValueError):
+    """A dial string or dialplan target outside the grammar; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class DialRules:
+    """The allow-lists: which technologies, and which contexts a `Local/` channel may enter.
+    Technology names compare without case, as Asterisk's do."""
+
+    technologies: tuple[str, ...] = DEFAULT_TECHNOLOGIES
+    local_contexts: tuple[str, ...] = DEFAULT_LOCAL_CONTEXTS
+
+    def check_dial(self, text: str) -> str:
+        """`text` if it is one dial string these rules allow; else DialStringError."""
+        if len(text) > MAX_DIAL_LENGTH:
+            raise DialStringError(f"a dial string has at most {MAX_DIAL_LENGTH} characters")
+        match = _DIAL.fullmatch(text)
+        if match is None:
+            raise DialStringError(
+                f"{_shown(text)} is not a dial string TECH/resource (letters, digits and "
+                "_ . + * # @ : = - only; no '&', ',', spaces or quotes)"
+            )
+        tech = match["tech"]
+        allowed = {t.lower(): t for t in self.technologies}
+        if tech.lower() not in allowed:
+            raise DialStringError(
+                f"technology {tech!r} is not allowed (allowed: {', '.join(self.technologies)})"
+            )
+        if tech.lower() == "local":
+            local = _LOCAL.fullmatch(match["resource"])
+            if local is None:
+                raise DialStringError(f"{_shown(text)}: a Local dial string is Local/exten@context")
+            if local["context"] not in self.local_contexts:
+                raise DialStringError(
+                    f"context {local['context']!r} is not allowed for Local channels "
+                    f"(allowed: {', '.join(self.local_contexts) or 'none'})"
+                )
+        return text
+
+    def callback_dial(self, number: str) -> str | None:
+        """The dial string that calls a caller's own number back over PJSIP, or None when the
+        number is not a phone number (a caller ID is the caller's to choose)."""
+        if not _PHONE_NUMBER.fullmatch(number):
+            return None
+        try:
+            return self.check_dial(f"PJSIP/{number}")
+        except DialStringError:
+            return None
+
+
+DEFAULT_RULES = DialRules()
+
+
+def check_target(text: str) -> str:
+    """`text` if it is a dialplan target `context,exten,priority`; else DialStringError."""
+    if _TARGET.fullmatch(text) is None:
+        raise DialStringError(
+            f"{_shown(text)} is not a dialplan target context,exten,priority (letters, digits, "
+            "_ and -; the extension also + * # .; the priority a number or a label)"
+        )
+    return text
+
+
+def is_target(text: str) -> bool:
+    return _TARGET.fullmatch(text) is not None
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:40] + "…")

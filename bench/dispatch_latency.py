@@ -168,7 +168,11 @@ class Bench:
     async def run(self) -> None:
         settings = Settings(
             ami=AmiSettings(port=self.running.ami_port, secret=self.running.ami_secret),
-            agi=AgiSettings(host=self.running.agi_host, port=self.running.agi_port),
+            agi=AgiSettings(
+                host=self.running.agi_host,
+                port=self.running.agi_port,
+                secret=self.running.agi_secret,
+            ),
         )
         agents = AgentService(self.engine, self.directory)
         self.engine.add_listener(self)

@@ -57,7 +57,7 @@ from acd.asterisk.install import Installation, install
 from acd.asterisk.instance import AsteriskInstance, PortInUseError
 from acd.asterisk.ports import AsteriskPorts, free_port
 from acd.asterisk.templates import default_template_dir
-from acd.asterisk.testing import AMI_SECRET, AMI_USERNAME
+from acd.asterisk.testing import AMI_USERNAME
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -175,9 +175,10 @@ class AcdServe:
             f'api_token = "{API_TOKEN}"',
             "[ami]",
             f'host = "127.0.0.1"\nport = {ports.ami}',
-            f'username = "{AMI_USERNAME}"\nsecret = "{AMI_SECRET}"',
+            f'username = "{AMI_USERNAME}"\nsecret = "{self.asterisk.ami_secret}"',
             "[agi]",
             f'host = "{ports.agi_host}"\nport = {ports.agi_port}',
+            f'secret = "{self.asterisk.agi_secret}"',
             "[http]",
             f'host = "127.0.0.1"\nport = {self.http_port}',
             "[storage]",
@@ -338,7 +339,9 @@ async def run_side(
             await controller.start()
         log = EventLog()
         ami = AmiClient(log.on_event)
-        await ami.connect("127.0.0.1", asterisk.ports.ami, AMI_USERNAME, AMI_SECRET, "call")
+        await ami.connect(
+            "127.0.0.1", asterisk.ports.ami, AMI_USERNAME, asterisk.ami_secret, "call"
+        )
         await ami.add_filters(AMI_FILTERS)
         await asyncio.sleep(1.0)  # let start-up work (logins, device states) settle
         ast_pid = asterisk.pid()

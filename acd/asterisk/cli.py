@@ -76,9 +76,12 @@ def _error(message: str) -> int:
 
 def _install(args: argparse.Namespace) -> int:
     try:
-        install(args.root, args.cache_dir, use_host=not args.no_host, report=_say)
-    except InstallError as exc:
+        result = install(args.root, args.cache_dir, use_host=not args.no_host, report=_say)
+        default = AsteriskInstance(result.installation, DEFAULT_INSTANCE)
+        default.ensure_secrets()
+    except (InstallError, OSError) as exc:
         return _error(str(exc))
+    _say(f"secrets of instance {DEFAULT_INSTANCE}: {default.secrets_dir} (kept if present)")
     return 0
 
 

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -27,6 +28,10 @@ from acd.asterisk.templates import default_template_dir, render_directory
 INSTANCES_DIR = PurePosixPath("/var/acd/instances")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 FRESH_SUBDIRS = ("etc", "run", "db", "spool", "log")
+#: The per-instance secrets (AMI account, FastAGI key): generated once, kept across starts.
+SECRET_NAMES = ("ami", "agi")
+#: Bytes of randomness per secret; token_urlsafe(32) gives 43 characters.
+SECRET_BYTES = 32
 #: How often to look for the control socket while Asterisk starts (it appears within ~0.2 s;
 #: Asterisk offers nothing to wait on before it exists).
 STARTUP_POLL_SECONDS = 0.02
@@ -105,6 +110,49 @@ class AsteriskInstance:
         return self.dir / "ports.json"
 
     @property
+    def secrets_dir(self) -> Path:
+        """`/var/acd/instances/<name>/secrets` on the HOST, also for a chrooted Asterisk: only
+        the renderer and the controller read the secrets (Asterisk sees them in its rendered
+        config), and the controller's default `secret_file` is this host path."""
+        return Path(self.inner_dir / "secrets")
+
+    def secret_file(self, name: str) -> Path:
+        """`secrets/<name>.secret` (name: "ami" or "agi"), what the controller's
+        `[ami] secret_file` / `[agi] secret_file` point at."""
+        if name not in SECRET_NAMES:
+            raise ValueError(f"unknown secret {name!r} (known: {', '.join(SECRET_NAMES)})")
+        return self.secrets_dir / f"{name}.secret"
+
+    def ensure_secrets(self) -> None:
+        """Generate each missing secret (dir 0700, files 0600, created with those modes so no
+        other user can read them even for a moment); existing ones are kept."""
+        self.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.secrets_dir, 0o700)
+        for name in SECRET_NAMES:
+            path = self.secret_file(name)
+            if path.exists():
+                continue
+            value = secrets.token_urlsafe(SECRET_BYTES)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(value + "\n")
+
+    def read_secret(self, name: str) -> str:
+        self.ensure_secrets()
+        value = self.secret_file(name).read_text(encoding="utf-8").strip()
+        if not value:
+            raise AsteriskError(f"instance {self.name}: {self.secret_file(name)} is empty")
+        return value
+
+    @property
+    def ami_secret(self) -> str:
+        return self.read_secret("ami")
+
+    @property
+    def agi_secret(self) -> str:
+        return self.read_secret("agi")
+
+    @property
     def _inner_config(self) -> str:
         return str(self.inner_dir / "etc" / "asterisk.conf")
 
@@ -117,6 +165,8 @@ class AsteriskInstance:
         for sub in FRESH_SUBDIRS:
             shutil.rmtree(self.dir / sub, ignore_errors=True)
             (self.dir / sub).mkdir(parents=True)
+        # The rendered manager.conf and dialplan hold the secrets: no other user reads them.
+        os.chmod(self.etc_dir, 0o700)
         if self.installation.is_chroot:
             write_network_files(self.installation.root)
         render_directory(self.template_dir, self.etc_dir, self.placeholders())
@@ -133,6 +183,8 @@ class AsteriskInstance:
             "AGI_PORT": str(self.ports.agi_port),
             "INSTANCE_DIR": str(self.inner_dir),
             "INSTANCE_NAME": self.name,
+            "AMI_SECRET": self.ami_secret,
+            "AGI_SECRET": self.agi_secret,
         }
 
     def argv(self) -> list[str]:
@@ -229,9 +281,11 @@ class AsteriskInstance:
             return None
 
     def remove(self) -> None:
-        """Stop if running and delete the instance directory."""
+        """Stop if running and delete the instance directory and its secrets."""
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+        # A chrooted Asterisk's secrets are in /var/acd/instances/<name> on the host.
+        shutil.rmtree(self.secrets_dir.parent, ignore_errors=True)
 
     # --- internals -----------------------------------------------------------------------
 

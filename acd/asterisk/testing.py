@@ -7,14 +7,15 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from acd.asterisk.install import Installation
 from acd.asterisk.instance import INSTANCES_DIR, AsteriskInstance, PortInUseError
 from acd.asterisk.ports import LOOPBACK, AsteriskPorts
 
-#: The AMI user and secret asterisk-config/manager.conf defines (acd.config's defaults).
+#: The AMI user asterisk-config/manager.conf defines (acd.config's default); its secret is the
+#: instance's own, generated in `<instance dir>/secrets/`.
 AMI_USERNAME = "acd"
-AMI_SECRET = "acd-local-secret"
 TEST_PREFIX = "test-"
 #: A stale test instance directory (its process gone) older than this is removed.
 STALE_AFTER_SECONDS = 600
@@ -29,7 +30,15 @@ class RunningAsterisk:
     ports: AsteriskPorts
     ami_host: str = LOOPBACK
     ami_username: str = AMI_USERNAME
-    ami_secret: str = AMI_SECRET
+
+    @property
+    def ami_secret(self) -> str:
+        return self.instance.ami_secret
+
+    @property
+    def agi_secret(self) -> str:
+        """The FastAGI key this instance's dialplan passes with every request."""
+        return self.instance.agi_secret
 
     @property
     def ami_port(self) -> int:
@@ -73,11 +82,10 @@ def unique_test_name(worker: str) -> str:
 def prune_stale_test_instances(installation: Installation) -> list[str]:
     """Remove test instance directories left by killed test runs (process gone, old)."""
     removed: list[str] = []
-    base = installation.host_path(INSTANCES_DIR)
-    if not base.is_dir():
-        return removed
     now = time.time()
-    for path in base.iterdir():
+    # A chrooted Asterisk's instances live in the root, their secrets on the host (instance.py).
+    bases = dict.fromkeys((installation.host_path(INSTANCES_DIR), Path(INSTANCES_DIR)))
+    for path in (path for base in bases if base.is_dir() for path in base.iterdir()):
         if not path.name.startswith(TEST_PREFIX) or not path.is_dir():
             continue
         try:
@@ -87,5 +95,6 @@ def prune_stale_test_instances(installation: Installation) -> list[str]:
             continue
         if age > STALE_AFTER_SECONDS and not instance.is_running():
             shutil.rmtree(path, ignore_errors=True)
+            shutil.rmtree(instance.secrets_dir.parent, ignore_errors=True)
             removed.append(path.name)
     return removed

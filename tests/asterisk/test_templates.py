@@ -25,6 +25,8 @@ VALUES = {
     "AGI_PORT": "5",
     "INSTANCE_DIR": "/var/acd/instances/x",
     "INSTANCE_NAME": "x",
+    "AMI_SECRET": "ami-secret",
+    "AGI_SECRET": "agi-secret",
 }
 
 

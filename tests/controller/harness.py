@@ -102,7 +102,9 @@ class Acd:
         self.asterisk = asterisk
         self.settings = Settings(
             ami=AmiSettings(port=asterisk.ami_port, secret=asterisk.ami_secret),
-            agi=AgiSettings(host=asterisk.agi_host, port=asterisk.agi_port),
+            agi=AgiSettings(
+                host=asterisk.agi_host, port=asterisk.agi_port, secret=asterisk.agi_secret
+            ),
         )
         self.engine = Engine(Router())
         self.directory = AgentDirectory()

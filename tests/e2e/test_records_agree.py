@@ -66,7 +66,7 @@ def _settings(asterisk: RunningAsterisk, var: Path) -> Settings:
     agents = (("2001", "support"), ("2002", "rona"))
     return Settings(
         ami=AmiSettings(port=asterisk.ami_port, secret=asterisk.ami_secret),
-        agi=AgiSettings(host=asterisk.agi_host, port=asterisk.agi_port),
+        agi=AgiSettings(host=asterisk.agi_host, port=asterisk.agi_port, secret=asterisk.agi_secret),
         storage=StorageSettings(var_dir=str(var)),
         queues=(
             _queue("support", "support"),

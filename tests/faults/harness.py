@@ -187,7 +187,12 @@ class ControllerProcess:
             },
         )
         lines += _toml_table(
-            "[agi]", {"host": self.asterisk.agi_host, "port": self.asterisk.agi_port}
+            "[agi]",
+            {
+                "host": self.asterisk.agi_host,
+                "port": self.asterisk.agi_port,
+                "secret": self.asterisk.agi_secret,
+            },
         )
         lines += _toml_table("[http]", {"host": LOOPBACK, "port": self.http_port})
         lines += _toml_table("[storage]", {"url": "", "var_dir": str(self.var_dir)})

@@ -60,18 +60,27 @@ _EXIT_EVENTS = {
 
 def format_line(at: float, call_id: str, queue: str, agent: str | None, event: str,
                 *data: object) -> str:  # fmt: skip
-    fields = [str(int(at)), call_id or "NONE", queue or "NONE", agent or "NONE", event]
-    fields.extend(_field(value) for value in data)
-    return "|".join(fields)
+    """One line; every field goes through `clean_field`, whoever filled it (a uniqueid or
+    a pause reason comes from outside the controller)."""
+    fields: list[object] = [int(at), call_id or "NONE", queue or "NONE", agent or "NONE", event]
+    fields.extend(data)
+    return "|".join(clean_field(value) for value in fields)
 
 
-def _field(value: object) -> str:
+#: `|` separates fields; a control character or a Unicode line break would end the line for
+#: some reader (Python's `splitlines` alone knows eight), and a NUL ends it for C readers.
+_FIELD_BREAKERS = {ord("|"): "/"} | dict.fromkeys(
+    (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029), " "
+)
+
+
+def clean_field(value: object) -> str:
+    """A value as one queue_log field: no separator, no line break, no NUL."""
     if value is None:
         return ""
     if isinstance(value, float):
         return str(round(value))
-    # A pipe or newline inside free text would break every parser reading the file.
-    return str(value).replace("|", "/").replace("\n", " ").replace("\r", " ")
+    return str(value).translate(_FIELD_BREAKERS)
 
 
 def lines_for(happening: RecordHappening) -> Iterator[str]:

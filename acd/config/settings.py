@@ -69,6 +69,24 @@ def _resolved_secret(secret: str, secret_file: str, section: str) -> str:
 class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8080
+    #: Seconds a connection may take to send a complete request head (after connecting or
+    #: after its previous response); an idle keep-alive connection closes after as long.
+    header_timeout: float = 10.0
+    #: Concurrent `/events` streams, in all and per token; one more is refused (503 / 429).
+    max_event_streams: int = 100
+    max_event_streams_per_token: int = 10
+
+    def __post_init__(self) -> None:
+        limits: dict[str, tuple[object, type | tuple[type, ...]]] = {
+            "header_timeout": (self.header_timeout, (int, float)),
+            "max_event_streams": (self.max_event_streams, int),
+            "max_event_streams_per_token": (self.max_event_streams_per_token, int),
+        }
+        for name, (value, kind) in limits.items():
+            if (
+                isinstance(value, bool) or not isinstance(value, kind) or not 0 < value < 1e9  # type: ignore[operator]
+            ):
+                raise ConfigError(f"http.{name}", f"must be a positive number, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +124,11 @@ def _coerce(value: str, target: Any, name: str) -> Any:
             return int(value)
         except ValueError:
             raise ConfigError(name, f"expected an integer, got {value!r}") from None
+    if isinstance(target, float):
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(name, f"expected a number, got {value!r}") from None
     return value
 
 

@@ -20,6 +20,7 @@ from acd.config.documents import (
 from acd.config.settings import (
     AgiSettings,
     AmiSettings,
+    DialSettings,
     HttpSettings,
     Settings,
     StorageSettings,
@@ -33,6 +34,7 @@ __all__ = [
     "AgiSettings",
     "AmiSettings",
     "ConfigError",
+    "DialSettings",
     "EscalationStepInput",
     "HttpSettings",
     "PauseRequest",

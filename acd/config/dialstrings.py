@@ -36,11 +36,13 @@ _EXTEN = r"[A-Za-z0-9_+*#.-]{1,80}"
 _PRIORITY = r"(?:[1-9][0-9]{0,5}|[A-Za-z][A-Za-z0-9_]{0,39})"
 _SEGMENT = r"[A-Za-z0-9_.+*#@:=-]{1,80}"
 
-_DIAL = re.compile(
-    rf"(?P<tech>[A-Za-z][A-Za-z0-9]{{0,15}})/(?P<resource>{_SEGMENT}(?:/{_SEGMENT})?)"
-)
+_RESOURCE = rf"{_SEGMENT}(?:/{_SEGMENT})?"
+
+_DIAL = re.compile(rf"(?P<tech>[A-Za-z][A-Za-z0-9]{{0,15}})/(?P<resource>{_RESOURCE})")
 _LOCAL = re.compile(rf"(?P<exten>{_EXTEN})@(?P<context>{_NAME})(?:/n)?")
 _TARGET = re.compile(rf"(?P<context>{_NAME}),(?P<exten>{_EXTEN}),(?P<priority>{_PRIORITY})")
+#: The same grammar for JSON Schema (ECMA-262 reads it as Python does: no named groups).
+TARGET_PATTERN = rf"^{_NAME},{_EXTEN},{_PRIORITY}$"
 _PHONE_NUMBER = re.compile(r"\+?[0-9*#]{1,32}")
 
 
@@ -83,6 +85,21 @@ class DialRules:
                 )
         return text
 
+    def pattern(self) -> str:
+        """The dial strings these rules allow as one regular expression for JSON Schema
+        (ECMA-262 has no case-insensitive group, so each technology is spelt out by letter).
+        The length limit is MAX_DIAL_LENGTH, stated beside it as maxLength."""
+        devices = [
+            rf"{_any_case(tech)}/{_RESOURCE}"
+            for tech in self.technologies
+            if tech.lower() != "local" and re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,15}", tech)
+        ]
+        contexts = [c for c in self.local_contexts if re.fullmatch(_NAME, c)]
+        if contexts and "local" in {t.lower() for t in self.technologies}:
+            local = rf"{_EXTEN}@(?:{'|'.join(contexts)})(?:/n)?"
+            devices.append(rf"{_any_case('Local')}/{local}")
+        return rf"^(?:{'|'.join(devices) or '(?!)'})$"
+
     def callback_dial(self, number: str) -> str | None:
         """The dial string that calls a caller's own number back over PJSIP, or None when the
         number is not a phone number (a caller ID is the caller's to choose)."""
@@ -109,6 +126,10 @@ def check_target(text: str) -> str:
 
 def is_target(text: str) -> bool:
     return _TARGET.fullmatch(text) is not None
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)
 
 
 def _shown(text: str) -> str:

@@ -27,13 +27,30 @@ a document converts to it with `to_config`, so the router never sees pydantic.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from acd.config.dialstrings import (
+    DEFAULT_RULES,
+    MAX_DIAL_LENGTH,
+    TARGET_PATTERN,
+    DialRules,
+    DialStringError,
+    check_target,
+)
 from acd.router.model import (
     MAX_LEVEL,
     MIN_LEVEL,
@@ -75,7 +92,8 @@ MAX_PAUSE_REASON_LENGTH = 100
 
 # Queue names become dialplan extensions (`acd-inbound,<name>`), agent ids appear in channel
 # names and AMI headers: ASCII only, so `str.isalnum()`'s "é" is refused everywhere alike.
-QueueName = Annotated[str, Field(pattern=rf"^[A-Za-z0-9_-]{{1,{MAX_NAME_LENGTH}}}$")]
+QUEUE_NAME_PATTERN = rf"^[A-Za-z0-9_-]{{1,{MAX_NAME_LENGTH}}}$"
+QueueName = Annotated[str, Field(pattern=QUEUE_NAME_PATTERN)]
 AgentId = Annotated[str, Field(pattern=rf"^[A-Za-z0-9_.-]{{1,{MAX_NAME_LENGTH}}}$")]
 SkillName = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
 Level = Annotated[int, Field(ge=MIN_LEVEL, le=MAX_LEVEL)]
@@ -94,6 +112,40 @@ Rona = Annotated[RonaAction, Field(strict=False)]
 
 class Document(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+# --- what reaches Asterisk: dial strings and dialplan targets (acd/config/dialstrings.py) ---
+
+#: The validation context's key for the DialRules of the `[dial]` settings; without one the
+#: default (strictest shipped) rules apply, so a caller that forgets them cannot widen them.
+RULES_CONTEXT = "dial_rules"
+
+
+def contact_pattern(rules: DialRules) -> str:
+    """The schema's statement of what `contact` accepts under `rules` (empty: no contact)."""
+    return rf"^$|{rules.pattern()}"
+
+
+#: A queue's overflow: another queue (no comma) or a dialplan target, as the router tells.
+OVERFLOW_PATTERN = f"{QUEUE_NAME_PATTERN}|{TARGET_PATTERN}"
+
+
+def _rules(info: ValidationInfo) -> DialRules:
+    context = info.context
+    rules = context.get(RULES_CONTEXT) if isinstance(context, Mapping) else None
+    return rules if isinstance(rules, DialRules) else DEFAULT_RULES
+
+
+def _dial_error(exc: DialStringError) -> PydanticCustomError:
+    # The reason as context, not as the template: it quotes the value, which may hold braces.
+    return PydanticCustomError("dial_string", "{reason}", {"reason": str(exc)})
+
+
+def _checked_target(text: str) -> str:
+    try:
+        return check_target(text)
+    except DialStringError as exc:
+        raise _dial_error(exc) from None
 
 
 _QUEUE = QueueConfig("")  # the defaults live with the router's type, not here
@@ -122,7 +174,15 @@ class QueueInput(Document):
     ring_timeout: Annotated[float, Field(gt=0, le=MAX_SECONDS)] = _QUEUE.ring_timeout
     max_wait: Annotated[Seconds | None, Field(description="null or 0: no limit")] = _QUEUE.max_wait
     overflow: Annotated[
-        Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH)] | None,
+        Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=MAX_TEXT_LENGTH,
+                json_schema_extra={"pattern": OVERFLOW_PATTERN},
+            ),
+        ]
+        | None,
         Field(
             description="after max_wait: another queue's name, a dialplan target "
             "'context,exten,priority', or null (back to the dialplan with ACD_RESULT=timeout)"
@@ -144,7 +204,15 @@ class QueueInput(Document):
     # v1 read 0 as 3600 without a word; a window of no length holds no calls, so 0 is refused.
     sl_window: Annotated[float, Field(gt=0, le=MAX_SECONDS)] = _QUEUE.sl_window
     fallback: Annotated[
-        Annotated[str, Field(min_length=1, max_length=MAX_TEXT_LENGTH)] | None,
+        Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=MAX_TEXT_LENGTH,
+                json_schema_extra={"pattern": TARGET_PATTERN},
+            ),
+        ]
+        | None,
         Field(
             description="dialplan target 'context,exten,priority' for callers who have been "
             "without a reachable controller for fallback_after seconds; null: keep waiting"
@@ -160,6 +228,22 @@ class QueueInput(Document):
         if any(b.after < a.after for a, b in itertools.pairwise(steps)):
             raise PydanticCustomError("order", "steps must be in non-decreasing order of after")
         return steps
+
+    @field_validator("overflow")
+    @classmethod
+    def _overflow(cls, overflow: str | None) -> str | None:
+        if overflow is None or "," in overflow:
+            return overflow if overflow is None else _checked_target(overflow)
+        if re.fullmatch(QUEUE_NAME_PATTERN.strip("^$"), overflow) is None:
+            raise PydanticCustomError(
+                "overflow", "a queue name (letters, digits, _ and -) or a dialplan target"
+            )
+        return overflow
+
+    @field_validator("fallback")
+    @classmethod
+    def _fallback(cls, fallback: str | None) -> str | None:
+        return fallback if fallback is None else _checked_target(fallback)
 
     def to_config(self) -> QueueConfig:
         steps = (EscalationStep(s.after, frozen_skills(s.skills)) for s in self.escalation)
@@ -178,9 +262,26 @@ class AgentInput(Document):
     id: AgentId
     name: Text = ""
     contact: Annotated[
-        Text, Field(description="the channel to dial: PJSIP/1001 or Local/2001@acd-sim-agent")
+        str,
+        Field(
+            max_length=MAX_DIAL_LENGTH,
+            description="the channel to dial, empty for none: TECH/resource (PJSIP/1001) or "
+            "Local/exten@context (Local/2001@acd-sim-agent); the technologies and Local "
+            "contexts allowed are the [dial] settings' (checked by the server)",
+            json_schema_extra={"pattern": contact_pattern(DEFAULT_RULES)},
+        ),
     ] = ""
     skills: Skills = {}
+
+    @field_validator("contact")
+    @classmethod
+    def _dialable(cls, contact: str, info: ValidationInfo) -> str:
+        if not contact:
+            return contact
+        try:
+            return _rules(info).check_dial(contact)
+        except DialStringError as exc:
+            raise _dial_error(exc) from None
 
     def to_seed(self) -> AgentSeed:
         return AgentSeed(self.id, self.name, self.contact, frozen_skills(self.skills))
@@ -234,10 +335,11 @@ def _config_error(where: str, error: ErrorDetails) -> ConfigError:
     return ConfigError(_path(where, error["loc"]), _MESSAGES.get(error["type"], error["msg"]))
 
 
-def validate(document: type[D], data: Any, where: str) -> D:
-    """`data` as `document`, or a ConfigError for its first problem, `where` leading the path."""
+def validate(document: type[D], data: Any, where: str, *, rules: DialRules = DEFAULT_RULES) -> D:
+    """`data` as `document`, or a ConfigError for its first problem, `where` leading the path.
+    `rules`: which dial strings a contact may be (the `[dial]` settings)."""
     try:
-        return document.model_validate(data)
+        return document.model_validate(data, context={RULES_CONTEXT: rules})
     except ValidationError as exc:
         raise _config_error(where, exc.errors(include_url=False)[0]) from None
 
@@ -246,8 +348,8 @@ def parse_queue(data: Any, where: str = "queue") -> QueueConfig:
     return validate(QueueInput, data, where).to_config()
 
 
-def parse_agent(data: Any, where: str = "agent") -> AgentSeed:
-    return validate(AgentInput, data, where).to_seed()
+def parse_agent(data: Any, where: str = "agent", rules: DialRules = DEFAULT_RULES) -> AgentSeed:
+    return validate(AgentInput, data, where, rules=rules).to_seed()
 
 
 _SKILLS: TypeAdapter[dict[str, int]] = TypeAdapter(Skills, config=Document.model_config)

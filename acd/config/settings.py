@@ -8,12 +8,14 @@ Queues and agents in the file seed the store at first start (`[[queues]]`, `[[ag
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from acd.config.dialstrings import DEFAULT_LOCAL_CONTEXTS, DEFAULT_TECHNOLOGIES, DialRules
 from acd.config.documents import AgentSeed, ConfigError, parse_agent, parse_queue
 from acd.router.model import QueueConfig
 
@@ -102,11 +104,44 @@ class StorageSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DialSettings:
+    """What an agent's contact or a callback may dial (acd/config/dialstrings.py): the
+    technologies, and the contexts a `Local/` channel may enter. In the environment, a
+    comma-separated list (`ACD_DIAL_TECHNOLOGIES=PJSIP,IAX2`)."""
+
+    technologies: tuple[str, ...] = DEFAULT_TECHNOLOGIES
+    local_contexts: tuple[str, ...] = DEFAULT_LOCAL_CONTEXTS
+
+    def rules(self) -> DialRules:
+        return DialRules(self.technologies, self.local_contexts)
+
+
+def _dial(data: Any, env: Mapping[str, str]) -> DialSettings:
+    if not isinstance(data, Mapping):
+        raise ConfigError("dial", "must be a table ([dial])")
+    # A misspelt key would leave the default allow-list in force without a word.
+    for key in data:
+        if key not in ("technologies", "local_contexts"):
+            raise ConfigError(f"dial.{key}", "unknown key")
+    dial: DialSettings = _section(DialSettings, data, "dial", env)
+    for name, pattern in (("technologies", r"[A-Za-z][A-Za-z0-9]{0,15}"),
+                          ("local_contexts", r"[A-Za-z0-9_-]{1,80}")):  # fmt: skip
+        values = getattr(dial, name)
+        if not isinstance(values, list | tuple) or not all(
+            isinstance(v, str) and re.fullmatch(pattern, v) for v in values
+        ):
+            raise ConfigError(f"dial.{name}", "must be a list of names (letters, digits, _ -)")
+    return replace(dial, technologies=tuple(dial.technologies),
+                   local_contexts=tuple(dial.local_contexts))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     ami: AmiSettings = AmiSettings()
     agi: AgiSettings = AgiSettings()
     http: HttpSettings = HttpSettings()
     storage: StorageSettings = StorageSettings()
+    dial: DialSettings = DialSettings()
     api_token: str = ""
     queues: tuple[QueueConfig, ...] = ()
     agents: tuple[AgentSeed, ...] = ()
@@ -119,6 +154,8 @@ def _coerce(value: str, target: Any, name: str) -> Any:
         if value.lower() in ("0", "false", "no", "off"):
             return False
         raise ConfigError(name, f"expected a boolean, got {value!r}")
+    if isinstance(target, tuple):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
     if isinstance(target, int):
         try:
             return int(value)
@@ -161,13 +198,17 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
                 data = tomllib.load(fh)
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(str(path), str(exc)) from None
+    dial = _dial(data.get("dial", {}), env)
     queues = tuple(parse_queue(q, f"queues[{i}]") for i, q in enumerate(_tables(data, "queues")))
-    agents = tuple(parse_agent(a, f"agents[{i}]") for i, a in enumerate(_tables(data, "agents")))
+    agents = tuple(
+        parse_agent(a, f"agents[{i}]", dial.rules()) for i, a in enumerate(_tables(data, "agents"))
+    )
     return Settings(
         ami=_section(AmiSettings, data.get("ami", {}), "ami", env),
         agi=_section(AgiSettings, data.get("agi", {}), "agi", env),
         http=_section(HttpSettings, data.get("http", {}), "http", env),
         storage=_section(StorageSettings, data.get("storage", {}), "storage", env),
+        dial=dial,
         api_token=env.get("ACD_API_TOKEN", str(data.get("api_token", ""))),
         queues=queues,
         agents=agents,

@@ -29,6 +29,10 @@ Series (label `queue` unless noted):
   acd_agents{state}                     agents per state (every AgentState value, no queue)
   acd_dispatch_seconds                  histogram, no labels: see `Metrics.dispatched`
   acd_ami_connected                     1 while the controller's AMI link is up, else 0
+  acd_records_dead_lettered_total{kind}  rows set aside instead of stored (the database
+                                        refused them, or a bounded stop could not store
+                                        them; `acd.storage.dead_letters`); kind call_record |
+                                        agent_interval | agent_state; since the start
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ TALK_BUCKETS = (5, 10, 30, 60, 120, 180, 300, 600, 900, 1800, 3600, INF)
 DISPATCH_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                     0.25, 0.5, 1, 2.5, INF)  # fmt: skip
 DEFAULT_SL_WINDOW = 3600.0
+DEAD_LETTER_KINDS = ("call_record", "agent_interval", "agent_state")
 
 COUNTERS = {
     "acd_calls_offered": "Calls that entered the queue (also by overflow).",
@@ -116,6 +121,7 @@ class Metrics(Collector):
         self._dispatch = _Histogram(DISPATCH_BUCKETS)
         self._sl_events: dict[str, deque[tuple[float, SlCounts]]] = {}
         self.ami_connected = False
+        self._dead_lettered: Counter[str] = Counter(dict.fromkeys(DEAD_LETTER_KINDS, 0))
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
@@ -159,6 +165,10 @@ class Metrics(Collector):
         engine's clock. It covers timer lateness and the router's work; time an event spent
         in the engine's ingress queue before being stamped is not in it."""
         self._dispatch.observe((), max(0.0, seconds))
+
+    def dead_lettered(self, kind: str) -> None:
+        """One row set aside (`acd.storage.dead_letters.DeadLetters` is told through this)."""
+        self._dead_lettered[kind] += 1
 
     def set_ami_connected(self, connected: bool) -> None:
         self.ami_connected = connected
@@ -263,3 +273,11 @@ class Metrics(Collector):
         yield GaugeMetricFamily(
             "acd_ami_connected", "1 while the AMI link is up.", value=float(self.ami_connected)
         )
+        family = CounterMetricFamily(
+            "acd_records_dead_lettered",
+            "Rows set aside in the dead letters instead of stored.",
+            labels=["kind"],
+        )
+        for kind in sorted(self._dead_lettered):
+            family.add_metric([kind], float(self._dead_lettered[kind]))
+        yield family

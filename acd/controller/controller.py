@@ -44,7 +44,6 @@ from acd.controller.facts import (
     DeviceState,
     DeviceStateChanged,
     Fact,
-    event_filters,
     translate,
 )
 from acd.controller.fallback import FallbackPublisher
@@ -241,7 +240,6 @@ class Controller:
         started = time.monotonic()
         self.flow.link_up()
         try:
-            await self._filter_events()
             snapshot, adopted = await self._resync_channels()
             await self._resync_devices()
             await self.fallback.resync()
@@ -279,16 +277,6 @@ class Controller:
         for hook in self._hooks:
             await hook()
 
-    async def _filter_events(self) -> None:
-        """Ask Asterisk to send this session only the events the controller reads (a busy
-        PBX sends dozens per call), plus those panoramisk itself relies on."""
-        for expression in event_filters(("OriginateResponse", "Shutdown")):
-            response = await self.ami.request(
-                {"Action": "Filter", "Operation": "Add", "Filter": expression}
-            )
-            if not response.success:
-                log.warning("AMI event filter refused (%s): reading more", response.message)
-
     async def _resync_channels(self) -> tuple[Snapshot, int]:
         """Read every channel, settle the tracked calls, adopt the others (adoption.py)."""
         offers_before = self.tracker.offers
@@ -296,6 +284,7 @@ class Controller:
             {"Action": "Status", "Variables": ",".join(STATUS_VARIABLES)}, RESYNC_TIMEOUT
         )
         snapshot = read_snapshot(listing)
+        self.flow.channels.reset(snapshot.names)
         # Let the router read what is queued for it first (a hang-up applied just before):
         # the calls it still has are then really the ones nobody tracks.
         await self.engine.submit(Tick)

@@ -32,6 +32,14 @@ class DeviceState(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelCreated:
+    """A channel now exists (Newchannel): the FastAGI server serves only channels it saw."""
+
+    uniqueid: str
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelHungUp:
     uniqueid: str
     channel: str
@@ -99,7 +107,8 @@ class LocalPair:
 
 
 Fact = (
-    ChannelHungUp
+    ChannelCreated
+    | ChannelHungUp
     | HangupRequested
     | DialBegan
     | DialEnded
@@ -142,6 +151,10 @@ def _device_state(value: str) -> DeviceState:
         return DeviceState(value.upper())
     except ValueError:
         raise MalformedEventError(f"unknown device state {value!r}") from None
+
+
+def _newchannel(m: Mapping[str, Any]) -> Fact:
+    return ChannelCreated(_text(m, "Uniqueid"), _text(m, "Channel"))
 
 
 def _hangup(m: Mapping[str, Any]) -> Fact:
@@ -196,6 +209,7 @@ def _local_bridge(m: Mapping[str, Any]) -> Fact:
 
 
 _TRANSLATORS: dict[str, Callable[[Mapping[str, Any]], Fact | None]] = {
+    "newchannel": _newchannel,
     "hangup": _hangup,
     "hanguprequest": _hangup_request,
     "dialbegin": _dial_begin,
@@ -208,6 +222,7 @@ _TRANSLATORS: dict[str, Callable[[Mapping[str, Any]], Fact | None]] = {
 
 #: The AMI events the controller listens to (for event filters and documentation).
 USED_EVENTS = (
+    "Newchannel",
     "Hangup",
     "HangupRequest",
     "DialBegin",

@@ -21,6 +21,7 @@ from acd.controller.calls import CallTracker, LiveCall
 from acd.controller.estimate import HandleTimes
 from acd.controller.facts import (
     AsteriskStopping,
+    ChannelCreated,
     ChannelHungUp,
     ChannelRenamed,
     DeviceStateChanged,
@@ -30,6 +31,7 @@ from acd.controller.facts import (
     HangupRequested,
     LocalPair,
 )
+from acd.controller.live_channels import LiveChannels
 from acd.controller.phases import Phase, PhaseTrigger, advance
 from acd.controller.reachability import Reachability
 from acd.engine import EventFactory
@@ -111,6 +113,8 @@ class CallFlow:
         #: AGI checks it: a caller who hangs up before its call is registered never becomes
         #: a ghost waiting call (the Hangup may be read before or after the AGI registers).
         self._untracked_hangups: OrderedDict[str, None] = OrderedDict()
+        #: Every live channel, for the FastAGI server's check (acd.controller.live_channels).
+        self.channels = LiveChannels()
 
     def hung_up(self, uniqueid: str) -> bool:
         return uniqueid in self._untracked_hangups
@@ -120,7 +124,11 @@ class CallFlow:
         self.asterisk_stopping = False
 
     def handle(self, fact: Fact) -> list[EventFactory]:
+        if isinstance(fact, ChannelCreated):
+            self.channels.created(fact.uniqueid, fact.channel)
+            return []
         if isinstance(fact, ChannelHungUp):
+            self.channels.gone(fact.uniqueid)
             return self._hangup(fact)
         if isinstance(fact, HangupRequested):
             self._hangup_requested(fact.uniqueid)
@@ -140,6 +148,7 @@ class CallFlow:
             self.asterisk_stopping = True
             return []
         if isinstance(fact, ChannelRenamed):
+            self.channels.renamed(fact.uniqueid, fact.new_name)
             call = self.tracker.by_caller_leg(fact.uniqueid)
             if call is not None:
                 call.channel = fact.new_name

@@ -114,6 +114,8 @@ class Snapshot:
     uniqueids: frozenset[str] = frozenset()
     #: Channels in the ACD's contexts without a call id (entered while no controller ran).
     unregistered: int = 0
+    #: Every live channel: uniqueid → name (the FastAGI server's live-channel check).
+    names: Mapping[str, str] = field(default_factory=dict)
 
 
 def _text(message: Mapping[str, object], name: str) -> str:
@@ -318,4 +320,5 @@ def read_snapshot(messages: Iterable[Mapping[str, object]]) -> Snapshot:
             calls[call_id] = _found(status, seen_of[call_id], channels)
         except Exception:
             log.exception("call %s: channel %s not readable; not adopted", call_id, status)
-    return Snapshot(calls, frozenset(c.uniqueid for c in channels), unregistered)
+    names = {c.uniqueid: c.channel for c in channels}
+    return Snapshot(calls, frozenset(names), unregistered, names)

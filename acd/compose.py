@@ -38,7 +38,7 @@ from acd.observe.queue_log import QueueLog, QueueLogWriter
 from acd.observe.records import CallRecorder
 from acd.observe.reports import Reports
 from acd.observe.stats import QueueStats
-from acd.observe.store_writer import StoredCalls, StoreWriter
+from acd.observe.store_writer import READ_WAIT, StoredCalls, StoreWriter
 from acd.observe.writer import BatchWriter
 from acd.recovery import AgentStateWriter, restore_agent_states
 from acd.router.decisions import EventRejected
@@ -55,6 +55,9 @@ from acd.service import (
 from acd.service.directory import AgentDirectory
 from acd.service.entry import CallNotes, EntryService
 from acd.storage import Database
+from acd.storage.dead_letters import FILE_NAME as DEAD_LETTERS_FILE
+from acd.storage.dead_letters import DeadLetters
+from acd.storage.files import private_dir
 from acd.storage.record_store import CallRecord, RecordStore
 from agi.routes import AgiRoutes
 from agi.server import FastAgiServer
@@ -96,6 +99,7 @@ async def _close_all(closers: list[Callable[[], Any]]) -> None:
 
 
 async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time) -> Assembly:
+    var_dir = private_dir(settings.storage.var_dir)  # holds caller data: 0700
     database = Database(settings.storage.resolved_url())
     closers: list[Callable[[], Any]] = [database.close]
     try:
@@ -111,9 +115,7 @@ async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time
         await _restore(router, directory, database, clock())
 
         engine = Engine(router, clock)
-        observers = await observe(
-            router, database.records, Path(settings.storage.var_dir) / "queue_log", clock
-        )
+        observers = await observe(router, database.records, var_dir, clock)
         closers.append(observers.writer.close)
         observers.listen(engine)
         agent_states = AgentStateWriter(router, database.agent_states)
@@ -186,14 +188,18 @@ class Observers:
 async def observe(
     router: Router,
     store: RecordStore,
-    queue_log: Path,
+    var_dir: Path,
     clock: Callable[[], float] = time.time,
 ) -> Observers:
-    """Build the observers and restore the metrics from the store; `listen` attaches them."""
+    """Build the observers and restore the metrics from the store; `listen` attaches them.
+    `var_dir` gets the queue_log and the dead letters (rows the store refused)."""
     metrics = Metrics(router, clock)
     recorder = CallRecorder(router)
     # The queue_log before the store within a batch, as it has always been written.
-    writer = BatchWriter([QueueLogWriter(QueueLog(queue_log)), StoreWriter(store)])
+    dead_letters = DeadLetters(var_dir / DEAD_LETTERS_FILE, metrics.dead_lettered, clock)
+    writer = BatchWriter(
+        [QueueLogWriter(QueueLog(var_dir / "queue_log")), StoreWriter(store, dead_letters)]
+    )
     feed = MetricsFeed(metrics)
     recorder.subscribe(writer)
     recorder.subscribe(feed)
@@ -232,15 +238,17 @@ def _apply(decisions: Sequence[object]) -> None:
 
 
 class _FlushedReports:
-    """Reports read the store: write what the batch writer still buffers first, so a report
-    includes the call that ended a moment ago."""
+    """Reports read the store: write what the batch writer still buffers first (for at most
+    `READ_WAIT`: the database may be down), so a report includes the call that ended a
+    moment ago."""
 
     def __init__(self, writer: BatchWriter, reports: Reports) -> None:
         self._writer = writer
         self._reports = reports
 
     async def queue_report(self, start: float, end: float, interval: float) -> dict[str, Any]:
-        await self._writer.flush()
+        if not await self._writer.flush_within(READ_WAIT):
+            log.warning("queue report read from the store with records not yet written")
         return await self._reports.queue_report(start, end, interval)
 
 

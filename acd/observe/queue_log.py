@@ -46,6 +46,7 @@ from acd.observe.happenings import (
     VisitOpened,
 )
 from acd.router.model import AgentState
+from acd.storage.files import open_private_append
 from acd.storage.record_store import CallRecord
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,12 @@ class QueueLogWriter:
         return len(self._lines)
 
     async def drain(self) -> None:
+        self._write()
+
+    def give_up(self, reason: str) -> None:
+        self._write()  # a file: the database being down does not keep it from being written
+
+    def _write(self) -> None:
         lines, self._lines = self._lines, []
         if not lines:
             return
@@ -170,8 +177,9 @@ class QueueLogWriter:
 
 
 class QueueLog:
-    """Appends lines to `path`, creating its directory. `write` is called from the batch
-    writer's task, never from the engine's."""
+    """Appends lines to `path`, creating it 0600 and its directory 0700 (it holds caller
+    data; one found looser is tightened, `acd.storage.files`). `write` is called from the
+    batch writer's task, never from the engine's."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -179,8 +187,7 @@ class QueueLog:
 
     def write(self, lines: Iterable[str]) -> None:
         if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+            self._file = open_private_append(self.path)
         for line in lines:
             self._file.write(line + "\n")
         self._file.flush()

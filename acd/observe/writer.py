@@ -7,13 +7,20 @@ someone awaits `flush()`), then drains the outputs in the order given, so one ba
 queue_log lines and rows go out together. At 50 calls/s a transaction per step cost more CPU
 than all the routing; a crash loses at most one batch.
 
-An output that raises keeps what it could not write (`StoreWriter` puts its rows back); the
-writer then retries the batch after a pause that doubles up to 30 s, and `flush()` waits
-until it succeeds. An output that may lose data (the queue_log) logs and does not raise.
+An output that raises keeps what it could not write (`StoreWriter` puts its rows back: the
+database is unavailable; rows it refuses are set aside, not raised); the writer then retries
+the batch after a pause that doubles up to 30 s, and `flush()` waits until it succeeds
+(`flush_within` for a bounded wait). An output that may lose data (the queue_log) logs and
+does not raise.
+
+`close()` is bounded: it waits `close_timeout` seconds for the last batch, then stops the
+task and tells each output to `give_up` what it still holds (the store sets it aside in the
+dead letters, the queue_log appends it), so a stop with the database down ends, loudly.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Protocol
@@ -26,6 +33,8 @@ log = logging.getLogger(__name__)
 BATCH_DELAY = 0.25
 BATCH_ROWS = 500
 RETRY_FIRST = 0.5
+#: `close()` waits this long for the last batch before setting it aside.
+CLOSE_TIMEOUT = 10.0
 
 
 class Output(Protocol):
@@ -41,11 +50,16 @@ class Output(Protocol):
     async def drain(self) -> None:
         """Write everything buffered. Raise to be retried, keeping what must not be lost."""
 
+    def give_up(self, reason: str) -> None:
+        """The writer stops without writing what is buffered: keep it elsewhere, or log."""
+
     def close(self) -> None: ...
 
 
 class Flushable(Protocol):
     async def flush(self) -> None: ...
+
+    async def flush_within(self, seconds: float) -> bool: ...
 
 
 class BatchWriter:
@@ -56,8 +70,10 @@ class BatchWriter:
         delay: float = BATCH_DELAY,
         rows: int = BATCH_ROWS,
         retry: float = RETRY_FIRST,
+        close_timeout: float = CLOSE_TIMEOUT,
     ) -> None:
         self._outputs = tuple(outputs)
+        self._close_timeout = close_timeout
         self._rows = rows
         self._batches = Batches(self._drain, name="acd-record-writer", delay=delay, retry=retry)
 
@@ -77,10 +93,28 @@ class BatchWriter:
         logged and retried)."""
         await self._batches.flush()
 
+    async def flush_within(self, seconds: float) -> bool:
+        """`flush()` for at most `seconds`: False if something seen so far is not written."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._batches.flush()
+        except TimeoutError:
+            return False
+        return True
+
     async def close(self) -> None:
-        await self.flush()
+        """Write what is buffered (for at most `close_timeout` seconds), stop the task, and
+        hand what is still buffered to the outputs' `give_up`."""
+        reason = "not written at the stop"
+        if not await self.flush_within(self._close_timeout):
+            reason = f"not written within {self._close_timeout:g} s of the stop"
+            log.error("the store is unavailable: %s; setting the last rows aside", reason)
         await self._batches.stop()
         for output in self._outputs:
+            try:
+                output.give_up(reason)
+            except Exception:
+                log.exception("output %r lost what it held at the stop", output)
             output.close()
 
     async def _drain(self, pause: float) -> bool:

@@ -14,9 +14,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from acd.storage.agent_state_store import AgentStateStore
 from acd.storage.config_store import ConfigStore
+from acd.storage.files import FILE_MODE, private_file, tighten
 from acd.storage.record_store import RecordStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_SIBLINGS = ("-wal", "-shm", "-journal")
 
 
 class Database:
@@ -30,7 +32,7 @@ class Database:
         self.backend = parsed.get_backend_name()
         if self.backend == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                _private_sqlite(Path(parsed.database))
             connect_args["timeout"] = 30  # wait for the other writer instead of failing
         elif schema is not None:
             connect_args["server_settings"] = {"search_path": schema}
@@ -56,6 +58,14 @@ def _upgrade(connection: Connection) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+def _private_sqlite(path: Path) -> None:
+    """The database holds caller data: created 0600 before SQLite opens it, which then gives
+    its -wal, -shm and -journal files the same mode; any of them found looser is tightened."""
+    private_file(path)
+    for suffix in SQLITE_SIBLINGS:
+        tighten(path.with_name(path.name + suffix), FILE_MODE)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -72,7 +72,7 @@ async def build_rig(path: Path, clock: FakeClock) -> Rig:
     await database.migrate()
     router = Router()
     queue_log_path = path / "queue_log"
-    observers = await observe(router, database.records, queue_log_path, clock)
+    observers = await observe(router, database.records, path, clock)
     engine = Engine(router, clock)
     observers.listen(engine)
     engine.start()

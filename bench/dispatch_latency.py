@@ -183,8 +183,8 @@ class Bench:
             loop=asyncio.get_running_loop(),
             host="127.0.0.1",
             port=self.running.ami_port,
-            username=self.running.ami_username,
-            secret=self.running.ami_secret,
+            username=self.running.observer_username,
+            secret=self.running.observer_secret,
             events="call",
             on_login=lambda _m: logged_in.done() or logged_in.set_result(None),
         )

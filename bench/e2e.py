@@ -54,7 +54,7 @@ from _e2e_ami import AmiClient
 from _e2e_analysis import EventLog, percentile, summarise
 
 from acd.asterisk.install import Installation, install
-from acd.asterisk.instance import AsteriskInstance, PortInUseError
+from acd.asterisk.instance import OBSERVER_USERNAME, AsteriskInstance, PortInUseError
 from acd.asterisk.ports import AsteriskPorts, free_port
 from acd.asterisk.templates import default_template_dir
 from acd.asterisk.testing import AMI_USERNAME
@@ -133,7 +133,9 @@ def bench_template(base: Path, scenario: Scenario, dest: Path) -> Path:
 
 def start_asterisk(installation: Installation, name: str, template: Path) -> AsteriskInstance:
     for attempt in range(5):
-        instance = AsteriskInstance(installation, name, AsteriskPorts.pick_free(), template)
+        instance = AsteriskInstance(
+            installation, name, AsteriskPorts.pick_free(), template, observer=True
+        )
         try:
             instance.start()
         except PortInUseError:
@@ -340,7 +342,7 @@ async def run_side(
         log = EventLog()
         ami = AmiClient(log.on_event)
         await ami.connect(
-            "127.0.0.1", asterisk.ports.ami, AMI_USERNAME, asterisk.ami_secret, "call"
+            "127.0.0.1", asterisk.ports.ami, OBSERVER_USERNAME, asterisk.observer_secret, "call"
         )
         await ami.add_filters(AMI_FILTERS)
         await asyncio.sleep(1.0)  # let start-up work (logins, device states) settle

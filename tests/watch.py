@@ -54,8 +54,8 @@ async def ami_probe(asterisk: RunningAsterisk, events: Watch, classes: str = "ca
         loop=asyncio.get_running_loop(),
         host=asterisk.ami_host,
         port=asterisk.ami_port,
-        username=asterisk.ami_username,
-        secret=asterisk.ami_secret,
+        username=asterisk.observer_username,
+        secret=asterisk.observer_secret,
         events=classes,
         on_login=lambda _m: None if logged_in.done() else logged_in.set_result(None),
     )

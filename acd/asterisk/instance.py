@@ -28,8 +28,17 @@ from acd.asterisk.templates import default_template_dir, render_directory
 INSTANCES_DIR = PurePosixPath("/var/acd/instances")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 FRESH_SUBDIRS = ("etc", "run", "db", "spool", "log")
-#: The per-instance secrets (AMI account, FastAGI key): generated once, kept across starts.
-SECRET_NAMES = ("ami", "agi")
+#: The per-instance secrets (AMI account, FastAGI key, a test instance's observer account):
+#: generated once, kept across starts.
+SECRET_NAMES = ("ami", "agi", "observer")
+#: Besides what acd.controller.facts reads: ami.py's originate() waits for OriginateResponse,
+#: and Shutdown tells a stopping Asterisk from a lost link.
+LINK_EVENTS = ("OriginateResponse", "Shutdown")
+#: An AMI user of test instances only (manager.conf `#tryinclude`s its file): the classes the
+#: `acd` user had before it lost `system` and got event filters, so tests and benchmarks
+#: watch and drive calls as they did, on a session that is not the controller's.
+OBSERVER_USERNAME = "acd-observer"
+OBSERVER_FILE = "manager_observer.conf"
 #: Bytes of randomness per secret; token_urlsafe(32) gives 43 characters.
 SECRET_BYTES = 32
 #: How often to look for the control socket while Asterisk starts (it appears within ~0.2 s;
@@ -52,6 +61,8 @@ class AsteriskInstance:
         name: str,
         ports: AsteriskPorts | None = None,
         template_dir: Path | None = None,
+        *,
+        observer: bool = False,
     ) -> None:
         if not NAME_PATTERN.fullmatch(name):
             raise ValueError(f"instance name {name!r}: use 1-64 letters, digits, '.', '_', '-'")
@@ -59,6 +70,7 @@ class AsteriskInstance:
         self.name = name
         self.ports = ports or AsteriskPorts()
         self.template_dir = template_dir or default_template_dir()
+        self.observer = observer
         self.inner_dir = INSTANCES_DIR / name
         self.dir = installation.host_path(self.inner_dir)
         self._process: subprocess.Popen[bytes] | None = None
@@ -123,12 +135,12 @@ class AsteriskInstance:
             raise ValueError(f"unknown secret {name!r} (known: {', '.join(SECRET_NAMES)})")
         return self.secrets_dir / f"{name}.secret"
 
-    def ensure_secrets(self) -> None:
+    def ensure_secrets(self, names: tuple[str, ...] = ("ami", "agi")) -> None:
         """Generate each missing secret (dir 0700, files 0600, created with those modes so no
         other user can read them even for a moment); existing ones are kept."""
         self.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.secrets_dir, 0o700)
-        for name in SECRET_NAMES:
+        for name in names:
             path = self.secret_file(name)
             if path.exists():
                 continue
@@ -138,7 +150,7 @@ class AsteriskInstance:
                 out.write(value + "\n")
 
     def read_secret(self, name: str) -> str:
-        self.ensure_secrets()
+        self.ensure_secrets((name,))
         value = self.secret_file(name).read_text(encoding="utf-8").strip()
         if not value:
             raise AsteriskError(f"instance {self.name}: {self.secret_file(name)} is empty")
@@ -170,6 +182,8 @@ class AsteriskInstance:
         if self.installation.is_chroot:
             write_network_files(self.installation.root)
         render_directory(self.template_dir, self.etc_dir, self.placeholders())
+        if self.observer:
+            (self.etc_dir / OBSERVER_FILE).write_text(self._observer_section())
         self.ports_file.write_text(json.dumps(_ports_dict(self.ports), indent=2) + "\n")
 
     def placeholders(self) -> dict[str, str]:
@@ -185,7 +199,22 @@ class AsteriskInstance:
             "INSTANCE_NAME": self.name,
             "AMI_SECRET": self.ami_secret,
             "AGI_SECRET": self.agi_secret,
+            "AMI_EVENT_FILTERS": _event_filter_lines(),
         }
+
+    @property
+    def observer_secret(self) -> str:
+        return self.read_secret("observer")
+
+    def _observer_section(self) -> str:
+        return (
+            f"[{OBSERVER_USERNAME}]\n"
+            f"secret = {self.observer_secret}\n"
+            "deny = 0.0.0.0/0.0.0.0\n"
+            "permit = 127.0.0.1/255.255.255.255\n"
+            "read = system,call,agent,user,reporting\n"
+            "write = system,call,originate,agent,user,reporting\n"
+        )
 
     def argv(self) -> list[str]:
         """Asterisk in the foreground (`-f`), without colours, on this instance's config."""
@@ -336,6 +365,14 @@ class AsteriskInstance:
                     f"instance {self.name}: {what} port {port}/{proto} is held by another "
                     f"process\n{self._log_tail()}"
                 )
+
+
+def _event_filter_lines() -> str:
+    """The value of manager.conf's `eventfilter = @AMI_EVENT_FILTERS@`: the first expression,
+    then one more `eventfilter =` line per further one."""
+    from acd.controller.facts import event_filters  # not at import: `acd asterisk` stays light
+
+    return "\neventfilter = ".join(event_filters(LINK_EVENTS))
 
 
 def _ports_dict(ports: AsteriskPorts) -> dict[str, object]:

@@ -10,7 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from acd.asterisk.install import Installation
-from acd.asterisk.instance import INSTANCES_DIR, AsteriskInstance, PortInUseError
+from acd.asterisk.instance import (
+    INSTANCES_DIR,
+    OBSERVER_USERNAME,
+    AsteriskInstance,
+    PortInUseError,
+)
 from acd.asterisk.ports import LOOPBACK, AsteriskPorts
 
 #: The AMI user asterisk-config/manager.conf defines (acd.config's default); its secret is the
@@ -24,16 +29,23 @@ STALE_AFTER_SECONDS = 600
 @dataclass(frozen=True, slots=True)
 class RunningAsterisk:
     """A started instance and how to reach it. The FastAGI port is free for the controller
-    under test to bind; the dialplan's ACD_AGI points at it."""
+    under test to bind; the dialplan's ACD_AGI points at it. `ami_username`/`ami_secret` are
+    the controller's account (event filters, no `system`); a test's own sessions log in as
+    the observer (`observer_username`/`observer_secret`: unfiltered, the old classes)."""
 
     instance: AsteriskInstance
     ports: AsteriskPorts
     ami_host: str = LOOPBACK
     ami_username: str = AMI_USERNAME
+    observer_username: str = OBSERVER_USERNAME
 
     @property
     def ami_secret(self) -> str:
         return self.instance.ami_secret
+
+    @property
+    def observer_secret(self) -> str:
+        return self.instance.observer_secret
 
     @property
     def agi_secret(self) -> str:
@@ -64,7 +76,7 @@ def start_with_free_ports(
     grabbed a port between the pick and Asterisk's bind."""
     for attempt in range(1, attempts + 1):
         ports = AsteriskPorts.pick_free()
-        instance = AsteriskInstance(installation, name, ports)
+        instance = AsteriskInstance(installation, name, ports, observer=True)
         try:
             instance.start(timeout)
         except PortInUseError:

@@ -235,14 +235,16 @@ USED_EVENTS = (
 
 
 def event_filters(also: tuple[str, ...] = ()) -> list[str]:
-    """AMI `Filter` regular expressions (each on a whole event; any may match) that let
-    through the events `translate` reads, plus the events named in `also`. Of the
-    SoftHangupRequest events (one per channel on every teardown) only the shutdown's."""
+    """AMI event filter regular expressions (POSIX extended, each on a whole event; any may
+    match) that let through the events `translate` reads, plus the events named in `also`;
+    manager.conf's `eventfilter` lines for the controller's user (acd.asterisk.instance). Of
+    the SoftHangupRequest events (one per channel on every teardown) only the shutdown's."""
     whole = "|".join((*(e for e in USED_EVENTS if e != "SoftHangupRequest"), *also))
+    # No CR/LF may appear in a config line: [[:space:]] stands for the end of a header line.
     return [
-        f"^Event: ({whole})\r",
-        # No newline may appear in an action's header value: [[:space:]] stands for it.
-        f"^Event: SoftHangupRequest\r.*[[:space:]]Cause: {SOFTHANGUP_SHUTDOWN}([[:space:]]|$)",
+        f"^Event: ({whole})[[:space:]]",
+        f"^Event: SoftHangupRequest[[:space:]].*[[:space:]]Cause: {SOFTHANGUP_SHUTDOWN}"
+        "([[:space:]]|$)",
     ]
 
 

@@ -36,9 +36,18 @@ class AmiSession:
         return await self.manager.send_action(fields)
 
 
-async def login(running: RunningAsterisk, secret: str | None = None) -> Manager:
+async def login(
+    running: RunningAsterisk,
+    secret: str | None = None,
+    *,
+    as_controller: bool = False,
+    events: str = "on",
+) -> Manager:
     """Connect and wait for the login outcome (connect() returns before login);
-    `manager.authenticated` tells whether Asterisk accepted the credentials."""
+    `manager.authenticated` tells whether Asterisk accepted the credentials. A test's session
+    is the observer's (unfiltered); `as_controller` logs in as the controller's `acd` user."""
+    username = running.ami_username if as_controller else running.observer_username
+    default_secret = running.ami_secret if as_controller else running.observer_secret
     outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
 
     def settle(login_response: asyncio.Future[Any]) -> None:
@@ -54,8 +63,9 @@ async def login(running: RunningAsterisk, secret: str | None = None) -> Manager:
         loop=asyncio.get_running_loop(),
         host=running.ami_host,
         port=running.ami_port,
-        username=running.ami_username,
-        secret=running.ami_secret if secret is None else secret,
+        username=username,
+        secret=default_secret if secret is None else secret,
+        events=events,
         on_connect=on_connect,
     )
     manager.connect()

@@ -27,6 +27,7 @@ VALUES = {
     "INSTANCE_NAME": "x",
     "AMI_SECRET": "ami-secret",
     "AGI_SECRET": "agi-secret",
+    "AMI_EVENT_FILTERS": "^Event: Hangup[[:space:]]",
 }
 
 

@@ -110,7 +110,7 @@ async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time
                 len(settings.queues),
                 len(settings.agents),
             )
-        directory = AgentDirectory()
+        directory = AgentDirectory(settings.dial.rules())
         router = Router()
         await _restore(router, directory, database, clock())
 
@@ -223,7 +223,7 @@ async def _restore(
         _apply(router.handle(QueueUpserted(now, queue)))
     for agent in await database.config.list_agents():
         _apply(router.handle(AgentUpserted(now, agent.id, agent.skills)))
-        directory.put(agent)
+        directory.restore(agent)
     log.info(
         "restored %d queue(s) and %d agent(s) from storage",
         len(router.queues()),

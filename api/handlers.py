@@ -190,7 +190,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return _json(openapi_document())
+    return _json(openapi_document(request.app[SERVICES].agents.directory.rules))
 
 
 async def metrics(request: web.Request) -> web.Response:

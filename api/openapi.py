@@ -9,6 +9,8 @@ check that it lists exactly the routes `api.app.ROUTES` serves.
 
 from __future__ import annotations
 
+import copy
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter
@@ -16,7 +18,8 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from pydantic_core import CoreSchema
 
 from acd.config import ROLES
-from acd.config.documents import DOCUMENTS, Skills
+from acd.config.dialstrings import DEFAULT_RULES, DialRules
+from acd.config.documents import DOCUMENTS, Skills, contact_pattern
 from acd.router.model import AgentState
 
 Schema = dict[str, Any]
@@ -97,7 +100,15 @@ SCHEMAS: dict[str, Schema] = {
         _AGENT, "name, contact and skills; omitted keys are emptied; id optional", required=None
     ),
     "Agent": _variant(
-        {**_AGENT, "properties": {**_AGENT["properties"], **_AGENT_STATE_PROPERTIES}},
+        {
+            **_AGENT,
+            "properties": {
+                **_AGENT["properties"],
+                # What was accepted under the rules then in force; stated in the inputs.
+                "contact": {"type": "string"},
+                **_AGENT_STATE_PROPERTIES,
+            },
+        },
         "an agent and where it stands",
         required=[*_AGENT["properties"], *_AGENT_STATE_PROPERTIES],
     ),
@@ -460,7 +471,16 @@ def _paths() -> Schema:
     }  # fmt: skip
 
 
-def openapi_document() -> dict[str, Any]:
+def openapi_document(rules: DialRules = DEFAULT_RULES) -> dict[str, Any]:
+    """The document; `rules` (the `[dial]` settings) decide what an agent's contact may be."""
+    return copy.deepcopy(_document(rules))
+
+
+@cache
+def _document(rules: DialRules) -> dict[str, Any]:
+    schemas = copy.deepcopy(SCHEMAS)
+    for name in ("AgentInput", "AgentReplacement"):
+        schemas[name]["properties"]["contact"]["pattern"] = contact_pattern(rules)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -481,7 +501,7 @@ def openapi_document() -> dict[str, Any]:
                     "states), agent (read, change its own state), reader (read)",
                 }
             },
-            "schemas": SCHEMAS,
+            "schemas": schemas,
             "responses": {
                 f"E{status}": {
                     "description": description,

@@ -90,7 +90,7 @@ class AgentService:
         self.directory.remove(agent_id)
 
     def _parse(self, document: Any) -> AgentSeed:
-        agent = validated(AgentInput, document, "agent").to_seed()
+        agent = validated(AgentInput, document, "agent", self.directory.rules).to_seed()
         if agent.contact:
             holder = self.directory.by_contact(agent.contact)
             if holder is not None and holder.id != agent.id:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 
 from acd.config import AgentSeed, ConfigError, validate
+from acd.config.dialstrings import DEFAULT_RULES, DialRules
 from acd.config.documents import Document
 from acd.errors import Conflict, DomainError, Invalid, NotFound
 from acd.router.decisions import Decision, EventRejected
@@ -32,10 +33,11 @@ def invalid(error: ConfigError) -> Invalid:
     return Invalid(error.message, field=error.field)
 
 
-def validated(document: type[D], data: Any, where: str) -> D:
-    """`data` as `document` (acd.config.documents), or Invalid naming the field."""
+def validated(document: type[D], data: Any, where: str, rules: DialRules = DEFAULT_RULES) -> D:
+    """`data` as `document` (acd.config.documents), or Invalid naming the field; `rules`: the
+    dial strings a contact may be."""
     try:
-        return validate(document, data, where)
+        return validate(document, data, where, rules=rules)
     except ConfigError as exc:
         raise invalid(exc) from None
 

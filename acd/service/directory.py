@@ -6,13 +6,39 @@ The router knows agents only by id and skills; the effects layer needs the conta
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
+
 from acd.config import AgentSeed
+from acd.config.dialstrings import DEFAULT_RULES, DialRules, DialStringError
+
+log = logging.getLogger(__name__)
 
 
 class AgentDirectory:
-    def __init__(self) -> None:
+    """`rules`: which contacts may be dialled (the `[dial]` settings); the agent use cases
+    validate with them, the effects check each contact against them again before use."""
+
+    def __init__(self, rules: DialRules = DEFAULT_RULES) -> None:
+        self.rules = rules
         self._by_id: dict[str, AgentSeed] = {}
         self._by_contact: dict[str, str] = {}
+
+    def restore(self, agent: AgentSeed) -> AgentSeed:
+        """Put a stored agent; a contact stored before these rules is left out (the agent
+        stays, unreachable until given a good contact) rather than ever dialled."""
+        if agent.contact:
+            try:
+                self.rules.check_dial(agent.contact)
+            except DialStringError as exc:
+                log.error(
+                    "stored agent %r: contact not valid any more, left out (PUT a new one): %s",
+                    agent.id,
+                    exc,
+                )
+                agent = replace(agent, contact="")
+        self.put(agent)
+        return agent
 
     def put(self, agent: AgentSeed) -> None:
         self.remove(agent.id)

@@ -1,0 +1,114 @@
+"""Files holding caller data are the controller's alone (issue #11): the SQLite database and
+its -wal/-shm files, the queue_log and the dead letters are created 0600 in a directory
+created 0700, whatever the umask; one found looser is tightened at start, and logged."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from acd.observe.queue_log import QueueLog
+from acd.storage import Database
+from acd.storage.record_store import CallRecord
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture(autouse=True)
+def open_umask() -> Iterator[None]:
+    """The usual 022 umask, which makes new files world-readable unless asked otherwise."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def record(call_id: str) -> CallRecord:
+    return CallRecord(call_id, call_id, 0, "q", 0, 1.0, 1.0, 20.0, 5.0)
+
+
+async def test_a_new_sqlite_database_and_its_wal_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "var" / "acd.sqlite3"
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        await database.migrate()
+        await database.records.save([record("a")])
+        siblings = [path.with_name(path.name + s) for s in ("-wal", "-shm")]
+        assert all(p.exists() for p in siblings)  # WAL mode: both exist while open
+        assert {p.name: oct(mode(p)) for p in [path, *siblings]} == {
+            p.name: "0o600" for p in [path, *siblings]
+        }
+        assert oct(mode(path.parent)) == "0o700"
+    finally:
+        await database.close()
+
+
+async def test_an_existing_world_readable_database_is_tightened(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "acd.sqlite3"
+    first = Database(f"sqlite+aiosqlite:///{path}")
+    await first.migrate()
+    await first.close()
+    wal = path.with_name(path.name + "-wal")
+    wal.write_bytes(b"")  # as a crashed run leaves it
+    for p in (path, wal):
+        os.chmod(p, 0o644)
+    with caplog.at_level(logging.WARNING):
+        again = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        assert (oct(mode(path)), oct(mode(wal))) == ("0o600", "0o600")
+        assert sum("tightened" in r.getMessage() for r in caplog.records) == 2
+    finally:
+        await again.close()
+
+
+def test_the_queue_log_is_created_private(tmp_path: Path) -> None:
+    path = tmp_path / "var" / "queue_log"
+    queue_log = QueueLog(path)
+    queue_log.write(["1|c|q|NONE|ENTERQUEUE|||1"])
+    queue_log.close()
+    assert (oct(mode(path)), oct(mode(path.parent))) == ("0o600", "0o700")
+
+
+def test_an_existing_world_readable_queue_log_is_tightened(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "queue_log"
+    path.write_text("0|old|q|NONE|ENTERQUEUE|||1\n")
+    os.chmod(path, 0o644)
+    queue_log = QueueLog(path)
+    with caplog.at_level(logging.WARNING):
+        queue_log.write(["1|c|q|NONE|ENTERQUEUE|||1"])
+    queue_log.close()
+    assert oct(mode(path)) == "0o600"
+    assert len(path.read_text().splitlines()) == 2  # appended, not replaced
+    assert any("tightened" in r.getMessage() for r in caplog.records)
+
+
+def test_the_dead_letters_are_created_private(tmp_path: Path) -> None:
+    from acd.storage.dead_letters import DeadLetters
+
+    path = tmp_path / "var" / "dead_letters.jsonl"
+    letters = DeadLetters(path)
+    letters.put("call_record", record("a").to_dict(), "refused")
+    letters.close()
+    assert (oct(mode(path)), oct(mode(path.parent))) == ("0o600", "0o700")
+
+
+def test_an_existing_var_dir_is_tightened(tmp_path: Path) -> None:
+    from acd.storage.files import private_dir
+
+    var = tmp_path / "var"
+    var.mkdir(mode=0o755)
+    os.chmod(var, 0o755)
+    private_dir(var)
+    assert oct(mode(var)) == "0o700"

@@ -33,6 +33,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from acd.config.dialstrings import DialStringError, check_target
 from acd.controller.ami import AmiError, AmiLink
 from acd.controller.calls import (
     CallTracker,
@@ -88,13 +89,10 @@ class TaskSet:
 
 
 def dialplan_target(destination: str) -> tuple[str, str, str]:
-    """ "context,exten,priority" (priority may be a label; missing means 1)."""
-    parts = [part.strip() for part in destination.split(",")]
-    if len(parts) == 2:
-        parts.append("1")
-    if len(parts) != 3 or not all(parts):
-        raise ValueError(f"not a dialplan target: {destination!r}")
-    return parts[0], parts[1], parts[2]
+    """ "context,exten,priority" as Redirect's three headers; DialStringError (a ValueError)
+    for anything else (acd/config/dialstrings.py: all three, no spaces, no CR/LF)."""
+    context, exten, priority = check_target(destination).split(",")
+    return context, exten, priority
 
 
 class Effects:
@@ -149,6 +147,16 @@ class Effects:
         seed = self.directory.get(agent_id)
         if seed is None or not seed.contact:
             log.warning("agent %s has no contact: offer of %s failed", agent_id, call_id)
+            self.post([lambda now: OfferFailed(now, call_id, agent_id, "unreachable")])
+            return
+        try:
+            # Checked when it was stored too; this is the last look before it becomes an AMI
+            # header or a Dial() argument (a CR/LF would be a second action).
+            self.directory.rules.check_dial(seed.contact)
+        except DialStringError as exc:
+            log.error(
+                "agent %s: contact not dialled, offer of %s failed: %s", agent_id, call_id, exc
+            )
             self.post([lambda now: OfferFailed(now, call_id, agent_id, "unreachable")])
             return
         self.tracker.offer(call, agent_id)
@@ -234,6 +242,12 @@ class Effects:
         call.callback_attempts += 1
         leg = f"{call.call_id}-cb{call.callback_attempts}"
         self.tracker.bind_caller(call, leg, None)
+        try:
+            dial = self.directory.rules.check_dial(call.callback_to or "")
+        except DialStringError as exc:
+            log.error("callback of %s not originated: %s", call.call_id, exc)
+            self._callback_failed(call, leg)
+            return
         variables = {
             **entered_variables(call, self.engine.router.queue(call.queue)),
             "ACD_CALLBACK": "1",
@@ -242,7 +256,7 @@ class Effects:
             "ACD_RING_TIMEOUT": format_seconds(deliver.ring_timeout),
         }
         action = {
-            "Channel": call.callback_to or "",
+            "Channel": dial,
             "Context": DELIVER_CONTEXT,
             "Exten": "s",
             "Priority": "1",
@@ -262,6 +276,9 @@ class Effects:
         if failure is None:
             return
         log.info("callback of %s to %s failed: %s", call.call_id, call.callback_to, failure)
+        self._callback_failed(call, leg)
+
+    def _callback_failed(self, call: LiveCall, leg: str) -> None:
         current = self.tracker.get(call.call_id)
         if current is call and call.uniqueid == leg and call.phase is Phase.OFFERED:
             call_id = call.call_id
@@ -297,8 +314,8 @@ class Effects:
     async def _send_away(self, call: LiveCall, channel: str, leave: Leave) -> None:
         try:
             target = dialplan_target(leave.destination) if leave.destination else EXIT_TARGET
-        except ValueError:
-            log.warning("call %s: bad overflow target %r", call.call_id, leave.destination)
+        except DialStringError as exc:
+            log.error("call %s: overflow target not used, sent to the exit: %s", call.call_id, exc)
             target = EXIT_TARGET
         try:
             failure = await self.redirect(channel, target, {"ACD_RESULT": leave.reason})

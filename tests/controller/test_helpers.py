@@ -14,9 +14,12 @@ from .transcripts import messages
 
 def test_dialplan_targets() -> None:
     assert dialplan_target("voicemail,100,1") == ("voicemail", "100", "1")
-    assert dialplan_target("voicemail, 100") == ("voicemail", "100", "1")
-    with pytest.raises(ValueError, match="not a dialplan target"):
-        dialplan_target("voicemail,,1")
+    assert dialplan_target("ivr,_X.,start") == ("ivr", "_X.", "start")
+    # All three parts, as the documents require since dial strings got their grammar (a
+    # guessed priority or a stray space would be Redirect headers Asterisk reads otherwise).
+    for bad in ("voicemail,,1", "voicemail, 100", "voicemail,100", "vm,1,1\r\nAction: Hangup"):
+        with pytest.raises(ValueError, match="not a dialplan target"):
+            dialplan_target(bad)
     assert format_seconds(15.0) == "15"
     assert format_seconds(2.5) == "2.5"
 

@@ -1,14 +1,15 @@
 """Configuration at rest: queues, agents and API tokens.
 
 Queues are stored as the contract's queue document (`queue_to_dict` / `parse_queue`), so the
-file, the API and the database share one shape. API tokens are stored as SHA-256 digests only:
-tokens are random, high-entropy secrets (not passwords), so a fast unsalted digest is enough to
-make a leaked database useless and still lets `find_token` use the unique index.
+file, the API and the database share one shape. API tokens are stored as hashes only
+(`acd.storage.token_hash`): issued (random) secrets as SHA-256 digests, which `find_token` finds
+by the unique index; a person-chosen secret (the configured token) under salted scrypt, checked
+against the few such rows, each secret once: a verified one is remembered in this process.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from acd.config import AgentSeed, ConfigError, Settings, parse_queue, parse_skil
 from acd.config.documents import ROLES
 from acd.errors import Invalid
 from acd.router.model import QueueConfig
+from acd.storage import token_hash
 from acd.storage.tables import agents, api_tokens, meta, queues
 from acd.storage.upsert import upsert
 
@@ -38,13 +40,19 @@ class TokenInfo:
 
 
 def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+    """The stored form of an issued (random) secret."""
+    return token_hash.fast_digest(secret)
 
 
 class ConfigStore:
     def __init__(self, engine: AsyncEngine, clock: Callable[[], float] = time.time) -> None:
         self._engine = engine
         self._clock = clock
+        # In memory only: SHA-256 of a verified person-chosen secret → the stored slow hash
+        # it matched. At most one entry per slow row (only a match is remembered).
+        self._verified: dict[str, str] = {}
+        # One scrypt at a time: a flood of wrong tokens costs one core, not both.
+        self._slow_checks = asyncio.Semaphore(1)
 
     # --- queues -------------------------------------------------------------------------
 
@@ -111,9 +119,16 @@ class ConfigStore:
     # --- API tokens ---------------------------------------------------------------------
 
     async def add_token(
-        self, name: str, role: str, secret: str, agent_id: str | None = None
+        self,
+        name: str,
+        role: str,
+        secret: str,
+        agent_id: str | None = None,
+        *,
+        chosen: bool = False,
     ) -> None:
-        """Store (or replace, by name) a token. Only the secret's digest is kept."""
+        """Store (or replace, by name) a token; only a hash of the secret is kept. `chosen`:
+        a person chose the secret (it gets the slow salted hash); else it is random."""
         if role not in ROLES:
             raise Invalid(f"role must be one of {', '.join(ROLES)}", field="role")
         if not secret:
@@ -122,7 +137,7 @@ class ConfigStore:
             raise Invalid("an agent token names its agent", field="agent_id")
         values = {
             "role": role,
-            "secret_hash": hash_secret(secret),
+            "secret_hash": token_hash.slow_hash(secret) if chosen else hash_secret(secret),
             "agent_id": agent_id,
             "created_at": self._clock(),
         }
@@ -138,10 +153,29 @@ class ConfigStore:
     async def find_token(self, secret: str) -> TokenInfo | None:
         if not secret:
             return None
-        query = select(api_tokens).where(api_tokens.c.secret_hash == hash_secret(secret))
+        digest = hash_secret(secret)
+        # An issued token, or a configured one verified before: one indexed lookup. A row
+        # replaced or revoked since no longer matches what was remembered.
+        known = [digest, *([self._verified[digest]] if digest in self._verified else [])]
+        query = select(api_tokens).where(api_tokens.c.secret_hash.in_(known))
+        slow = select(api_tokens).where(api_tokens.c.secret_hash.like(f"{token_hash.SCHEME}$%"))
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).first()
-        return None if row is None else TokenInfo(row.name, row.role, row.agent_id)
+            candidates = [] if row is not None else list((await conn.execute(slow)).all())
+        if row is None:
+            self._verified.pop(digest, None)
+            row = await self._verify_slow(secret, candidates)
+            if row is None:
+                return None
+            self._verified[digest] = row.secret_hash
+        return TokenInfo(row.name, row.role, row.agent_id)
+
+    async def _verify_slow(self, secret: str, rows: list[Row[Any]]) -> Row[Any] | None:
+        for row in rows:
+            async with self._slow_checks:
+                if await asyncio.to_thread(token_hash.verify_slow, secret, row.secret_hash):
+                    return row
+        return None
 
     async def list_tokens(self) -> list[TokenInfo]:
         async with self._engine.connect() as conn:
@@ -152,6 +186,14 @@ class ConfigStore:
         async with self._engine.begin() as conn:
             result = await conn.execute(delete(api_tokens).where(api_tokens.c.name == name))
         return result.rowcount > 0
+
+    async def delete_agent_tokens(self, agent_id: str) -> list[str]:
+        """Revoke every token of an agent; the names revoked."""
+        where = api_tokens.c.agent_id == agent_id
+        async with self._engine.begin() as conn:
+            names = list((await conn.scalars(select(api_tokens.c.name).where(where))).all())
+            await conn.execute(delete(api_tokens).where(where))
+        return names
 
     # --- first start ----------------------------------------------------------------------
 

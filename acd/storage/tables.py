@@ -34,7 +34,9 @@ api_tokens = Table(
     metadata,
     Column("name", String(100), primary_key=True),
     Column("role", String(20), nullable=False),
-    Column("secret_hash", String(64), nullable=False, unique=True),
+    # SHA-256 hex of an issued (random) secret, or a salted scrypt hash of the configured
+    # one (`acd.storage.token_hash`; widened from 64 by migration 0004).
+    Column("secret_hash", String(255), nullable=False, unique=True),
     Column("agent_id", String(100), nullable=True),
     Column("created_at", Float, nullable=False),
 )

@@ -87,6 +87,8 @@ class AgentService:
         raise_if_rejected(await self.engine.submit(lambda now: AgentRemoved(now, agent_id)))
         if self.store is not None:
             await self.store.delete_agent(agent_id)
+            # A token outliving its agent would control the next agent given this id.
+            await self.store.delete_agent_tokens(agent_id)
         self.directory.remove(agent_id)
 
     def _parse(self, document: Any) -> AgentSeed:

@@ -287,6 +287,8 @@ _ERRORS = {
     "404": "no such resource",
     "409": "the current state does not allow this",
     "422": "JSON, but not a valid document (`field` names the culprit)",
+    "429": "this token holds as many event streams as one token may (too_many_event_streams)",
+    "503": "the server serves as many event streams as it may (event_streams_exhausted)",
 }
 
 
@@ -431,7 +433,7 @@ def _paths() -> Schema:
                 "Server-sent events: `event: agent` and `event: call` with JSON data "
                 "(agent state changes; call waiting, offered, connected, escalated, overflowed, "
                 "abandoned, exited, ended). A client that falls behind is disconnected.",
-                _responses("200", None, "text/event-stream"),
+                _responses("200", None, "text/event-stream", "429", "503"),
             ),
         },
         "/tokens": {

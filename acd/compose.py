@@ -118,7 +118,13 @@ async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time
         observers = await observe(router, database.records, var_dir, clock)
         closers.append(observers.writer.close)
         observers.listen(engine)
-        agent_states = AgentStateWriter(router, database.agent_states)
+        agent_states = AgentStateWriter(
+            router,
+            database.agent_states,
+            dead_letters=DeadLetters(
+                var_dir / DEAD_LETTERS_FILE, observers.metrics.dead_lettered, clock
+            ),
+        )
         # Closers run in reverse: the last agent states are written after the engine stops.
         closers.append(agent_states.close)
         engine.add_listener(agent_states)

@@ -23,6 +23,8 @@ from acd.router.decisions import AgentStateChanged, Decision, EventRejected
 from acd.router.model import AgentState, AgentView
 from acd.storage.agent_state_store import StoredAgentState
 from acd.storage.batches import Batches
+from acd.storage.dead_letters import DeadLetters
+from acd.storage.rejects import describe, save_apart
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 #: write in flight), while the store is up. Like the call records' batches.
 BATCH_DELAY = 0.25
 RETRY_FIRST = 0.5
-#: `close()` waits this long for the last rows before giving up on them (the store is down).
+#: `close()` waits this long for the last rows before setting them aside (the store is down).
 CLOSE_TIMEOUT = 10.0
 
 #: Agent events whose effect on the durable state the decisions may not show: a request
@@ -110,10 +112,14 @@ class AgentStateWriter:
         *,
         delay: float = BATCH_DELAY,
         close_timeout: float = CLOSE_TIMEOUT,
+        dead_letters: DeadLetters | None = None,
     ) -> None:
         self._router = router
         self._store = store
         self._close_timeout = close_timeout
+        # Rows the database refuses, and the last ones a stop could not store, are set aside
+        # there (acd.storage.dead_letters) instead of holding back every other agent's.
+        self._dead_letters = dead_letters if dead_letters is not None else DeadLetters(None)
         self._last: dict[str, _Content] = {}  # per agent: the last row buffered
         self._buffer: dict[str, StoredAgentState] = {}  # per agent: the row to write
         self._batches = Batches(
@@ -151,25 +157,32 @@ class AgentStateWriter:
         await self._batches.flush()
 
     async def close(self) -> None:
-        """Flush (for at most `close_timeout` seconds: a store that is down loses the last
-        rows, logged), then stop the background task."""
+        """Flush (for at most `close_timeout` seconds: with a store that is down the last
+        rows are set aside in the dead letters, and stay `pending`), then stop the task."""
         try:
             async with asyncio.timeout(self._close_timeout):
                 await self.flush()
         except TimeoutError:
             log.error("agent states not stored (store down): %s", sorted(self._buffer))
         await self._batches.stop()
+        reason = f"not written within {self._close_timeout:g} s of the stop"
+        for row in self._buffer.values():
+            self._dead_letters.put("agent_state", row.to_dict(), reason)
+        self._dead_letters.close()
 
     async def _write(self, pause: float) -> bool:
         rows, self._buffer = self._buffer, {}
         try:
-            if rows:
-                await self._store.save(list(rows.values()))
-        except Exception:
-            log.exception("storing agent states failed; retrying in %.1f s", pause)
+            refused = await save_apart(self._store.save, list(rows.values()))
+        except BaseException as failure:
             for agent_id, row in rows.items():
                 self._buffer.setdefault(agent_id, row)  # a newer row wins
+            if not isinstance(failure, Exception):
+                raise  # cancelled by close(): the rows are back for it
+            log.exception("storing agent states failed; retrying in %.1f s", pause)
             return False
+        for row, error in refused:
+            self._dead_letters.put("agent_state", row.to_dict(), describe(error))
         return True
 
 

@@ -58,6 +58,30 @@ class AmiError(Exception):
         self.unsent = unsent
 
 
+class AmiUnsafeAction(AmiError):
+    """An action with CR, LF or NUL in a header name or value: it would end the header or the
+    action early and put the rest on the connection as another action. Never sent (`unsent`),
+    so a caller handles it as any action that could not be sent."""
+
+
+#: What ends an AMI header line or action (CR, LF) or a C string in Asterisk (NUL).
+_UNSAFE = frozenset("\r\n\0")
+
+
+def check_action(action: Mapping[str, str | Sequence[str]]) -> None:
+    """Raise AmiUnsafeAction if any header name or value (each element of a repeated header
+    such as Originate's `Variable`) holds CR, LF or NUL; the last line of defence behind the
+    validation of agent contacts, queue targets and channel input."""
+    name = str(action.get("Action"))
+    for key, value in action.items():
+        values = [value] if isinstance(value, str) else list(value)
+        for text in (str(key), *map(str, values)):
+            if not _UNSAFE.isdisjoint(text):
+                raise AmiUnsafeAction(
+                    name, f"header {key!r} holds CR, LF or NUL: {text!r}; not sent", unsent=True
+                )
+
+
 @dataclass(frozen=True, slots=True)
 class AmiResponse:
     success: bool
@@ -163,6 +187,7 @@ class AmiLink:
     # --- actions ------------------------------------------------------------------------------
 
     def _send(self, action: Mapping[str, str | Sequence[str]], as_list: bool | None) -> Any:
+        check_action(action)  # before anything is written, whatever the link's state
         if not self.logged_in or self._manager.protocol is None:
             raise AmiError(str(action.get("Action")), "AMI not connected", unsent=True)
         message = dict(action)

@@ -34,7 +34,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from acd.config.dialstrings import DialStringError, check_target
-from acd.controller.ami import AmiError, AmiLink
+from acd.controller.ami import AmiError, AmiLink, check_action
 from acd.controller.calls import (
     CallTracker,
     Deliver,
@@ -215,26 +215,26 @@ class Effects:
     async def redirect(
         self, channel: str, target: tuple[str, str, str], variables: dict[str, str]
     ) -> str | None:
-        """Setvar each variable, then Redirect; None on success, else Asterisk's message."""
-        pending = [
-            self.ami.request(
-                {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
-            )
+        """Setvar each variable, then Redirect; None on success, else Asterisk's message.
+        An action the AMI writer would refuse (CR/LF/NUL) fails the whole step before any is
+        sent: a Redirect whose variables were not set would ring nobody knows whom."""
+        context, exten, priority = target
+        actions: list[dict[str, str]] = [
+            {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
             for name, value in variables.items()
         ]
-        context, exten, priority = target
-        pending.append(
-            self.ami.request(
-                {
-                    "Action": "Redirect",
-                    "Channel": channel,
-                    "Context": context,
-                    "Exten": exten,
-                    "Priority": priority,
-                }
-            )
+        actions.append(
+            {
+                "Action": "Redirect",
+                "Channel": channel,
+                "Context": context,
+                "Exten": exten,
+                "Priority": priority,
+            }
         )
-        responses = await asyncio.gather(*pending)
+        for action in actions:
+            check_action(action)
+        responses = await asyncio.gather(*(self.ami.request(action) for action in actions))
         redirect = responses[-1]
         return None if redirect.success else redirect.message or "Redirect failed"
 

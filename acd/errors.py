@@ -26,6 +26,19 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class CallerLimit(DomainError):
+    """This caller holds as many of something (event streams) as one caller may; retry after
+    letting one go."""
+
+    code = "limit_reached"
+
+
+class CapacityLimit(DomainError):
+    """The server holds as many of something (event streams) as it serves in all; retry later."""
+
+    code = "capacity_reached"
+
+
 class Invalid(DomainError):
     """The request is malformed or a value is out of range. `field` names the culprit."""
 

@@ -21,6 +21,7 @@ from aiohttp import web
 from acd.service import Principal
 from api.context import SERVICES
 from api.errors import ForbiddenError, UnauthorizedError
+from api.principal import PRINCIPAL
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -69,7 +70,9 @@ def requires(permission: Permission) -> Callable[[Handler], Handler]:
     def decorate(handler: Handler) -> Handler:
         @wraps(handler)
         async def guarded(request: web.Request) -> web.StreamResponse:
-            authorize(await authenticate(request), permission, request)
+            principal = await authenticate(request)
+            authorize(principal, permission, request)
+            request[PRINCIPAL] = principal
             return await handler(request)
 
         return guarded

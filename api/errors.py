@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from acd.config import ConfigError
-from acd.errors import Conflict, DomainError, Invalid, NotFound
+from acd.errors import CallerLimit, CapacityLimit, Conflict, DomainError, Invalid, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,13 @@ _API_STATUSES: dict[type[ApiError], int] = {
     UnauthorizedError: 401,
     ForbiddenError: 403,
 }
-_DOMAIN_STATUSES: dict[type[DomainError], int] = {NotFound: 404, Conflict: 409, Invalid: 422}
+_DOMAIN_STATUSES: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    Invalid: 422,
+    CallerLimit: 429,
+    CapacityLimit: 503,
+}
 
 #: aiohttp's own refusals (no route, wrong method, body too large) under stable codes.
 _HTTP_CODES = {

@@ -3,6 +3,10 @@
 `EventHub` is an engine listener. It turns each step into small JSON messages and offers them
 to every subscriber's bounded buffer without waiting: a subscriber whose buffer is full is
 dropped (its stream ends; the client reconnects), so a slow client never delays routing.
+
+Streams are capped per token and in all (`[http] max_event_streams_per_token`,
+`max_event_streams`): one more is refused before it starts (429 / 503). A client that goes
+away frees its slot within `POLL_SECONDS`, without waiting for the next write to fail.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from acd.engine import Step
+from acd.errors import CallerLimit, CapacityLimit
 from acd.router.decisions import (
     AgentStateChanged,
     CallEscalated,
@@ -32,11 +37,15 @@ from acd.router.events import (
     OfferAnswered,
     OfferFailed,
 )
+from api.principal import PRINCIPAL
 
 log = logging.getLogger(__name__)
 
 BUFFER_SIZE = 1000
 KEEPALIVE_SECONDS = 15.0
+POLL_SECONDS = 1.0
+MAX_STREAMS = 100
+MAX_STREAMS_PER_TOKEN = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +192,10 @@ def step_messages(step: Step) -> list[tuple[str, dict[str, Any]]]:
 
 
 class Subscription:
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, owner: str | None = None) -> None:
         self.buffer: asyncio.Queue[Message | None] = asyncio.Queue(maxsize=size)
         self.dropped = False
+        self.owner = owner  # the token's name
 
     def offer(self, message: Message) -> bool:
         try:
@@ -206,8 +216,16 @@ class Subscription:
 class EventHub:
     """Engine listener → subscribers. Runs on the engine task; never blocks it."""
 
-    def __init__(self, buffer_size: int = BUFFER_SIZE) -> None:
+    def __init__(
+        self,
+        buffer_size: int = BUFFER_SIZE,
+        *,
+        max_streams: int = MAX_STREAMS,
+        max_per_owner: int = MAX_STREAMS_PER_TOKEN,
+    ) -> None:
         self._buffer_size = buffer_size
+        self._max_streams = max_streams
+        self._max_per_owner = max_per_owner
         self._subscribers: set[Subscription] = set()
         self._ids = itertools.count(1)
 
@@ -219,8 +237,24 @@ class EventHub:
                     log.warning("dropped a slow event-stream subscriber")
                     self._subscribers.discard(subscription)
 
-    def subscribe(self) -> Subscription:
-        subscription = Subscription(self._buffer_size)
+    def subscribe(self, owner: str | None = None) -> Subscription:
+        """A new subscription, or CallerLimit / CapacityLimit when `owner` (a token's name)
+        or the hub already holds as many as it may."""
+        if owner is not None:
+            held = sum(1 for s in self._subscribers if s.owner == owner)
+            if held >= self._max_per_owner:
+                raise CallerLimit(
+                    f"this token already holds {held} event streams, the most one token may "
+                    "([http] max_event_streams_per_token); close one first",
+                    code="too_many_event_streams",
+                )
+        if len(self._subscribers) >= self._max_streams:
+            raise CapacityLimit(
+                f"the server already serves {len(self._subscribers)} event streams, its limit "
+                "([http] max_event_streams); retry later",
+                code="event_streams_exhausted",
+            )
+        subscription = Subscription(self._buffer_size, owner)
         self._subscribers.add(subscription)
         return subscription
 
@@ -246,22 +280,36 @@ async def stream(request: web.Request, hub: EventHub) -> web.StreamResponse:
             "X-Accel-Buffering": "no",
         }
     )
-    subscription = hub.subscribe()
+    principal = request.get(PRINCIPAL)
+    subscription = hub.subscribe(None if principal is None else principal.name)
+    loop = asyncio.get_running_loop()
     try:
         await response.prepare(request)
         await response.write(b": connected\n\n")
+        written = loop.time()
         while True:
             try:
-                async with asyncio.timeout(KEEPALIVE_SECONDS):  # never drops a cancel
+                async with asyncio.timeout(POLL_SECONDS):  # never drops a cancel
                     message = await subscription.buffer.get()
             except TimeoutError:
-                await response.write(b": keepalive\n\n")
+                # aiohttp does not cancel a handler whose client left: look.
+                if _gone(request):
+                    break
+                if loop.time() - written >= KEEPALIVE_SECONDS:
+                    await response.write(b": keepalive\n\n")
+                    written = loop.time()
                 continue
             if message is None:
                 break
             await response.write(message.encode())
+            written = loop.time()
     except (ConnectionResetError, ConnectionError):
         pass  # the client went away
     finally:
         hub.unsubscribe(subscription)
     return response
+
+
+def _gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()

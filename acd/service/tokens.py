@@ -1,9 +1,16 @@
-"""API tokens: issue (the secret shown once), list, revoke, authenticate."""
+"""API tokens: issue (the secret shown once), list, revoke, authenticate.
+
+The configured admin token (`api_token`, `ACD_API_TOKEN`) is kept under one fixed name,
+`ACD_API_TOKEN`, and stored again at every start: a changed value replaces the previous one,
+an unset one removes it. A person chose it, so it gets the store's slow salted hash; issued
+tokens are random. Tokens naming an agent that no longer exists are revoked at start.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +18,13 @@ from acd.config import TokenInput
 from acd.errors import Conflict, Invalid, NotFound
 from acd.service.common import ConfigStoreLike, validated
 from acd.service.directory import AgentDirectory
+
+log = logging.getLogger(__name__)
+
+#: The configured admin token's name (reserved: POST /tokens cannot take it).
+CONFIGURED_NAME = "ACD_API_TOKEN"
+#: What earlier versions named each new value of ACD_API_TOKEN, beside the old ones.
+_EARLIER_CONFIGURED = re.compile(re.escape(CONFIGURED_NAME) + r"-[0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +59,32 @@ class TokenService:
         tokens = await self.store.list_tokens()
         return sorted((Principal(t.name, t.role, t.agent_id) for t in tokens), key=_by_name)
 
-    async def ensure_admin(self, secret: str, name: str = "ACD_API_TOKEN") -> None:
-        """Make `secret` an admin token (the configured api_token); idempotent."""
-        if secret and await self.store.find_token(secret) is None:
-            await self.store.add_token(self._free_name(name, await self.list()), "admin", secret)
+    async def configure_admin(self, secret: str) -> None:
+        """At start: the configured admin token is `secret` (none if empty), and only it."""
+        for token in await self.store.list_tokens():
+            if _EARLIER_CONFIGURED.fullmatch(token.name) and token.role == "admin":
+                await self.store.delete_token(token.name)
+                log.warning("revoked token %r, an earlier value of ACD_API_TOKEN", token.name)
+        if secret:
+            await self.store.add_token(CONFIGURED_NAME, "admin", secret, chosen=True)
+        elif await self.store.delete_token(CONFIGURED_NAME):
+            log.warning("api_token / ACD_API_TOKEN is not set: revoked the stored one")
+
+    async def revoke_orphans(self) -> tuple[str, ...]:
+        """At start: revoke the tokens of agents that no longer exist (kept by versions that
+        did not revoke them with the agent); the names revoked."""
+        revoked: tuple[str, ...] = ()
+        for token in await self.store.list_tokens():
+            if token.agent_id is not None and self.directory.get(token.agent_id) is None:
+                await self.store.delete_token(token.name)
+                revoked += (token.name,)
+        if revoked:
+            log.warning(
+                "revoked %d token(s) of agents that no longer exist: %s",
+                len(revoked),
+                ", ".join(sorted(revoked)),
+            )
+        return revoked
 
     async def issue(self, document: Any) -> IssuedToken:
         request = validated(TokenInput, document, "token")
@@ -61,6 +97,11 @@ class TokenService:
                 )
         elif agent_id is not None:
             raise Invalid("only agent tokens name an agent", field="token.agent_id")
+        if name == CONFIGURED_NAME or _EARLIER_CONFIGURED.fullmatch(name):
+            raise Conflict(
+                f"{name!r} is reserved for the configured token (api_token, ACD_API_TOKEN)",
+                code="token_exists",
+            )
         if any(p.name == name for p in await self.list()):
             raise Conflict(f"a token named {name!r} exists", code="token_exists")
         secret = secrets.token_urlsafe(32)
@@ -70,15 +111,6 @@ class TokenService:
     async def revoke(self, name: str) -> None:
         if not await self.store.delete_token(name):
             raise NotFound(f"no token named {name!r}", code="unknown_token_name")
-
-    @staticmethod
-    def _free_name(name: str, existing: Sequence[Principal]) -> str:
-        taken = {p.name for p in existing}
-        candidate, n = name, 1
-        while candidate in taken:
-            n += 1
-            candidate = f"{name}-{n}"
-        return candidate
 
 
 def _by_name(principal: Principal) -> str:

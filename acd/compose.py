@@ -128,11 +128,15 @@ async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time
         # Closers run in reverse: the last agent states are written after the engine stops.
         closers.append(agent_states.close)
         engine.add_listener(agent_states)
-        hub = EventHub()
+        hub = EventHub(
+            max_streams=settings.http.max_event_streams,
+            max_per_owner=settings.http.max_event_streams_per_token,
+        )
         engine.add_listener(hub)
 
         tokens = TokenService(database.config, directory)
-        await tokens.ensure_admin(settings.api_token)
+        await tokens.configure_admin(settings.api_token)
+        await tokens.revoke_orphans()
         services = ApiServices(
             queues=QueueService(engine, database.config),
             agents=AgentService(engine, directory, database.config),

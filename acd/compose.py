@@ -29,6 +29,7 @@ from acd.config import Settings
 from acd.controller import Controller, ControllerNotes
 from acd.controller.adoption import PendingCallback
 from acd.controller.calls import CallTracker
+from acd.controller.live_channels import LiveChannelCheck
 from acd.controller.snapshot import parse_skills
 from acd.engine import Engine
 from acd.observe.dispatch import DispatchLatency
@@ -346,9 +347,21 @@ async def start_asterisk_side(
     predecessors are back in their places."""
     controller = Controller(settings.ami, engine, directory, notes)
     entry = EntryService(
-        engine, controller.tracker, controller.flow, controller.handle_times, notes
+        engine,
+        controller.tracker,
+        controller.flow,
+        controller.handle_times,
+        notes,
+        settings.dial.rules(),
     )
-    agi = FastAgiServer(AgiRoutes(entry, agents).routes(), settings.agi.host, settings.agi.port)
+    # Only Asterisk drives the controller: the dialplan's key and a live channel (agi/server.py).
+    agi = FastAgiServer(
+        AgiRoutes(entry, agents).routes(),
+        settings.agi.host,
+        settings.agi.port,
+        secret=settings.agi.resolved_secret(),
+        check=LiveChannelCheck(controller.flow.channels, controller.ami),
+    )
     controller.adopt_callbacks(callbacks)
     for step in before_ready:
         controller.before_ready(_awaitable(step))

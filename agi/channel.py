@@ -12,6 +12,9 @@ log = logging.getLogger(__name__)
 _CHANNEL_SUFFIX = re.compile(r"-[0-9a-fA-F]+(;\d)?$")
 #: Values MSet takes as they are (no comma, quote, backslash, space or `$`).
 _PLAIN = re.compile(r"[A-Za-z0-9_.@/:;+*#-]*\Z")
+#: An AGI command is one line: a CR or LF in it would start a second command (`EXEC AGI
+#: /bin/sh`), a NUL cut it short.
+_LINE_BREAKING = re.compile(r"[\r\n\x00]")
 
 
 class AgiRequest(Protocol):
@@ -22,6 +25,10 @@ class AgiRequest(Protocol):
 
 class AgiHangupError(Exception):
     """The channel hung up while the route was talking to it."""
+
+
+class AgiCommandError(ValueError):
+    """A command the writer refuses to send (a CR, LF or NUL in it): never reaches Asterisk."""
 
 
 class AgiChannel:
@@ -41,6 +48,10 @@ class AgiChannel:
         return self.headers.get(f"agi_arg_{n}", "")
 
     async def _command(self, command: str) -> dict[str, Any]:
+        # The last line of defence: whatever let such a value through, it stays one command.
+        if _LINE_BREAKING.search(command):
+            log.error("AGI command with a line break refused on %s: %r", self.name, command)
+            raise AgiCommandError(f"CR, LF or NUL in an AGI command: {command!r}")
         result = await self.request.send_command(command)
         if result.get("error") in ("AGIResultHangup", "AGIDeadChannelError"):
             raise AgiHangupError(command)

@@ -3,6 +3,8 @@ use case of the service layer and answers with channel variables; none of them d
 
 Routes are `async def` (the only kind panoramisk 1.4 can run on Python 3.11) and never raise to
 the server: a failure sets ACD_RESULT=error (enter) or ACD_FEATURE_RESULT=<code> (feature codes).
+A route runs only for a request the server accepted (the key, a live channel: agi/server.py);
+what it reads from the channel is validated by the service (`EntryService.read`).
 
     enter            (arg 1: queue; args 2-6: lengths of ACD_PRIORITY, ACD_SKILLS,
                      ACD_CALLER_DATA, ACD_ENTERED_AT, ACD_CALL_ID) register the call:
@@ -19,49 +21,15 @@ the server: a failure sets ACD_RESULT=error (enter) or ACD_FEATURE_RESULT=<code>
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Callable
 
 from acd.errors import DomainError
-from acd.router.model import MAX_LEVEL, MIN_LEVEL
 from acd.service.agents import AgentService
-from acd.service.entry import Entry, EntryService
+from acd.service.entry import Entry, EntryService, EntryText
 from agi.channel import AgiChannel, AgiHangupError, AgiRequest, contact_of
 from agi.server import Route
 
 log = logging.getLogger(__name__)
-
-
-class SkillsError(ValueError):
-    pass
-
-
-def parse_skills(text: str) -> dict[str, int]:
-    """ACD_SKILLS: `skill:minlevel,skill:minlevel` (a bare `skill` means level 1)."""
-    skills: dict[str, int] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, _, level = item.partition(":")
-        name = name.strip()
-        if not name:
-            raise SkillsError(f"empty skill name in {text!r}")
-        try:
-            value = int(level) if level.strip() else 1
-        except ValueError:
-            raise SkillsError(f"level of {name!r} is not an integer in {text!r}") from None
-        if not MIN_LEVEL <= value <= MAX_LEVEL:
-            raise SkillsError(f"level of {name!r} must be {MIN_LEVEL}..{MAX_LEVEL} in {text!r}")
-        skills[name] = max(value, skills.get(name, 0))
-    return skills
-
-
-def parse_epoch(text: str) -> float | None:
-    """Epoch seconds as the dialplan writes them (`1796159058.095`); None if not a finite
-    number (whether it is a plausible entry time is the entry service's rule)."""
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 class AgiRoutes:
@@ -97,45 +65,18 @@ class AgiRoutes:
                 log.info("could not set ACD_RESULT on %s", channel.name)
 
     async def _read_entry(self, channel: AgiChannel) -> Entry:
-        queue = channel.arg(1) or channel.headers.get("agi_extension", "")
-        priority_text = (await _entry_variable(channel, 2, "ACD_PRIORITY")).strip()
-        skills_text = await _entry_variable(channel, 3, "ACD_SKILLS")
-        caller_data = await _entry_variable(channel, 4, "ACD_CALLER_DATA")
-        # A dialplan older than these two arguments never sets the variables: not read then.
-        entered_text = (await _entry_variable(channel, 5, "ACD_ENTERED_AT", False)).strip()
-        call_id = (await _entry_variable(channel, 6, "ACD_CALL_ID", False)).strip()
-        priority: int | None = None
-        if priority_text:
-            try:
-                priority = int(priority_text)
-            except ValueError:
-                log.warning(
-                    "%s: ACD_PRIORITY %r is not an integer; queue default used",
-                    channel.name,
-                    priority_text,
-                )
-        try:
-            skills = parse_skills(skills_text)
-        except SkillsError as exc:
-            log.warning("%s: ACD_SKILLS ignored: %s", channel.name, exc)
-            skills = {}
-        entered_at = parse_epoch(entered_text)
-        if entered_text and entered_at is None:
-            log.warning(
-                "%s: ACD_ENTERED_AT %r is not a number; the call enters now",
-                channel.name,
-                entered_text,
-            )
-        return Entry(
+        # A dialplan older than the last two arguments never sets them: not read then.
+        text = EntryText(
             channel.uniqueid,
             channel.name,
-            queue,
-            priority,
-            skills,
-            caller_data,
-            entered_at=entered_at,
-            call_id=call_id or None,
+            queue=channel.arg(1) or channel.headers.get("agi_extension", ""),
+            priority=await _entry_variable(channel, 2, "ACD_PRIORITY"),
+            skills=await _entry_variable(channel, 3, "ACD_SKILLS"),
+            caller_data=await _entry_variable(channel, 4, "ACD_CALLER_DATA"),
+            entered_at=await _entry_variable(channel, 5, "ACD_ENTERED_AT", False),
+            call_id=await _entry_variable(channel, 6, "ACD_CALL_ID", False),
         )
+        return self.entry.read(text)
 
     # --- while waiting --------------------------------------------------------------------------
 
@@ -158,11 +99,9 @@ class AgiRoutes:
     async def callback(self, request: AgiRequest) -> None:
         channel = AgiChannel(request)
         try:
-            dial = (await channel.get("ACD_CALLBACK_TO")).strip()
-            if not dial:
-                number = (await channel.get("CALLERID(num)")).strip()
-                dial = f"PJSIP/{number}" if number else ""
-            accepted = self.entry.request_callback(channel.uniqueid, dial)
+            callback_to = await channel.get("ACD_CALLBACK_TO")
+            number = "" if callback_to.strip() else await channel.get("CALLERID(num)")
+            accepted = self.entry.request_callback(channel.uniqueid, callback_to, number)
             await channel.set("ACD_CALLBACK_ACCEPTED", "1" if accepted else "0")
         except AgiHangupError:
             pass

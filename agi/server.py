@@ -1,29 +1,71 @@
-"""The FastAGI listener: one connection per AGI() call in the dialplan."""
+"""The FastAGI listener: one connection per AGI() call in the dialplan.
+
+Only Asterisk drives the controller. Before any route runs, a request must pass two checks:
+
+- **the key**: the controller asks the connecting side for `GLOBAL(ACD_AGI_KEY)` (one `GET
+  VARIABLE`), which the real dialplan holds (extensions.conf `[globals]`, rendered from the
+  instance's `secrets/agi.secret`), and compares it with its own `[agi]` secret in constant
+  time. Asked for rather than passed in the AGI URL or arguments: res_agi logs the whole URL
+  when a connection fails (the dialplan retries every few seconds while the controller is
+  down), and the arguments appear in Status listings, CDRs and verbose logs;
+- **the channel**: `agi_uniqueid` and `agi_channel` must be a live channel as AMI reported it
+  (`check`, acd.controller.live_channels).
+
+A request that fails either is logged and its connection closed without an answer: to the
+dialplan it looks like no controller (AGISTATUS=SUCCESS but nothing set), so a real caller on
+a misconfigured key keeps waiting in the no-controller loop instead of being sent away.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 from panoramisk.fast_agi import Request
 
-from agi.channel import AgiRequest
+from agi.channel import AgiChannel, AgiRequest
 
 log = logging.getLogger(__name__)
 
 #: Seconds Asterisk gets to send the AGI environment after connecting.
 HEADER_TIMEOUT = 10.0
+#: Seconds the connecting side gets to answer the key request.
+KEY_TIMEOUT = 5.0
+#: What the controller asks for: the global, never a channel variable that could shadow it.
+KEY_VARIABLE = "GLOBAL(ACD_AGI_KEY)"
 
 Route = Callable[[AgiRequest], Awaitable[None]]
 
 
+class LiveCheck(Protocol):
+    async def is_live(self, uniqueid: str, channel: str) -> bool:
+        """Whether Asterisk has this channel (uniqueid and name) live."""
+        ...
+
+
 class FastAgiServer:
-    def __init__(self, routes: Mapping[str, Route], host: str, port: int) -> None:
+    def __init__(
+        self,
+        routes: Mapping[str, Route],
+        host: str,
+        port: int,
+        *,
+        secret: str,
+        check: LiveCheck,
+    ) -> None:
+        if not secret:
+            raise ValueError("the FastAGI server needs the key the dialplan passes")
         self.routes = routes
         self.host = host
         self.port = port
+        self._secret = secret.encode()
+        self.check = check
+        #: Requests refused by the key or the live-channel check.
+        self.refused = 0
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -64,11 +106,39 @@ class FastAgiServer:
             script = headers.get("agi_network_script", "")
             route = self.routes.get(script)
             if route is None:
-                log.warning("FastAGI request for unknown route %r", script)
+                log.warning("FastAGI request for unknown route %r", script[:80])
+                return
+            request = Request(None, headers, reader, writer)
+            refusal = await self._refusal(request)
+            if refusal is not None:
+                self.refused += 1
+                log.warning(
+                    "FastAGI %r refused for %r (uniqueid %r): %s",
+                    script,
+                    headers.get("agi_channel", "")[:80],
+                    headers.get("agi_uniqueid", "")[:80],
+                    refusal,
+                )
                 return
             try:
-                await route(Request(None, headers, reader, writer))
+                await route(request)
             except Exception:
                 log.exception("FastAGI route %r failed", script)
         finally:
             writer.close()
+
+    async def _refusal(self, request: AgiRequest) -> str | None:
+        """Why this request is not Asterisk's, or None (see the module docstring)."""
+        channel = AgiChannel(request)
+        try:
+            async with asyncio.timeout(KEY_TIMEOUT):
+                key = await channel.get(KEY_VARIABLE)
+        except TimeoutError:
+            return "no answer to the key request"
+        except Exception as exc:  # hung up, connection reset, garbage: not Asterisk's answer
+            return f"no key ({type(exc).__name__})"
+        if not hmac.compare_digest(key.encode(), self._secret):
+            return "wrong key" if key else "no key"
+        if not await self.check.is_live(channel.uniqueid, channel.name):
+            return "not a live channel"
+        return None

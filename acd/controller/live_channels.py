@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 MAX_LIVE_CHANNELS = 200_000
 #: What Asterisk's channel names and uniqueids look like here: printable, no space, bounded.
 #: Anything else is refused before it reaches an AMI header or a log line.
-_UNIQUEID = re.compile(r"[A-Za-z0-9_.-]{1,150}")
+_UNIQUEID = re.compile(r"[A-Za-z0-9_.;-]{1,150}")
 _CHANNEL = re.compile(r"[!-~]{1,200}")
 #: Seconds the AMI fallback may take before the request is refused.
 FALLBACK_TIMEOUT = 2.0

@@ -12,6 +12,12 @@ ACD_ENTERED_AT, the moment it really arrived) and `Entry.call_id` (its ACD_CALL_
 registered with that id and that entry time (`CallArrived.entered_at`), so its place and its
 time in queue include the wait without a controller; an implausible time is ignored with a
 warning (`entry_time`).
+
+Everything read from a channel is bounded and validated like an API body (`read`, with the
+rules of acd.config.channel_input): a value outside them is ignored with a warning and the
+caller still enters. A callback goes only to a dial string the dial rules allow: the dialplan's
+ACD_CALLBACK_TO through `DialRules.check_dial`, the caller's own number only through
+`DialRules.callback_dial` (a phone number); anything else is refused with a log line.
 """
 
 from __future__ import annotations
@@ -20,8 +26,11 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from acd.config import channel_input
+from acd.config.channel_input import ChannelInputError
+from acd.config.dialstrings import DEFAULT_RULES, DialRules, DialStringError
 from acd.controller.calls import (
     CallTracker,
     Deliver,
@@ -38,14 +47,14 @@ from acd.router.model import AgentState, frozen_skills, satisfies
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 #: Seconds an entry time from the channel may lie ahead of the controller's clock (Asterisk
 #: and the controller read different clocks, usually the same host's); within that it is now.
 MAX_CLOCK_SKEW = 5.0
 #: An entry time older than this is not a caller who waited for a controller but a wrong
 #: value (a day: longer than any outage a caller sits through).
 MAX_ENTRY_AGE = 86_400.0
-#: Longest call id kept from the channel (the stored records' call_id column holds 150).
-MAX_CALL_ID_LENGTH = 128
 
 SendVariables = Callable[[Mapping[str, str]], Awaitable[None]]
 """Set these channel variables on the caller's channel (the AGI edge does the I/O)."""
@@ -82,6 +91,20 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryText:
+    """The entry as the channel wrote it: unchecked text (see `EntryService.read`)."""
+
+    uniqueid: str
+    channel: str
+    queue: str
+    priority: str = ""
+    skills: str = ""
+    caller_data: str = ""
+    entered_at: str = ""
+    call_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Announcement:
     position: int
     expected_wait: int  # seconds
@@ -99,17 +122,54 @@ class EntryService:
         hangups: HangupLog,
         handle_times: HandleTimes,
         notes: CallNotes | None = None,
+        dial_rules: DialRules = DEFAULT_RULES,
     ) -> None:
         self.engine = engine
         self.tracker = tracker
         self.hangups = hangups
         self.handle_times = handle_times
         self.notes = notes
+        self.dial_rules = dial_rules
+
+    # --- reading the channel --------------------------------------------------------------------
+
+    def read(self, text: EntryText) -> Entry:
+        """The entry, each value checked on its own (acd.config.channel_input); a bad one is
+        ignored with a warning. A queue name outside the rules leaves the queue empty: the
+        caller is sent away as for an unknown queue."""
+
+        def checked(read: Callable[[str], _T], value: str, default: _T) -> _T:
+            try:
+                return read(value)
+            except ChannelInputError as exc:
+                log.warning("%s: %s; ignored", _shown(text.channel), exc)
+                return default
+
+        caller_data = checked(channel_input.caller_data, text.caller_data, "")
+        if len(text.caller_data) > len(caller_data) and caller_data:
+            log.warning(
+                "%s: ACD_CALLER_DATA cut to %d characters",
+                _shown(text.channel),
+                channel_input.MAX_CALLER_DATA_LENGTH,
+            )
+        return Entry(
+            text.uniqueid,
+            text.channel,
+            checked(channel_input.queue_name, text.queue, ""),
+            checked(channel_input.priority, text.priority, None),
+            checked(channel_input.skills, text.skills, {}),
+            caller_data,
+            entered_at=checked(channel_input.epoch, text.entered_at, None),
+            call_id=checked(channel_input.call_id, text.call_id, None),
+        )
 
     # --- enter ----------------------------------------------------------------------------------
 
     async def enter(self, entry: Entry, send: SendVariables) -> None:
         """Register the call and hand the dialplan what it needs; raises what `send` raises."""
+        if not entry.queue:
+            await send({"ACD_RESULT": "unknown_queue", "ACD_AGENT": ""})
+            return
         known = self._known(entry)
         if known is not None:
             # This channel's call is tracked already (an earlier enter registered it but its
@@ -259,10 +319,31 @@ class EntryService:
         wait = self.handle_times.expected_wait(call.queue, position, wrap_up, serving)
         return Announcement(position, wait)
 
-    def request_callback(self, uniqueid: str, dial: str) -> bool:
-        """The caller on this channel asks to be called back at `dial`; True if accepted."""
+    def callback_dial(self, callback_to: str, caller_number: str) -> str | None:
+        """Where a callback would go: the dialplan's ACD_CALLBACK_TO if the dial rules allow
+        it, else (none set) the caller's own number if it is a phone number; None: nowhere."""
+        callback_to, caller_number = callback_to.strip(), caller_number.strip()
+        if callback_to:
+            try:
+                return self.dial_rules.check_dial(callback_to)
+            except DialStringError as exc:
+                log.warning("callback to ACD_CALLBACK_TO refused: %s", exc)
+                return None
+        dial = self.dial_rules.callback_dial(caller_number)
+        if dial is None and caller_number:
+            log.warning(
+                "callback refused: caller number %s is not a phone number", _shown(caller_number)
+            )
+        return dial
+
+    def request_callback(self, uniqueid: str, callback_to: str, caller_number: str = "") -> bool:
+        """The caller on this channel asks to be called back (see `callback_dial`); True if
+        accepted."""
         call = self.tracker.by_caller_leg(uniqueid)
-        if call is None or call.phase is not Phase.WAITING or not dial:
+        if call is None or call.phase is not Phase.WAITING:
+            return False
+        dial = self.callback_dial(callback_to, caller_number)
+        if dial is None:
             return False
         config = self.engine.router.queue(call.queue)
         if config is None or not config.callback:
@@ -277,13 +358,15 @@ class EntryService:
 
 
 def _usable_call_id(text: str | None) -> str | None:
-    """A call id from the channel, if it can be one: printable, no spaces, not too long."""
-    if not text:
+    """A call id from the channel, if it can be one (channel_input's rules)."""
+    try:
+        return channel_input.call_id(text or "")
+    except ChannelInputError:
         return None
-    text = text.strip()
-    if not text or len(text) > MAX_CALL_ID_LENGTH or not text.isprintable() or " " in text:
-        return None
-    return text
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 80 else text[:80] + "…")
 
 
 def _safely(note: Callable[[], None]) -> None:

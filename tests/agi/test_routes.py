@@ -87,6 +87,11 @@ class Rig:
         return self.controller.flow
 
 
+class AlwaysLive:
+    async def is_live(self, uniqueid: str, channel: str) -> bool:
+        return True
+
+
 @pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
     engine = Engine(Router())
@@ -100,7 +105,8 @@ async def rig() -> AsyncIterator[Rig]:
     directory.put(AgentSeed("1001", contact="PJSIP/1001"))
     await engine.submit(lambda now: AgentUpserted(now, "1001"))
     try:
-        yield Rig(controller, routes, FastAgiServer(routes.routes(), "127.0.0.1", 0))
+        server = FastAgiServer(routes.routes(), "127.0.0.1", 0, secret="k", check=AlwaysLive())
+        yield Rig(controller, routes, server)
     finally:
         await engine.stop()
 

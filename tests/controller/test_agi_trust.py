@@ -1,0 +1,114 @@
+"""FastAGI trust on the real Asterisk: the real dialplan passes the instance's key and its
+channels pass the live-channel check; a controller with another key serves nobody (the
+caller keeps waiting in the no-controller loop); a local process with the key still cannot
+speak for a channel Asterisk does not have; the key is in no log Asterisk writes."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+
+from acd.asterisk.testing import RunningAsterisk
+from acd.controller.live_channels import LiveChannelCheck, LiveChannels
+from acd.router.events import CallArrived
+from agi.server import KEY_VARIABLE
+
+from .harness import Acd
+
+
+def _server_check(acd: Acd) -> LiveChannelCheck:
+    assert acd.side is not None
+    check = acd.side.agi.check
+    assert isinstance(check, LiveChannelCheck)
+    return check
+
+
+async def test_the_real_dialplan_passes_the_key_and_its_channels_are_live(
+    acd: Acd, asterisk: RunningAsterisk
+) -> None:
+    await acd.queue("support")
+    await acd.agent("2001")
+    callers = [await acd.call("support", talk=0.5) for _ in range(5)]
+    assert acd.side is not None
+    assert acd.side.agi.refused == 0
+    arrived = {e.call_id for e in acd.steps.events(CallArrived)}
+    assert arrived == {c.call_id for c in callers}  # each entered through the checks
+    check = _server_check(acd)
+    print(f"live-channel fallbacks (Getvar): {check.fallbacks} of {len(callers)} enters")
+    for log in (asterisk.instance.messages_log, asterisk.instance.queue_log):
+        if log.exists():
+            assert asterisk.agi_secret not in log.read_text(errors="replace")
+
+
+async def test_the_live_check_costs_a_lookup_or_one_ami_round_trip(acd: Acd) -> None:
+    await acd.queue("support")
+    caller = await acd.call("support")
+    name = await acd.channel_of(caller.call_id)
+    check = _server_check(acd)
+    assert await check.is_live(caller.call_id, name)
+    assert not await check.is_live(caller.call_id, name + "x")
+    assert not await check.is_live(caller.call_id + "9", name)
+    rounds = 50
+    started = time.perf_counter()
+    for _ in range(rounds):
+        assert await check.is_live(caller.call_id, name)
+    hit = (time.perf_counter() - started) / rounds
+    # Not seen by the registry: the AMI answers from the channel itself.
+    cold = LiveChannelCheck(LiveChannels(), check.ami)
+    started = time.perf_counter()
+    for _ in range(rounds):
+        assert await cold.is_live(caller.call_id, name)
+    miss = (time.perf_counter() - started) / rounds
+    assert cold.fallbacks == rounds
+    assert not await cold.is_live("1.1", name)
+    print(f"live check: registry {hit * 1e6:.1f} µs, AMI Getvar fallback {miss * 1e3:.2f} ms")
+
+
+async def test_a_controller_with_another_key_serves_no_caller(asterisk: RunningAsterisk) -> None:
+    acd = Acd(asterisk)
+    acd.settings = dataclasses.replace(
+        acd.settings, agi=dataclasses.replace(acd.settings.agi, secret="not-the-dialplan-s-key")
+    )
+    await acd.start()
+    try:
+        await acd.queue("support")
+        caller = await acd.call("support", wait_entered=False)
+        assert acd.side is not None
+        # Refused = no answer: the caller waits in the no-controller loop, not sent away.
+        retry = await acd.entry_variable(caller.call_id, "ACD_RETRY", within=10)
+        assert retry == "acd-queue,s,enter"
+        assert acd.side.agi.refused >= 1
+        assert not [e for e in acd.steps.events(CallArrived) if e.call_id == caller.call_id]
+    finally:
+        await acd.stop()
+
+
+async def test_with_the_key_a_local_process_cannot_speak_for_another_channel(
+    acd: Acd, asterisk: RunningAsterisk
+) -> None:
+    """It knows the key (it read the file) and a live caller's channel name, but not its
+    uniqueid, or it names a channel that does not exist: nothing runs."""
+    await acd.queue("support", callback=True)
+    caller = await acd.call("support")
+    name = await acd.channel_of(caller.call_id)
+    assert acd.side is not None
+    refused = acd.side.agi.refused
+    for channel, uniqueid in ((name, "1.99"), ("PJSIP/1001-000000ff", caller.call_id)):
+        reader, writer = await asyncio.open_connection(asterisk.agi_host, asterisk.agi_port)
+        env = (
+            "agi_network: yes\nagi_network_script: callback\n"
+            f"agi_channel: {channel}\nagi_uniqueid: {uniqueid}\n\n"
+        )
+        writer.write(env.encode())
+        lines: list[str] = []
+        while line := await asyncio.wait_for(reader.readline(), 5):
+            lines.append(line.decode())
+            answer = f"200 result=1 ({asterisk.agi_secret})" if KEY_VARIABLE in lines[-1] else ""
+            writer.write(((answer or "200 result=1 (PJSIP/trunk/900)") + "\n").encode())
+        writer.close()
+        assert lines == [f"GET VARIABLE {KEY_VARIABLE}\n"]
+    assert acd.side.agi.refused == refused + 2
+    call = acd.controller.tracker.get(caller.call_id) if acd.controller else None
+    assert call is not None
+    assert call.callback_to is None

@@ -23,7 +23,9 @@ from acd.controller.facts import event_filters
 
 pytestmark = pytest.mark.asterisk
 
-INJECTED = "\r\nAction: UserEvent\r\nUserEvent: injected"
+#: An empty line ends the action: what follows is a second one. (With a single CRLF the
+#: lines join the same action; Asterisk reads its first `Action:` header and ignores the rest.)
+INJECTED = "\r\n\r\nAction: UserEvent\r\nUserEvent: injected"
 SIM_AGENT = "Local/2003@acd-sim-agent"
 
 
@@ -171,7 +173,7 @@ async def _injected_seen(observer: AmiSession) -> bool:
     async with asyncio.timeout(10):
         while True:
             event = await observer.events.get()
-            if event.event == "UserEvent" and event.get("UserEvent") == "injected":
+            if event.event == "UserEvent" and str(event.get("UserEvent")).startswith("injected"):
                 return True
             if event.event == "UserEvent" and event.get("UserEvent") == sentinel:
                 return False

@@ -5,12 +5,17 @@ SIGTERM (or SIGINT) is graceful: the HTTP API and the FastAGI server stop taking
 the engine stops deciding, the AMI link closes without hanging up or moving anyone, and the
 records, the queue_log and the agent states still buffered are written. Asterisk keeps every
 caller (waiting callers hear their music, connected ones keep talking) and the next start
-adopts them. A controller that cannot become ready (the FastAGI port is taken) exits 1."""
+adopts them. A controller that cannot become ready (the FastAGI port is taken) exits 1.
+
+It refuses to start (exit 2) when the HTTP API would serve a weak admin token beyond this
+host: the demo token or any configured token shorter than 32 characters on a non-loopback
+`[http] host`. On loopback (`make run`) the demo token keeps working."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 import signal
 import sys
@@ -24,10 +29,54 @@ from acd.config import ConfigError, Settings, load_settings
 
 log = logging.getLogger("acd.serve")
 
+#: acd.example.toml's token, for `make run` on a laptop.
+DEMO_TOKEN = "demo-admin-token"
+MIN_EXPOSED_TOKEN_LENGTH = 32
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost; anything else (a name, "", 0.0.0.0) may be reachable."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(settings: Settings) -> None:
+    """ConfigError if the admin token is too weak for the address the API listens on."""
+    token, host = settings.api_token, settings.http.host
+    if not token or is_loopback(host):
+        return
+    if token == DEMO_TOKEN:
+        weakness = f"is the demo token {DEMO_TOKEN!r}"
+    elif len(token) < MIN_EXPOSED_TOKEN_LENGTH:
+        weakness = f"has {len(token)} characters, fewer than {MIN_EXPOSED_TOKEN_LENGTH}"
+    else:
+        return
+    raise ConfigError(
+        "api_token",
+        f"the admin token (api_token or ACD_API_TOKEN) {weakness}, and the API would listen "
+        f"on {host!r} ([http] host / ACD_HTTP_HOST), not a loopback address. Set "
+        f"ACD_API_TOKEN to a random secret of at least {MIN_EXPOSED_TOKEN_LENGTH} characters "
+        "(python3 -c 'import secrets; print(secrets.token_urlsafe(32))') or listen on "
+        "127.0.0.1",
+    )
+
+
+def http_runner(app: web.Application, settings: Settings) -> web.AppRunner:
+    """aiohttp's keep-alive timer also runs while a connection has sent only part of a
+    request head (from the connection or the previous response on): as `header_timeout` it
+    bounds how long a slow head holds a connection. It does not run during a handler (an
+    event stream stays open)."""
+    return web.AppRunner(app, access_log=None, keepalive_timeout=settings.http.header_timeout)
+
 
 async def serve(settings: Settings) -> int:
+    check_exposure(settings)
     assembly = await assemble(settings)
-    runner = web.AppRunner(assembly.app, access_log=None)
+    runner = http_runner(assembly.app, settings)
     status = 0
     try:
         controller = await start_controller(assembly)
@@ -81,6 +130,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
+        check_exposure(settings)
     except (ConfigError, OSError) as exc:
         print(f"acd serve: {exc}", file=sys.stderr)
         return 2

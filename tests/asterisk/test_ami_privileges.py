@@ -23,9 +23,10 @@ from acd.controller.facts import event_filters
 
 pytestmark = pytest.mark.asterisk
 
-#: An empty line ends the action: what follows is a second one. (With a single CRLF the
-#: lines join the same action; Asterisk reads its first `Action:` header and ignores the rest.)
-INJECTED = "\r\n\r\nAction: UserEvent\r\nUserEvent: injected"
+#: An empty line ends the action: what follows is a second one (with a single CRLF the lines
+#: join the same action; Asterisk reads its first `Action:` header and ignores the rest). The
+#: second action is one the controller's account may send: a global Setvar.
+INJECTED = "\r\n\r\nAction: Setvar\r\nVariable: ACD_INJECTED\r\nValue: injected"
 SIM_AGENT = "Local/2003@acd-sim-agent"
 
 
@@ -88,8 +89,21 @@ async def test_the_controller_account_may_not_originate_to_the_system_applicatio
 async def test_the_controller_account_has_no_system_class_but_its_actions_work(
     asterisk: RunningAsterisk,
 ) -> None:
-    """Every action the controller sends, with the classes it has now."""
-    async with session(asterisk, as_controller=True) as ami:
+    """Every action the controller sends, with the classes it has now (`read = system,call`:
+    list replies are answers, not events, and need no read class)."""
+    async with (
+        session(asterisk, as_controller=False) as observer,
+        session(asterisk, as_controller=True) as ami,
+    ):
+        await observer.action(
+            Action="Originate",
+            Channel="Local/2001@acd-sim-agent",
+            Application="Wait",
+            Data="2",
+            Variable="ACD_SIM_TALK=2",
+            Async="false",
+            Timeout="5000",
+        )
         ping = await ami.action(Action="Ping")
         status = await ami.manager.send_action({"Action": "Status"}, as_list=True)
         devices = await ami.manager.send_action({"Action": "DeviceStateList"}, as_list=True)
@@ -99,7 +113,11 @@ async def test_the_controller_account_has_no_system_class_but_its_actions_work(
         refused = await ami.action(Action="Filter", Operation="Add", Filter="^Event: Hangup")
     assert ping.success
     assert status[0].success
+    assert status[-1].event == "StatusComplete"
+    assert any("Local/2001@acd-sim-agent" in str(e.get("Channel")) for e in status[1:-1])
     assert devices[0].success
+    assert devices[-1].event == "DeviceStateListComplete"
+    assert len(devices) > 2, devices  # the PJSIP endpoints at least
     assert setvar.success
     assert getvar.get("Value") == "1"
     assert not refused.success
@@ -166,17 +184,12 @@ async def test_the_controller_session_gets_only_the_filtered_events_without_the_
 # --- the writer refuses CR/LF/NUL ---------------------------------------------------------------
 
 
-async def _injected_seen(observer: AmiSession) -> bool:
-    """True if Asterisk emitted the injected UserEvent before a sentinel sent afterwards."""
-    sentinel = f"sentinel-{uuid.uuid4().hex}"
-    await observer.action(Action="UserEvent", UserEvent=sentinel)
-    async with asyncio.timeout(10):
-        while True:
-            event = await observer.events.get()
-            if event.event == "UserEvent" and str(event.get("UserEvent")).startswith("injected"):
-                return True
-            if event.event == "UserEvent" and event.get("UserEvent") == sentinel:
-                return False
+async def _injected_seen(link: AmiLink, observer: AmiSession) -> bool:
+    """True if Asterisk carried out the injected Setvar. Asterisk runs one connection's
+    actions in order: once the link's next action is answered, an injected one has run."""
+    assert (await link.request({"Action": "Ping"})).success
+    reply = await observer.action(Action="Getvar", Variable="ACD_INJECTED")
+    return bool(reply.get("Value"))
 
 
 @pytest.mark.parametrize("where", ["setvar_value", "originate_variable", "header_name"])
@@ -187,6 +200,7 @@ async def test_a_cr_lf_in_a_value_never_puts_a_second_action_on_the_connection(
         session(asterisk, as_controller=False) as observer,
         controller_link(asterisk) as link,
     ):
+        await observer.action(Action="Setvar", Variable="ACD_INJECTED", Value="")
         error: Exception | None = None
         try:
             if where == "setvar_value":
@@ -207,9 +221,7 @@ async def test_a_cr_lf_in_a_value_never_puts_a_second_action_on_the_connection(
                 await link.request({"Action": "Ping", f"X{INJECTED}": "1"})
         except Exception as exc:  # the kind is asserted below, after what Asterisk received
             error = exc
-        assert not await _injected_seen(observer), "Asterisk received the injected action"
+        assert not await _injected_seen(link, observer), "Asterisk ran the injected action"
         assert isinstance(error, AmiUnsafeAction), error
         assert error.unsent
-        # The link is still usable: the refusal wrote nothing, so no half action is pending.
-        pong = await link.request({"Action": "Ping"})
-        assert pong.success
+        # The link went on (the Ping above): the refusal wrote nothing, no half action.

@@ -6,8 +6,8 @@ then calls the owner's `write(pause)`. A write that returns False has kept what 
 write (the database is unavailable); it is tried again after `pause`, which doubles up to
 30 s, and `flush()` waits until it succeeds (bound the wait with a timeout). Rows the
 database refuses are not a failed write: the owner sets them aside (`acd.storage.rejects`,
-`acd.storage.dead_letters`) so that they never hold back the others. Used by the call records' writer (`acd.observe.writer`) and the agent states'
-(`acd.recovery.agent_states`).
+`acd.storage.dead_letters`) so that they never hold back the others. Used by the call
+records' writer (`acd.observe.writer`) and the agent states' (`acd.recovery.agent_states`).
 """
 
 from __future__ import annotations

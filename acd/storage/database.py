@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from acd.storage.agent_state_store import AgentStateStore
 from acd.storage.config_store import ConfigStore
-from acd.storage.files import FILE_MODE, private_file, tighten
+from acd.storage.files import private_file, tighten
 from acd.storage.record_store import RecordStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -65,7 +65,7 @@ def _private_sqlite(path: Path) -> None:
     its -wal, -shm and -journal files the same mode; any of them found looser is tightened."""
     private_file(path)
     for suffix in SQLITE_SIBLINGS:
-        tighten(path.with_name(path.name + suffix), FILE_MODE)
+        tighten(path.with_name(path.name + suffix))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -1,6 +1,8 @@
 """Files that hold caller data (the SQLite database, the queue_log, the dead letters) are
-the controller's alone: created 0600 in a directory created 0700; one found with looser
-modes is tightened, and the change logged, when the controller opens it."""
+the controller's alone: created 0600 in a directory created 0700, whatever the umask. One
+found with looser modes is tightened when the controller opens it, and the change logged:
+others lose every permission and the group its write (0644 becomes 0640, 0755 0750), so a
+group an operator chose to let read the queue_log keeps reading it."""
 
 from __future__ import annotations
 
@@ -14,13 +16,15 @@ log = logging.getLogger(__name__)
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+#: What an existing file or directory may not keep: group write, anything for others.
+LOOSE = 0o027
 
 
 def private_dir(path: str | Path) -> Path:
     """Create `path` (and missing parents) 0700, or tighten it if it exists looser."""
     path = Path(path)
     path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    tighten(path, DIR_MODE)
+    tighten(path)
     return path
 
 
@@ -30,7 +34,7 @@ def private_file(path: str | Path) -> Path:
     if not path.parent.exists():
         path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
-    tighten(path, FILE_MODE)
+    tighten(path)
     return path
 
 
@@ -40,18 +44,18 @@ def open_private_append(path: str | Path) -> TextIO:
     return open(path, "a", encoding="utf-8")
 
 
-def tighten(path: Path, mode: int) -> bool:
-    """Remove the permission bits beyond `mode`, if any (logged). False: no such file."""
+def tighten(path: Path) -> bool:
+    """Remove the `LOOSE` permission bits, if set (logged). False: no such file."""
     try:
         current = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
         return False
-    if current & ~mode:
-        os.chmod(path, current & mode)
+    if current & LOOSE:
+        os.chmod(path, current & ~LOOSE)
         log.warning(
             "%s was open to others (mode %04o): tightened to %04o",
             path,
             current,
-            current & mode,
+            current & ~LOOSE,
         )
     return True

@@ -1,6 +1,7 @@
 """Files holding caller data are the controller's alone (issue #11): the SQLite database and
 its -wal/-shm files, the queue_log and the dead letters are created 0600 in a directory
-created 0700, whatever the umask; one found looser is tightened at start, and logged."""
+created 0700, whatever the umask; one found looser is tightened at start, and logged (others
+lose everything, the group its write: 0644 becomes 0640)."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ async def test_an_existing_world_readable_database_is_tightened(
     with caplog.at_level(logging.WARNING):
         again = Database(f"sqlite+aiosqlite:///{path}")
     try:
-        assert (oct(mode(path)), oct(mode(wal))) == ("0o600", "0o600")
+        assert (oct(mode(path)), oct(mode(wal))) == ("0o640", "0o640")
         assert sum("tightened" in r.getMessage() for r in caplog.records) == 2
     finally:
         await again.close()
@@ -89,7 +90,7 @@ def test_an_existing_world_readable_queue_log_is_tightened(
     with caplog.at_level(logging.WARNING):
         queue_log.write(["1|c|q|NONE|ENTERQUEUE|||1"])
     queue_log.close()
-    assert oct(mode(path)) == "0o600"
+    assert oct(mode(path)) == "0o640"
     assert len(path.read_text().splitlines()) == 2  # appended, not replaced
     assert any("tightened" in r.getMessage() for r in caplog.records)
 
@@ -108,7 +109,17 @@ def test_an_existing_var_dir_is_tightened(tmp_path: Path) -> None:
     from acd.storage.files import private_dir
 
     var = tmp_path / "var"
-    var.mkdir(mode=0o755)
-    os.chmod(var, 0o755)
+    var.mkdir(mode=0o777)
+    os.chmod(var, 0o777)
     private_dir(var)
-    assert oct(mode(var)) == "0o700"
+    assert oct(mode(var)) == "0o750"
+
+
+def test_a_group_readable_file_an_operator_chose_is_kept(tmp_path: Path) -> None:
+    from acd.storage.files import private_file
+
+    path = tmp_path / "queue_log"
+    path.write_text("")
+    os.chmod(path, 0o640)
+    private_file(path)
+    assert oct(mode(path)) == "0o640"

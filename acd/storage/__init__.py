@@ -1,6 +1,8 @@
 """Storage: configuration (queues, agents, hashed API tokens), records (calls, agent state
 intervals) and the durable agent states (`database.agent_states`, see `acd.recovery`) in
-SQLite (embedded default) or PostgreSQL, through SQLAlchemy's async engine.
+SQLite (embedded default) or PostgreSQL, through SQLAlchemy's async engine. Rows the database
+refuses are set aside in `<var_dir>/dead_letters.jsonl` (`rejects.py`, `dead_letters.py`);
+files holding caller data are created 0600 in a 0700 directory (`files.py`).
 
     database = Database(settings.storage.resolved_url())
     await database.migrate()            # Alembic, to the newest revision

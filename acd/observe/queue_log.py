@@ -4,6 +4,9 @@ Each line is `epoch|callid|queue|agent|event|data1|data2|…` with the data fiel
 documents. `callid` is the call id the controller gave the router (the caller channel's
 uniqueid), `agent` the agent id (NONE when no agent is involved), times are whole seconds
 like Asterisk writes them (durations are rounded, ring time in RINGNOANSWER is milliseconds).
+Every field is cleaned as the line is formatted (`clean_field`: a `|` becomes `/`, control
+characters, NUL and line breaks a space), so no value, a uniqueid or a pause reason from
+outside included, can add a field or a line.
 
     ENTERQUEUE       url|callerid|position        the call entered (also by overflow)
     CONNECT          holdtime|bridged uniqueid|ringtime   (bridged uniqueid left empty)

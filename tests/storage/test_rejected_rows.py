@@ -267,3 +267,31 @@ async def test_a_read_waits_a_bounded_time_for_a_database_down(
             assert await calls.get_call("a") is None
             await rig.writer.close()
     assert any("not yet written" in r.getMessage() for r in caplog.records)
+
+
+class _DriverError(Exception):
+    """What asyncpg's errors carry, as SQLAlchemy wraps them (`orig.sqlstate`)."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"SQLSTATE {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "refused"),
+    [
+        ("22000", True),  # data exception (asyncpg: argument out of range)
+        ("22001", True),  # string too long
+        ("22021", True),  # NUL / bad encoding
+        ("23505", True),  # unique violation
+        ("23514", True),  # check violation
+        ("08006", False),  # connection failure
+        ("57P01", False),  # admin shutdown
+        ("53100", False),  # disk full
+        ("40001", False),  # serialization failure
+        ("42P01", False),  # undefined table: the deployment, not the row
+    ],
+)
+def test_postgresql_errors_by_sqlstate(sqlstate: str, refused: bool) -> None:
+    error = sqlalchemy.exc.DBAPIError("INSERT", {}, _DriverError(sqlstate))
+    assert rejected(error) is refused

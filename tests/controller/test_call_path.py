@@ -329,4 +329,7 @@ async def test_the_controller_reads_only_the_events_it_uses(acd: Acd) -> None:
     allowed = {*USED_EVENTS, "OriginateResponse", "Shutdown"}
     assert seen
     assert set(seen) <= allowed, set(seen) - allowed
-    assert len(acd.ami_events.seen) > 2 * len(seen)
+    # What the probe's unfiltered session got and the controller's did not (a ratio would
+    # move with every event facts.py starts to read, e.g. Newchannel).
+    dropped = {m.get("Event") for m in acd.ami_events.seen} - set(seen)
+    assert {"Newstate", "BridgeEnter", "MusicOnHoldStart", "SoftHangupRequest"} <= dropped

@@ -19,11 +19,12 @@ from acd.controller import Controller
 from acd.controller.facts import ChannelCreated, ChannelHungUp
 from acd.controller.live_channels import LiveChannelCheck
 from acd.engine import Engine
-from acd.router.events import AgentLoggedIn, AgentUpserted, QueueUpserted
+from acd.router.events import AgentUpserted, QueueUpserted
 from acd.router.model import AgentState, QueueConfig
 from acd.router.router import Router
 from acd.service import AgentDirectory, AgentService
 from acd.service.entry import EntryService
+from agi.channel import AgiChannel, AgiCommandError, AgiRequest
 from agi.routes import AgiRoutes
 from agi.server import KEY_VARIABLE, FastAgiServer
 
@@ -219,16 +220,33 @@ async def test_a_caller_s_own_phone_number_is_called_back(rig: Rig) -> None:
     assert fake.variables["ACD_CALLBACK_ACCEPTED"] == "1"
 
 
-async def test_an_lf_in_a_value_never_becomes_a_second_agi_command(rig: Rig) -> None:
-    """An agent contact with an LF (the directory took it from somewhere unchecked) is handed
-    to the caller's channel: it must not reach Asterisk as `EXEC AGI /bin/sh`."""
-    rig.controller.directory.put(AgentSeed("1001", contact='PJSIP/1001"\nEXEC AGI /bin/sh,x\n'))
-    await rig.engine.submit(lambda now: AgentLoggedIn(now, "1001"))
-    rig.live("l1", CALLER)
-    fake = FakeAsterisk({KEY_VARIABLE: KEY})
-    await fake.request(rig.port, "enter", CALLER, "l1", "support", "0", "0", "0", "0", "0")
-    assert fake.lines, "the controller sent nothing"
-    commands = [line.split(" ", 2)[:2] for line in fake.lines]
-    assert all(
-        c in (["GET", "VARIABLE"], ["SET", "VARIABLE"], ["EXEC", "MSet"]) for c in commands
-    ), fake.lines
+async def test_an_lf_in_a_value_never_becomes_a_second_agi_command() -> None:
+    """Whatever let a value with an LF through (a contact, a destination), the AGI writer
+    refuses it: nothing of it reaches the wire, least of all `EXEC AGI /bin/sh`."""
+    refused: list[str] = []
+
+    async def route(request: AgiRequest) -> None:
+        channel = AgiChannel(request)
+        for value in ('PJSIP/1001"\nEXEC AGI /bin/sh,x', "a\rEXEC AGI /bin/sh", "a\x00b"):
+            try:
+                await channel.set_many({"ACD_AGENT_CONTACT": value, "ACD_AGENT": "1001"})
+            except AgiCommandError as exc:
+                refused.append(str(exc))
+        await channel.set("ACD_RESULT", "error")
+
+    server = FastAgiServer({"enter": route}, "127.0.0.1", 0, secret=KEY, check=_Always())
+    await server.start()
+    assert server._server is not None
+    port = server._server.sockets[0].getsockname()[1]
+    try:
+        fake = FakeAsterisk({KEY_VARIABLE: KEY})
+        await fake.request(port, "enter", CALLER, "l1")
+    finally:
+        await server.stop()
+    assert len(refused) == 3
+    assert fake.lines == [f"GET VARIABLE {KEY_VARIABLE}", 'SET VARIABLE ACD_RESULT "error"']
+
+
+class _Always:
+    async def is_live(self, uniqueid: str, channel: str) -> bool:
+        return True

@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from typing import Any
 
 from acd.asterisk.testing import RunningAsterisk
 from acd.controller.live_channels import LiveChannelCheck, LiveChannels
 from acd.router.events import CallArrived
-from agi.server import KEY_VARIABLE
+from agi.channel import AgiChannel, AgiCommandError
+from agi.server import KEY_VARIABLE, FastAgiServer
 
 from .harness import Acd
 
@@ -29,9 +31,23 @@ async def test_the_real_dialplan_passes_the_key_and_its_channels_are_live(
 ) -> None:
     await acd.queue("support")
     await acd.agent("2001")
-    callers = [await acd.call("support", talk=0.5) for _ in range(5)]
     assert acd.side is not None
-    assert acd.side.agi.refused == 0
+    server = acd.side.agi
+    checks = server._refusal
+    spent: list[float] = []
+
+    async def timed(request: Any) -> str | None:
+        started = time.perf_counter()
+        try:
+            return await checks(request)
+        finally:
+            spent.append(time.perf_counter() - started)
+
+    server._refusal = timed  # type: ignore[method-assign]
+    callers = [await acd.call("support", talk=0.5) for _ in range(5)]
+    assert server.refused == 0
+    assert len(spent) >= len(callers)
+    print(f"key + live check per request: median {sorted(spent)[len(spent) // 2] * 1e3:.2f} ms")
     arrived = {e.call_id for e in acd.steps.events(CallArrived)}
     assert arrived == {c.call_id for c in callers}  # each entered through the checks
     check = _server_check(acd)
@@ -112,3 +128,48 @@ async def test_with_the_key_a_local_process_cannot_speak_for_another_channel(
     call = acd.controller.tracker.get(caller.call_id) if acd.controller else None
     assert call is not None
     assert call.callback_to is None
+
+
+class _Always:
+    async def is_live(self, uniqueid: str, channel: str) -> bool:
+        return True
+
+
+async def test_an_lf_in_a_value_never_reaches_asterisk_as_a_second_command(
+    acd: Acd, asterisk: RunningAsterisk
+) -> None:
+    """Whatever let a value with an LF through, the AGI writer sends no second command: a
+    route setting `x\nEXEC Set GLOBAL(ACD_INJECTED)=1` on a real caller's channel leaves the
+    global unset (read back from Asterisk)."""
+    assert acd.side is not None
+    await acd.side.agi.stop()  # this test's own routes answer the dialplan's enter
+    tried: list[str] = []
+
+    async def enter(request: Any) -> None:
+        channel = AgiChannel(request)
+        try:
+            await channel.set("ACD_CALLER_NOTE", "x\nEXEC Set GLOBAL(ACD_INJECTED)=1")
+        except AgiCommandError as exc:
+            tried.append(str(exc))
+        await channel.set("ACD_RESULT", "error")
+
+    server = FastAgiServer(
+        {"enter": enter},
+        asterisk.agi_host,
+        asterisk.agi_port,
+        secret=asterisk.agi_secret,
+        check=_Always(),
+    )
+    await server.start()
+    try:
+        await acd.queue("support")
+        caller = await acd.call("support", wait_entered=False)
+        exited = await acd.ami_events.first(
+            lambda m: m.get("Event") == "Hangup" and m.get("Uniqueid") == caller.call_id
+        )
+        assert exited
+    finally:
+        await server.stop()
+    response = await acd.action(Action="Getvar", Variable="ACD_INJECTED")
+    assert response.get("Value", "") in ("", "(null)"), response
+    assert tried, "the route never ran"

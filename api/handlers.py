@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from acd.errors import Invalid
 from acd.service import LiveCall
+from acd.service.reports import MAX_INTERVAL, MIN_INTERVAL
 from api import views
 from api.auth import Permission, requires
-from api.bodies import parse_bool, parse_instant, read_json
+from api.bodies import parse_bool, parse_instant, parse_whole, read_json
 from api.context import SERVICES
 from api.events import stream
 from api.openapi import openapi_document
@@ -141,10 +141,8 @@ async def queue_reports(request: web.Request) -> web.Response:
     query = request.query
     start = parse_instant(query["from"], "from") if "from" in query else None
     end = parse_instant(query["to"], "to") if "to" in query else None
-    interval_text = query.get("interval", "900")
-    if not interval_text.isdigit() or len(interval_text) > 9:
-        raise Invalid("must be a whole number of seconds", field="interval")
-    report = await request.app[SERVICES].reports.queues(start, end, int(interval_text))
+    interval = parse_whole(query.get("interval", "900"), "interval", MIN_INTERVAL, MAX_INTERVAL)
+    report = await request.app[SERVICES].reports.queues(start, end, interval)
     return _json(report)
 
 

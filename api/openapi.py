@@ -21,6 +21,8 @@ from acd.config import ROLES
 from acd.config.dialstrings import DEFAULT_RULES, DialRules
 from acd.config.documents import DOCUMENTS, Skills, contact_pattern
 from acd.router.model import AgentState
+from acd.service.reports import MAX_INTERVAL, MAX_INTERVALS, MIN_INTERVAL
+from api.bodies import BOOLEANS, INSTANT_PATTERN
 
 Schema = dict[str, Any]
 _REF = "#/components/schemas/{model}"
@@ -332,7 +334,12 @@ def _public(op_id: str, summary: str, responses: Schema) -> Schema:
 
 _AGENT_STATE_OK = _responses("200", _ref("AgentState"), "the agent's state after the change",
                              "404", "409")  # fmt: skip
-_INSTANT = {"type": "string", "description": "ISO 8601 (naive = UTC) or epoch seconds"}
+_INSTANT = {
+    "type": "string",
+    "pattern": INSTANT_PATTERN,
+    "description": "epoch seconds, or ISO 8601: a date, optionally a time and an offset "
+    "(none: UTC)",
+}
 
 
 def _paths() -> Schema:
@@ -349,8 +356,9 @@ def _paths() -> Schema:
             "parameters": [name],
             "get": _op("getQueue", "One queue",
                        _responses("200", _ref("Queue"), "the queue", "404")),
-            "put": _op("replaceQueue", "Replace a queue's configuration (admin)",
-                       _responses("200", _ref("Queue"), "replaced", "400", "404", "422"),
+            "put": _op("replaceQueue", "Replace a queue's configuration (admin); 409 "
+                       "rename_refused for a body naming another queue",
+                       _responses("200", _ref("Queue"), "replaced", "400", "404", "409", "422"),
                        _ref("QueueReplacement")),
             "delete": _op(
                 "deleteQueue",
@@ -359,7 +367,7 @@ def _paths() -> Schema:
                 "queue_removed, back to the dialplan) and connected calls finish.",
                 _responses("204", None, "deleted", "404", "409", "422"),
                 parameters=[_query("force", "delete even with live calls",
-                                   {"type": "string", "enum": ["true", "false", "1", "0"]})],
+                                   {"type": "string", "enum": list(BOOLEANS)})],
             ),
         },
         "/agents": {
@@ -373,7 +381,8 @@ def _paths() -> Schema:
             "parameters": [agent_id],
             "get": _op("getAgent", "One agent",
                        _responses("200", _ref("Agent"), "the agent", "404")),
-            "put": _op("replaceAgent", "Replace an agent's name, contact and skills (admin)",
+            "put": _op("replaceAgent", "Replace an agent's name, contact and skills (admin); "
+                       "409 rename_refused for a body naming another agent",
                        _responses("200", _ref("Agent"), "replaced", "400", "404", "409", "422"),
                        _ref("AgentReplacement")),
             "delete": _op("deleteAgent",
@@ -420,10 +429,12 @@ def _paths() -> Schema:
                 "queueReport", "Interval report per queue",
                 _responses("200", _ref("QueueReport"), "the report", "422"),
                 parameters=[
-                    _query("from", "start (default: 24 h before to)", _INSTANT),
+                    _query("from", "start (default: 24 h before to); before to, and the range "
+                           f"at most {MAX_INTERVALS} intervals (checked by the server)", _INSTANT),
                     _query("to", "end (default: now)", _INSTANT),
-                    _query("interval", "seconds per interval, 60..2678400 (default 900)",
-                           {"type": "string", "pattern": "^[0-9]+$"}),
+                    _query("interval", "seconds per interval (default 900)",
+                           {"type": "integer", "minimum": MIN_INTERVAL,
+                            "maximum": MAX_INTERVAL}),
                 ],
             ),
         },
@@ -440,7 +451,8 @@ def _paths() -> Schema:
             "get": _op("listTokens", "API tokens, without secrets (admin)",
                        _responses("200", {"type": "array", "items": _ref("Token")}, "tokens")),
             "post": _op("createToken", "Issue a token (admin); the secret is shown once",
-                        _responses("201", _ref("IssuedToken"), "issued", "400", "409", "422"),
+                        _responses("201", _ref("IssuedToken"), "issued", "400", "404", "409",
+                                   "422"),
                         _ref("TokenInput")),
         },
         "/tokens/{name}": {

@@ -26,7 +26,6 @@ a document converts to it with `to_config`, so the router never sees pydantic.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -95,8 +95,18 @@ MAX_PAUSE_REASON_LENGTH = 100
 QUEUE_NAME_PATTERN = rf"^[A-Za-z0-9_-]{{1,{MAX_NAME_LENGTH}}}$"
 QueueName = Annotated[str, Field(pattern=QUEUE_NAME_PATTERN)]
 AgentId = Annotated[str, Field(pattern=rf"^[A-Za-z0-9_.-]{{1,{MAX_NAME_LENGTH}}}$")]
+
+
+def _whole(value: Any) -> Any:
+    """JSON's 10.0 is the number 10 (JSON Schema's "integer" says so too): a float with no
+    fraction is that integer; anything else goes on to the strict check as it is."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
 SkillName = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
-Level = Annotated[int, Field(ge=MIN_LEVEL, le=MAX_LEVEL)]
+Level = Annotated[int, Field(ge=MIN_LEVEL, le=MAX_LEVEL), BeforeValidator(_whole)]
 Skills = Annotated[
     dict[SkillName, Level],
     Field(description=f"skill name → level (agents) or minimum level, {MIN_LEVEL}..{MAX_LEVEL}"),
@@ -168,6 +178,7 @@ class QueueInput(Document):
     priority: Annotated[
         int,
         Field(ge=-MAX_PRIORITY, le=MAX_PRIORITY, description="higher is served first"),
+        BeforeValidator(_whole),
     ] = _QUEUE.priority
     sl_threshold: Seconds = _QUEUE.sl_threshold
     wrap_up: Seconds = _QUEUE.wrap_up
@@ -190,7 +201,7 @@ class QueueInput(Document):
     ] = _QUEUE.overflow
     escalation: Annotated[
         list[EscalationStepInput],
-        Field(description="in non-decreasing order of after (checked by the server)"),
+        Field(description="kept in order of after (steps with the same after: as given)"),
     ] = []
     policy: Policy = _QUEUE.policy
     primary_skill: SkillName | None = _QUEUE.primary_skill
@@ -225,9 +236,9 @@ class QueueInput(Document):
     @field_validator("escalation")
     @classmethod
     def _in_order(cls, steps: list[EscalationStepInput]) -> list[EscalationStepInput]:
-        if any(b.after < a.after for a, b in itertools.pairwise(steps)):
-            raise PydanticCustomError("order", "steps must be in non-decreasing order of after")
-        return steps
+        # Each step says when it starts, so their order is that of `after`; refusing another
+        # order would be a rule JSON Schema cannot state (a stable sort keeps equal ones).
+        return sorted(steps, key=lambda step: step.after)
 
     @field_validator("overflow")
     @classmethod
@@ -292,15 +303,36 @@ class PauseRequest(Document):
 
 
 class TokenInput(Document):
+    # The pairing of role and agent, stated for the schema: an agent token names its agent,
+    # others none. That the agent exists needs the directory (acd/service/tokens.py).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"role": {"const": "agent"}}, "required": ["role"]},
+            "then": {"required": ["agent_id"], "properties": {"agent_id": {"type": "string"}}},
+            "else": {"properties": {"agent_id": {"type": "null"}}},
+        }
+    )
+
     name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
     role: Role
     agent_id: Annotated[
         AgentId | None,
         Field(
-            description="role agent: a known agent, the only one it may change; other roles: "
-            "null (checked by the server)"
+            description="role agent: a known agent (else 404), the only one it may change; "
+            "other roles: null or absent",
+            validate_default=True,
         ),
     ] = None
+
+    @field_validator("agent_id")
+    @classmethod
+    def _paired(cls, agent_id: str | None, info: ValidationInfo) -> str | None:
+        role = info.data.get("role")
+        if role == "agent" and agent_id is None:
+            raise PydanticCustomError("agent_id", "an agent token needs the id of an agent")
+        if role is not None and role != "agent" and agent_id is not None:
+            raise PydanticCustomError("agent_id", "only agent tokens name an agent")
+        return agent_id
 
 
 DOCUMENTS: tuple[type[Document], ...] = (QueueInput, AgentInput, PauseRequest, TokenInput)

@@ -8,7 +8,7 @@ from typing import Any
 
 from acd.config import AgentInput, AgentSeed, ConfigError, parse_pause
 from acd.engine import Engine, EventFactory
-from acd.errors import Conflict, Invalid, NotFound
+from acd.errors import Conflict, NotFound
 from acd.router.events import (
     AgentLoggedIn,
     AgentLoggedOut,
@@ -76,8 +76,9 @@ class AgentService:
             document = {**document, "id": agent_id}
         agent = self._parse(document)
         if agent.id != agent_id:
-            raise Invalid(
-                "must match the agent in the path (agents cannot be renamed)", field="agent.id"
+            raise Conflict(  # as for a queue (acd/service/queues.py)
+                "must match the agent in the path (agents cannot be renamed)",
+                code="rename_refused",
             )
         return await self._save(agent)
 

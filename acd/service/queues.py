@@ -7,7 +7,7 @@ from typing import Any
 
 from acd.config import QueueInput
 from acd.engine import Engine
-from acd.errors import Conflict, Invalid, NotFound
+from acd.errors import Conflict, NotFound
 from acd.router.events import (
     QueueRemoved,
     QueueUpserted,
@@ -45,8 +45,11 @@ class QueueService:
             document = {**document, "name": name}
         queue = self._parse(document)
         if queue.name != name:
-            raise Invalid(
-                "must match the queue in the path (queues cannot be renamed)", field="queue.name"
+            # A document for another queue conflicts with this one (no rule of the document's
+            # own, which the schema states, is broken): 409, as for any state it does not fit.
+            raise Conflict(
+                "must match the queue in the path (queues cannot be renamed)",
+                code="rename_refused",
             )
         return await self._save(queue)
 

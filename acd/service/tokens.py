@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from acd.config import TokenInput
-from acd.errors import Conflict, Invalid, NotFound
+from acd.errors import Conflict, NotFound
 from acd.service.common import ConfigStoreLike, validated
 from acd.service.directory import AgentDirectory
 
@@ -89,14 +89,10 @@ class TokenService:
     async def issue(self, document: Any) -> IssuedToken:
         request = validated(TokenInput, document, "token")
         name, role, agent_id = request.name, request.role, request.agent_id
-        # The pairing of role and agent needs the directory: the declaration only describes it.
-        if role == "agent":
-            if agent_id is None or self.directory.get(agent_id) is None:
-                raise Invalid(
-                    "an agent token needs the id of a known agent", field="token.agent_id"
-                )
-        elif agent_id is not None:
-            raise Invalid("only agent tokens name an agent", field="token.agent_id")
+        # The pairing of role and agent is the document's (TokenInput); the agent's existence
+        # is state, as everywhere an unknown agent is named: 404.
+        if agent_id is not None and self.directory.get(agent_id) is None:
+            raise NotFound(f"no agent {agent_id!r}", code="unknown_agent")
         if name == CONFIGURED_NAME or _EARLIER_CONFIGURED.fullmatch(name):
             raise Conflict(
                 f"{name!r} is reserved for the configured token (api_token, ACD_API_TOKEN)",

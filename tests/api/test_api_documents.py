@@ -49,8 +49,10 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("queue", {"skills": {"a": True}}, REFUSE),
     ("queue", {"join_empty": 1}, REFUSE),
     ("queue", {"join_empty": "yes"}, REFUSE),
-    # JSON Schema's "integer" admits 1.0; JSON and TOML parsers keep it a float
-    ("queue", {"priority": 1.0}, SERVER_ONLY),
+    # JSON's 1.0 is the number 1, for JSON Schema's "integer" and the server alike
+    ("queue", {"priority": 1.0}, ACCEPT),
+    ("queue", {"priority": 1.5}, REFUSE),
+    ("queue", {"skills": {"a": 10.0}}, ACCEPT),
     ("queue", {"priority": "1"}, REFUSE),
     # signs and bounds
     ("queue", {"priority": -5}, ACCEPT),
@@ -66,8 +68,8 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("queue", {"max_wait": 1e300}, REFUSE),
     ("queue", {"sl_window": 0}, REFUSE),
     ("queue", {"escalation": [{"after": -1}]}, REFUSE),
-    # escalation order: a rule between items, which JSON Schema cannot state
-    ("queue", {"escalation": [{"after": 10}, {"after": 5}]}, SERVER_ONLY),
+    # escalation steps: any order, kept in order of after
+    ("queue", {"escalation": [{"after": 10}, {"after": 5}]}, ACCEPT),
     ("queue", {"escalation": [{"after": 5}, {"after": 5, "skills": {"a": 1}}]}, ACCEPT),
     ("queue", {"escalation": [{"skills": {"a": 1}}]}, REFUSE),
     ("queue", {"escalation": {"after": 1}}, REFUSE),
@@ -89,9 +91,17 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("token", {"name": "t" * 65}, REFUSE),
     ("token", {"role": "root"}, REFUSE),
     ("token", {"role": "agent", "agent_id": "1001"}, ACCEPT),
-    # the pairing of role and agent needs the directory: the server checks it
-    ("token", {"role": "agent"}, SERVER_ONLY),
-    ("token", {"role": "reader", "agent_id": "1001"}, SERVER_ONLY),
+    # the pairing of role and agent (the schema's if/then/else)
+    ("token", {"role": "agent"}, REFUSE),
+    ("token", {"role": "reader", "agent_id": "1001"}, REFUSE),
+    ("token", {"role": "reader", "agent_id": None}, ACCEPT),
+    # contacts: one dial string (acd/config/dialstrings.py), or none
+    ("agent", {"contact": ""}, ACCEPT),
+    ("agent", {"contact": "PJSIP/1001,,tT"}, REFUSE),
+    ("agent", {"contact": "PJSIP/1001&PJSIP/1002"}, REFUSE),
+    ("agent", {"contact": "DAHDI/g1/0900123"}, REFUSE),
+    ("queue", {"overflow": 'x" != "" | "1'}, REFUSE),
+    ("queue", {"fallback": "sales"}, REFUSE),
     # unknown keys
     ("queue", {"colour": "blue"}, REFUSE),
     ("queue", {"escalation": [{"after": 1, "extra": 1}]}, REFUSE),

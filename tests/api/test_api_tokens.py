@@ -43,7 +43,6 @@ async def test_invalid_token_requests(api: Api) -> None:
         ({"name": "x", "role": "root"}, "token.role"),
         ({"name": "", "role": "reader"}, "token.name"),
         ({"name": "x", "role": "agent"}, "token.agent_id"),
-        ({"name": "x", "role": "agent", "agent_id": "9999"}, "token.agent_id"),
         ({"name": "x", "role": "reader", "agent_id": "1001"}, "token.agent_id"),
         ({"name": "x", "role": "reader", "secret": "mine"}, "token.secret"),
         (["x"], "token"),

@@ -51,8 +51,11 @@ def asterisk_installation() -> Installation:
 
 @pytest.fixture(scope="session")
 def asterisk(asterisk_installation: Installation, worker_id: str) -> Iterator[RunningAsterisk]:
-    """A running Asterisk for this test process: `.ports`, `.ami_port`, `.ami_username`,
-    `.ami_secret`, `.agi_port` (free for the controller) and `.instance` (cli(), logs)."""
+    """A running Asterisk for this test process: `.ports`, `.ami_port`, `.ami_username` and
+    `.ami_secret` (the controller's account), `.observer_username`/`.observer_secret` (a
+    test's own unfiltered sessions), `.agi_port` (free for the controller), `.agi_secret`
+    (the FastAGI key its dialplan passes) and `.instance` (cli(), logs). The secrets are
+    generated for this instance and removed with it."""
     prune_stale_test_instances(asterisk_installation)
     running = start_with_free_ports(asterisk_installation, unique_test_name(worker_id))
     try:

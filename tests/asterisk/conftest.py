@@ -1,4 +1,5 @@
-"""The `ami` fixture: an AMI session on the session's Asterisk, logged in as `acd`."""
+"""The `ami` fixture: an AMI session on the session's Asterisk, logged in as the test
+observer (unfiltered; the controller's `acd` user has event filters and fewer classes)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ async def ami(asterisk: RunningAsterisk) -> AsyncIterator[AmiSession]:
     manager = await login(asterisk)
     if not manager.authenticated:
         manager.close()
-        pytest.fail(f"AMI login as {asterisk.ami_username} refused on port {asterisk.ami_port}")
+        pytest.fail(f"AMI login as {asterisk.observer_username} refused on {asterisk.ami_port}")
     session = AmiSession(manager)
     try:
         yield session

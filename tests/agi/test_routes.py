@@ -392,3 +392,36 @@ class ClosingWriter:
 
     def close(self) -> None:
         self.closed = True
+
+
+# --- what a channel says is bounded like an API body ----------------------------------------
+
+
+async def test_entry_values_outside_their_rules_are_ignored_and_the_caller_enters(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    steps = Steps()
+    rig.engine.add_listener(steps)
+    variables = {
+        "ACD_PRIORITY": "999999999",
+        "ACD_SKILLS": ",".join(f"s{i}" for i in range(40)),
+        "ACD_CALLER_DATA": "x" * 5000,
+        "ACD_CALL_ID": "c9|CONNECT|1001",
+    }
+    agi = ScriptedAgi(
+        "Local/support@acd-inbound-1;2", "b1", *_lengths(variables), variables=dict(variables)
+    )
+    with caplog.at_level(logging.WARNING):
+        await rig.routes.enter(agi)
+    arrived = steps.arrived("b1")
+    assert (arrived.priority, dict(arrived.extra_skills)) == (None, {})
+    assert agi.variables["ACD_CALL_ID"] == "b1"
+    for name in ("ACD_PRIORITY", "ACD_SKILLS", "ACD_CALLER_DATA", "ACD_CALL_ID"):
+        assert name in caplog.text
+
+
+async def test_a_queue_name_outside_the_rules_is_an_unknown_queue(rig: Rig) -> None:
+    agi = ScriptedAgi("Local/x@acd-inbound-1;2", "q1", 'support"|x')
+    await rig.routes.enter(agi)
+    assert agi.variables["ACD_RESULT"] == "unknown_queue"
+    assert len(rig.tracker) == 0

@@ -207,3 +207,34 @@ async def test_slow_request_heads_are_cut_off_while_requests_are_served(served: 
         for task in slow:
             task.cancel()
         await asyncio.gather(*slow, return_exceptions=True)
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.255.255.254", True),
+        ("::1", True),
+        ("localhost", True),
+        ("LOCALHOST.", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("", False),
+        ("10.0.0.1", False),
+        ("::ffff:127.0.0.1", False),  # refused rather than guessed
+        ("localhost.example.com", False),
+    ],
+)
+def test_what_counts_as_loopback(host: str, loopback: bool) -> None:
+    from acd.serve import is_loopback
+
+    assert is_loopback(host) is loopback
+
+
+def test_no_configured_token_is_no_weak_token() -> None:
+    """Off loopback without api_token: only issued (random) tokens exist."""
+    from acd.config import HttpSettings, Settings
+    from acd.serve import check_exposure
+
+    check_exposure(Settings(http=HttpSettings(host="0.0.0.0"), api_token=""))
+    check_exposure(Settings(http=HttpSettings(host="0.0.0.0"), api_token="z" * 32))

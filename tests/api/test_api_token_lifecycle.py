@@ -157,3 +157,11 @@ async def test_a_wrong_token_is_still_refused(tmp_path: Path) -> None:
         assert await _status(api, OLD + "x") == 401
         assert await _status(api, OLD[:-1]) == 401
         assert await _status(api, OLD) == 200
+
+
+async def test_the_configured_name_is_reserved(tmp_path: Path) -> None:
+    """An issued token under the configured name would be replaced or revoked at next start."""
+    async with running(tmp_path, OLD) as (api, _):
+        for name in ("ACD_API_TOKEN", "ACD_API_TOKEN-2"):
+            status, error = await api.post("/api/v1/tokens", {"name": name, "role": "admin"})
+            assert (status, error["error"]["code"]) == (409, "token_exists"), name

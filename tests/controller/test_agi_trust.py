@@ -173,3 +173,30 @@ async def test_an_lf_in_a_value_never_reaches_asterisk_as_a_second_command(
     response = await acd.action(Action="Getvar", Variable="ACD_INJECTED")
     assert response.get("Value", "") in ("", "(null)"), response
     assert tried, "the route never ran"
+
+
+async def test_a_callback_into_a_context_not_allowed_is_refused_by_the_real_dialplan(
+    acd: Acd,
+) -> None:
+    """ACD_CALLBACK_TO=Local/…@some-trunk-context: the caller is told no (ACD_CALLBACK_ACCEPTED
+    =0) and keeps waiting; no callback is ever originated, the agent rings the caller's own
+    channel."""
+    await acd.queue("support", callback=True)
+    caller = await acd.call(
+        "support", variables={"ACD_CALLBACK_TO": "Local/9001234567@some-trunk-context"}
+    )
+    await acd.dtmf(caller, "1")
+    assert await acd.entry_variable(caller.call_id, "ACD_CALLBACK_ACCEPTED") == "0"
+    assert acd.recorder.callbacks == []
+    await acd.agent("2001")
+    dial = await acd.ami_events.first(
+        lambda m: (
+            m.get("Event") == "DialBegin" and m.get("DestChannel", "").startswith("Local/2001@")
+        )
+    )
+    assert dial["Uniqueid"] == caller.call_id  # not `<id>-cb1`: nothing was originated
+    assert not [
+        m
+        for m in acd.ami_events.seen
+        if m.get("Event") == "Newchannel" and "some-trunk-context" in m.get("Channel", "")
+    ]

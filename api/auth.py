@@ -21,7 +21,7 @@ from aiohttp import web
 from acd.service import Principal
 from api.context import SERVICES
 from api.errors import ForbiddenError, UnauthorizedError
-from api.principal import PRINCIPAL
+from api.principal import PRINCIPAL, STILL_VALID
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -57,6 +57,14 @@ async def authenticate(request: web.Request) -> Principal:
     return principal
 
 
+async def still_valid(request: web.Request) -> bool:
+    """For a long request: its token is still the principal it was (not revoked since)."""
+    secret = bearer_secret(request)
+    if secret is None:
+        return False
+    return await request.app[SERVICES].tokens.authenticate(secret) == request.get(PRINCIPAL)
+
+
 def authorize(principal: Principal, permission: Permission, request: web.Request) -> None:
     if principal.role not in _ALLOWED[permission]:
         raise ForbiddenError(f"role {principal.role!r} may not {request.method} {request.path}")
@@ -73,6 +81,7 @@ def requires(permission: Permission) -> Callable[[Handler], Handler]:
             principal = await authenticate(request)
             authorize(principal, permission, request)
             request[PRINCIPAL] = principal
+            request[STILL_VALID] = still_valid
             return await handler(request)
 
         return guarded

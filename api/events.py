@@ -6,7 +6,8 @@ dropped (its stream ends; the client reconnects), so a slow client never delays 
 
 Streams are capped per token and in all (`[http] max_event_streams_per_token`,
 `max_event_streams`): one more is refused before it starts (429 / 503). A client that goes
-away frees its slot within `POLL_SECONDS`, without waiting for the next write to fail.
+away frees its slot within `POLL_SECONDS`, without waiting for the next write to fail. A
+stream whose token is revoked (or whose agent is deleted) ends within `RECHECK_SECONDS`.
 """
 
 from __future__ import annotations
@@ -37,13 +38,14 @@ from acd.router.events import (
     OfferAnswered,
     OfferFailed,
 )
-from api.principal import PRINCIPAL
+from api.principal import PRINCIPAL, STILL_VALID
 
 log = logging.getLogger(__name__)
 
 BUFFER_SIZE = 1000
 KEEPALIVE_SECONDS = 15.0
 POLL_SECONDS = 1.0
+RECHECK_SECONDS = 10.0
 MAX_STREAMS = 100
 MAX_STREAMS_PER_TOKEN = 10
 
@@ -281,13 +283,18 @@ async def stream(request: web.Request, hub: EventHub) -> web.StreamResponse:
         }
     )
     principal = request.get(PRINCIPAL)
+    recheck = request.get(STILL_VALID)
     subscription = hub.subscribe(None if principal is None else principal.name)
     loop = asyncio.get_running_loop()
     try:
         await response.prepare(request)
         await response.write(b": connected\n\n")
-        written = loop.time()
+        written = checked = loop.time()
         while True:
+            if recheck is not None and loop.time() - checked >= RECHECK_SECONDS:
+                if not await recheck(request):
+                    break
+                checked = loop.time()
             try:
                 async with asyncio.timeout(POLL_SECONDS):  # never drops a cancel
                     message = await subscription.buffer.get()

@@ -4,6 +4,7 @@ the configured (person-chosen) secret away."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -13,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from api_support import Api, issue, make_settings
 from sqlalchemy import select
@@ -20,8 +22,10 @@ from sqlalchemy import select
 from acd.compose import Assembly, assemble
 from acd.storage.tables import api_tokens
 from acd.storage.token_hash import slow_hash, verify_slow
+from api import events
 
 Q = "/api/v1/queues"
+E = "/api/v1/events"
 OLD = "the-first-admin-token-chosen-by-a-person"
 NEW = "the-second-admin-token-chosen-by-a-person"
 
@@ -165,3 +169,39 @@ async def test_the_configured_name_is_reserved(tmp_path: Path) -> None:
         for name in ("ACD_API_TOKEN", "ACD_API_TOKEN-2"):
             status, error = await api.post("/api/v1/tokens", {"name": name, "role": "admin"})
             assert (status, error["error"]["code"]) == (409, "token_exists"), name
+
+
+async def _ended(response: ClientResponse, within: float) -> bool:
+    """Whether the event stream ends (EOF) within `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            line = await asyncio.wait_for(response.content.readline(), 0.2)
+        except TimeoutError:
+            continue
+        if line == b"":
+            return True
+    return False
+
+
+async def test_an_open_stream_ends_with_its_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(events, "RECHECK_SECONDS", 0.3)
+    async with running(tmp_path, OLD) as (api, _):
+        phone = await issue(api, "ada-phone", "agent", "1001")
+        wall = await issue(api, "wall", "reader")
+        streams = {}
+        for name, secret in (("phone", phone), ("wall", wall), ("admin", OLD)):
+            response = await api.client.get(E, headers={"Authorization": f"Bearer {secret}"})
+            assert response.status == 200
+            streams[name] = response
+        status, _ = await api.delete("/api/v1/agents/1001")
+        assert status == 204
+        assert await _ended(streams["phone"], 3.0), "a deleted agent's stream goes on"
+        status, _ = await api.delete("/api/v1/tokens/wall")
+        assert status == 204
+        assert await _ended(streams["wall"], 3.0), "a revoked token's stream goes on"
+        assert not await _ended(streams["admin"], 1.0)
+        for response in streams.values():
+            response.close()

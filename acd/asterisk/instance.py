@@ -31,9 +31,9 @@ FRESH_SUBDIRS = ("etc", "run", "db", "spool", "log")
 #: The per-instance secrets (AMI account, FastAGI key, a test instance's observer account):
 #: generated once, kept across starts.
 SECRET_NAMES = ("ami", "agi", "observer")
-#: Besides what acd.controller.facts reads: ami.py's originate() waits for OriginateResponse,
-#: and Shutdown tells a stopping Asterisk from a lost link.
-LINK_EVENTS = ("OriginateResponse", "Shutdown")
+#: Besides what acd.controller.facts reads: ami.py's originate() waits for OriginateResponse
+#: (panoramisk hands it to the action by its ActionID).
+LINK_EVENTS = ("OriginateResponse",)
 #: An AMI user of test instances only (manager.conf `#tryinclude`s its file): the classes the
 #: `acd` user had before it lost `system` and got event filters, so tests and benchmarks
 #: watch and drive calls as they did, on a session that is not the controller's.

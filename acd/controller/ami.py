@@ -120,8 +120,8 @@ class AmiLink:
             port=settings.port,
             username=settings.username,
             secret=settings.resolved_secret(),
-            # call: channels, dial, hangup, device state; system: Shutdown.
-            events="call,system",
+            # channels, dial, hangup, device state (manager.conf's `read = call`).
+            events="call",
             ping_delay=10,
             reconnect_timeout=1,
             forgetable_actions=_FORGETTABLE,

@@ -402,6 +402,8 @@ async def start_controller(assembly: Assembly) -> Controller:
     )
     if notes is not None:
         notes.attach(side.controller.tracker)
+    if assembly.metrics is not None:
+        side.agi.on_refused = assembly.metrics.agi_refused
     assembly._closers.append(side.stop)
     assembly.controller = side.controller
     assembly.services.health.attach(side.controller)

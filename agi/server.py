@@ -66,6 +66,8 @@ class FastAgiServer:
         self.check = check
         #: Requests refused by the key or the live-channel check.
         self.refused = 0
+        #: Told each refusal's reason: no_key, wrong_key or not_live (the metrics).
+        self.on_refused: Callable[[str], None] | None = None
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -111,14 +113,17 @@ class FastAgiServer:
             request = Request(None, headers, reader, writer)
             refusal = await self._refusal(request)
             if refusal is not None:
+                reason, detail = refusal
                 self.refused += 1
                 log.warning(
                     "FastAGI %r refused for %r (uniqueid %r): %s",
                     script,
                     headers.get("agi_channel", "")[:80],
                     headers.get("agi_uniqueid", "")[:80],
-                    refusal,
+                    detail,
                 )
+                if self.on_refused is not None:
+                    self.on_refused(reason)
                 return
             try:
                 await route(request)
@@ -127,18 +132,20 @@ class FastAgiServer:
         finally:
             writer.close()
 
-    async def _refusal(self, request: AgiRequest) -> str | None:
-        """Why this request is not Asterisk's, or None (see the module docstring)."""
+    async def _refusal(self, request: AgiRequest) -> tuple[str, str] | None:
+        """Why this request is not Asterisk's (reason, detail), or None (module docstring)."""
         channel = AgiChannel(request)
         try:
             async with asyncio.timeout(KEY_TIMEOUT):
                 key = await channel.get(KEY_VARIABLE)
         except TimeoutError:
-            return "no answer to the key request"
+            return "no_key", "no answer to the key request"
         except Exception as exc:  # hung up, connection reset, garbage: not Asterisk's answer
-            return f"no key ({type(exc).__name__})"
+            return "no_key", f"no key ({type(exc).__name__})"
+        if not key:
+            return "no_key", "no key"
         if not hmac.compare_digest(key.encode(), self._secret):
-            return "wrong key" if key else "no key"
+            return "wrong_key", "wrong key"
         if not await self.check.is_live(channel.uniqueid, channel.name):
-            return "not a live channel"
+            return "not_live", "not a live channel"
         return None

@@ -33,6 +33,9 @@ Series (label `queue` unless noted):
                                         refused them, or a bounded stop could not store
                                         them; `acd.storage.dead_letters`); kind call_record |
                                         agent_interval | agent_state; since the start
+  acd_agi_refused_total{reason}         FastAGI requests refused before any route ran
+                                        (agi/server.py): reason no_key | wrong_key |
+                                        not_live; since the start
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ DISPATCH_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 
                     0.25, 0.5, 1, 2.5, INF)  # fmt: skip
 DEFAULT_SL_WINDOW = 3600.0
 DEAD_LETTER_KINDS = ("call_record", "agent_interval", "agent_state")
+AGI_REFUSALS = ("no_key", "wrong_key", "not_live")
 
 COUNTERS = {
     "acd_calls_offered": "Calls that entered the queue (also by overflow).",
@@ -122,6 +126,7 @@ class Metrics(Collector):
         self._sl_events: dict[str, deque[tuple[float, SlCounts]]] = {}
         self.ami_connected = False
         self._dead_lettered: Counter[str] = Counter(dict.fromkeys(DEAD_LETTER_KINDS, 0))
+        self._agi_refused: Counter[str] = Counter(dict.fromkeys(AGI_REFUSALS, 0))
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
@@ -169,6 +174,10 @@ class Metrics(Collector):
     def dead_lettered(self, kind: str) -> None:
         """One row set aside (`acd.storage.dead_letters.DeadLetters` is told through this)."""
         self._dead_lettered[kind] += 1
+
+    def agi_refused(self, reason: str) -> None:
+        """One FastAGI request refused (`agi.server.FastAgiServer.on_refused`)."""
+        self._agi_refused[reason] += 1
 
     def set_ami_connected(self, connected: bool) -> None:
         self.ami_connected = connected
@@ -281,3 +290,9 @@ class Metrics(Collector):
         for kind in sorted(self._dead_lettered):
             family.add_metric([kind], float(self._dead_lettered[kind]))
         yield family
+        refused = CounterMetricFamily(
+            "acd_agi_refused", "FastAGI requests refused (key or live channel).", labels=["reason"]
+        )
+        for reason in sorted(self._agi_refused):
+            refused.add_metric([reason], float(self._agi_refused[reason]))
+        yield refused

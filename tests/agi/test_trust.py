@@ -127,11 +127,16 @@ def agent_state(rig: Rig) -> AgentState:
 
 async def test_without_the_key_no_agent_is_logged_in(rig: Rig) -> None:
     rig.live("f1", AGENT_CHANNEL)
+    reasons: list[str] = []
+    rig.server.on_refused = reasons.append
     for answer in ({}, {KEY_VARIABLE: "guess"}):
         fake = FakeAsterisk(dict(answer))
         await fake.request(rig.port, "agent/login", AGENT_CHANNEL, "f1")
         assert agent_state(rig) is AgentState.LOGGED_OUT
         assert "ACD_FEATURE_RESULT" not in fake.variables
+        # The controller asked for the key and sent nothing else.
+        assert fake.lines == [f"GET VARIABLE {KEY_VARIABLE}"]
+    assert reasons == ["no_key", "wrong_key"]
 
 
 async def test_with_the_key_a_channel_asterisk_does_not_have_is_refused(rig: Rig) -> None:
@@ -145,6 +150,7 @@ async def test_with_the_key_a_channel_asterisk_does_not_have_is_refused(rig: Rig
     rig.controller.flow.handle(ChannelHungUp("f4", AGENT_CHANNEL, 16, None))
     await fake.request(rig.port, "agent/login", AGENT_CHANNEL, "f4")
     assert agent_state(rig) is AgentState.LOGGED_OUT
+    assert rig.server.refused == 3
     assert "ACD_FEATURE_RESULT" not in fake.variables
 
 
@@ -250,3 +256,15 @@ async def test_an_lf_in_a_value_never_becomes_a_second_agi_command() -> None:
 class _Always:
     async def is_live(self, uniqueid: str, channel: str) -> bool:
         return True
+
+
+def test_refusals_are_counted_in_the_metrics() -> None:
+    from prometheus_client import generate_latest
+
+    from acd.observe.metrics import Metrics
+
+    metrics = Metrics(Router())
+    metrics.agi_refused("not_live")
+    text = generate_latest(metrics.registry).decode()
+    assert 'acd_agi_refused_total{reason="not_live"} 1.0' in text
+    assert 'acd_agi_refused_total{reason="no_key"} 0.0' in text

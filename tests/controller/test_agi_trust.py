@@ -36,7 +36,7 @@ async def test_the_real_dialplan_passes_the_key_and_its_channels_are_live(
     checks = server._refusal
     spent: list[float] = []
 
-    async def timed(request: Any) -> str | None:
+    async def timed(request: Any) -> tuple[str, str] | None:
         started = time.perf_counter()
         try:
             return await checks(request)

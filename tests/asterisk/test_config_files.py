@@ -40,7 +40,8 @@ def test_the_ami_user_is_loopback_only_and_cannot_run_commands() -> None:
     assert user is not None
     assert general.get("bindaddr") == "127.0.0.1"
     write = {part.strip() for part in (user.get("write") or "").split(",")}
-    assert not write & {"command", "config", "all"}
+    assert not write & {"command", "config", "all", "system"}
+    assert user.get("eventfilter") == "@AMI_EVENT_FILTERS@"
     assert user.get("permit") == "127.0.0.1/255.255.255.255"
 
 

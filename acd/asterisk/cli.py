@@ -172,5 +172,6 @@ def _describe(instance: AsteriskInstance) -> str:
     ports = instance.ports
     return (
         f"AMI 127.0.0.1:{ports.ami}, SIP udp 127.0.0.1:{ports.sip}, "
-        f"RTP {ports.rtp_start}-{ports.rtp_end}, FastAGI {ports.agi_address}, dir {instance.dir}"
+        f"RTP {ports.rtp_start}-{ports.rtp_end}, FastAGI {ports.agi_address}, dir {instance.dir}, "
+        f"secrets {instance.secrets_dir}"
     )

@@ -9,7 +9,12 @@ Only Asterisk drives the controller. Before any route runs, a request must pass 
   when a connection fails (the dialplan retries every few seconds while the controller is
   down), and the arguments appear in Status listings, CDRs and verbose logs;
 - **the channel**: `agi_uniqueid` and `agi_channel` must be a live channel as AMI reported it
-  (`check`, acd.controller.live_channels).
+  (`check`, acd.controller.live_channels). While AMI is down nothing can tell: then only the
+  routes in `unverified_ok` run, on the key alone (`enter` and `announce`: a call they
+  register is settled against Asterisk's channel listing at the next resync, before the
+  controller is ready again, and dropped if its channel does not exist), so callers keep
+  entering through an AMI outage; agent feature codes and callbacks, whose effects no resync
+  undoes, are refused until AMI is back.
 
 A request that fails either is logged and its connection closed without an answer: to the
 dialplan it looks like no controller (AGISTATUS=SUCCESS but nothing set), so a real caller on
@@ -42,8 +47,9 @@ Route = Callable[[AgiRequest], Awaitable[None]]
 
 
 class LiveCheck(Protocol):
-    async def is_live(self, uniqueid: str, channel: str) -> bool:
-        """Whether Asterisk has this channel (uniqueid and name) live."""
+    async def is_live(self, uniqueid: str, channel: str) -> bool | None:
+        """Whether Asterisk has this channel (uniqueid and name) live; None: cannot tell
+        now (AMI down)."""
         ...
 
 
@@ -56,6 +62,7 @@ class FastAgiServer:
         *,
         secret: str,
         check: LiveCheck,
+        unverified_ok: frozenset[str] = frozenset({"enter", "announce"}),
     ) -> None:
         if not secret:
             raise ValueError("the FastAGI server needs the key the dialplan passes")
@@ -64,6 +71,7 @@ class FastAgiServer:
         self.port = port
         self._secret = secret.encode()
         self.check = check
+        self.unverified_ok = unverified_ok
         #: Requests refused by the key or the live-channel check.
         self.refused = 0
         #: Told each refusal's reason: no_key, wrong_key or not_live (the metrics).
@@ -111,7 +119,7 @@ class FastAgiServer:
                 log.warning("FastAGI request for unknown route %r", script[:80])
                 return
             request = Request(None, headers, reader, writer)
-            refusal = await self._refusal(request)
+            refusal = await self._refusal(request, script)
             if refusal is not None:
                 reason, detail = refusal
                 self.refused += 1
@@ -132,7 +140,7 @@ class FastAgiServer:
         finally:
             writer.close()
 
-    async def _refusal(self, request: AgiRequest) -> tuple[str, str] | None:
+    async def _refusal(self, request: AgiRequest, script: str) -> tuple[str, str] | None:
         """Why this request is not Asterisk's (reason, detail), or None (module docstring)."""
         channel = AgiChannel(request)
         try:
@@ -146,6 +154,14 @@ class FastAgiServer:
             return "no_key", "no key"
         if not hmac.compare_digest(key.encode(), self._secret):
             return "wrong_key", "wrong key"
-        if not await self.check.is_live(channel.uniqueid, channel.name):
-            return "not_live", "not a live channel"
+        live = await self.check.is_live(channel.uniqueid, channel.name)
+        if live is None and script in self.unverified_ok:
+            log.info(
+                "FastAGI %r for %r served unverified: AMI is down (the resync settles it)",
+                script,
+                channel.name[:80],
+            )
+            return None
+        if not live:
+            return "not_live", "not a live channel" if live is False else "AMI down"
         return None

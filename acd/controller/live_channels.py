@@ -6,8 +6,8 @@ Fed by the AMI facts in order (Newchannel, Rename, Hangup: `CallFlow.handle`) an
 each resync's Status listing (`Controller`), so it is exact after every (re)login. An AGI
 connection can beat its own Newchannel (two TCP connections, and the fact consumer may be busy):
 a request for a channel not (yet) seen costs one AMI `Getvar UNIQUEID` on the channel it names,
-which Asterisk answers from the channel itself. While AMI is down such a request is refused;
-the dialplan treats it as no answer from the controller and keeps the caller waiting.
+which Asterisk answers from the channel itself. While AMI is down the check cannot tell
+(None); the FastAGI server decides what runs then (agi/server.py).
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ def well_formed(uniqueid: str, name: str) -> bool:
 
 
 class LiveChannelCheck:
-    """`is_live(uniqueid, name)`: the registry, else one AMI round trip (see the docstring)."""
+    """`is_live(uniqueid, name)`: the registry, else one AMI round trip (see the docstring);
+    None when neither can tell (AMI down)."""
 
     def __init__(self, channels: LiveChannels, ami: AmiRequests) -> None:
         self.channels = channels
@@ -89,13 +90,13 @@ class LiveChannelCheck:
         #: Requests the registry could not answer (each cost a Getvar), for measurements.
         self.fallbacks = 0
 
-    async def is_live(self, uniqueid: str, name: str) -> bool:
+    async def is_live(self, uniqueid: str, name: str) -> bool | None:
         if not well_formed(uniqueid, name):
             return False
         if self.channels.matches(uniqueid, name):
             return True
         if not self.ami.logged_in:
-            return False
+            return None
         self.fallbacks += 1
         try:
             response = await self.ami.request(

@@ -154,6 +154,20 @@ async def test_with_the_key_a_channel_asterisk_does_not_have_is_refused(rig: Rig
     assert "ACD_FEATURE_RESULT" not in fake.variables
 
 
+async def test_while_ami_is_down_only_enter_and_announce_run_on_the_key_alone(rig: Rig) -> None:
+    """Nothing can tell whether the channel is live (the rig has no AMI link): a caller
+    still enters (the next resync settles its call against Asterisk's channels); a feature
+    code or a callback, which no resync undoes, is refused."""
+    assert not rig.controller.ami.logged_in
+    fake = FakeAsterisk({KEY_VARIABLE: KEY})
+    await fake.request(rig.port, "enter", CALLER, "d1", "support", "0", "0", "0", "0", "0")
+    assert "d1" in rig.controller.tracker
+    await fake.request(rig.port, "callback", CALLER, "d1")
+    assert "ACD_CALLBACK_ACCEPTED" not in fake.variables
+    await fake.request(rig.port, "agent/login", AGENT_CHANNEL, "d2")
+    assert agent_state(rig) is AgentState.LOGGED_OUT
+
+
 async def test_with_the_key_a_live_channel_is_served(rig: Rig) -> None:
     rig.live("f5", AGENT_CHANNEL)
     fake = FakeAsterisk({KEY_VARIABLE: KEY})

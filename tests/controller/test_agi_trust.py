@@ -36,10 +36,10 @@ async def test_the_real_dialplan_passes_the_key_and_its_channels_are_live(
     checks = server._refusal
     spent: list[float] = []
 
-    async def timed(request: Any) -> tuple[str, str] | None:
+    async def timed(request: Any, script: str) -> tuple[str, str] | None:
         started = time.perf_counter()
         try:
-            return await checks(request)
+            return await checks(request, script)
         finally:
             spent.append(time.perf_counter() - started)
 
@@ -110,10 +110,15 @@ async def test_with_the_key_a_local_process_cannot_speak_for_another_channel(
     name = await acd.channel_of(caller.call_id)
     assert acd.side is not None
     refused = acd.side.agi.refused
-    for channel, uniqueid in ((name, "1.99"), ("PJSIP/1001-000000ff", caller.call_id)):
+    attempts = [
+        (script, channel, uniqueid)
+        for script in ("callback", "enter")
+        for channel, uniqueid in ((name, "1.99"), ("PJSIP/1001-000000ff", caller.call_id))
+    ]
+    for script, channel, uniqueid in attempts:
         reader, writer = await asyncio.open_connection(asterisk.agi_host, asterisk.agi_port)
         env = (
-            "agi_network: yes\nagi_network_script: callback\n"
+            f"agi_network: yes\nagi_network_script: {script}\nagi_arg_1: support\n"
             f"agi_channel: {channel}\nagi_uniqueid: {uniqueid}\n\n"
         )
         writer.write(env.encode())
@@ -124,8 +129,10 @@ async def test_with_the_key_a_local_process_cannot_speak_for_another_channel(
             writer.write(((answer or "200 result=1 (PJSIP/trunk/900)") + "\n").encode())
         writer.close()
         assert lines == [f"GET VARIABLE {KEY_VARIABLE}\n"]
-    assert acd.side.agi.refused == refused + 2
-    call = acd.controller.tracker.get(caller.call_id) if acd.controller else None
+    assert acd.side.agi.refused == refused + len(attempts)
+    assert acd.controller is not None
+    assert len(acd.controller.tracker) == 1  # no call registered for the made-up channels
+    call = acd.controller.tracker.get(caller.call_id)
     assert call is not None
     assert call.callback_to is None
 

@@ -71,10 +71,10 @@ async def test_a_channel_not_seen_yet_costs_one_getvar() -> None:
     assert check.fallbacks == 3
 
 
-async def test_nothing_shows_it_live_means_refused() -> None:
+async def test_without_ami_it_cannot_tell_and_without_an_answer_it_is_not_live() -> None:
     ami = FakeAmi(logged_in=False, channels={"PJSIP/1001-06": "u6"})
     check = LiveChannelCheck(LiveChannels(), ami)
-    assert not await check.is_live("u6", "PJSIP/1001-06")  # AMI down: not asked
+    assert await check.is_live("u6", "PJSIP/1001-06") is None  # AMI down: cannot tell
     assert ami.asked == []
     ami.logged_in, ami.fail = True, True
     assert not await check.is_live("u6", "PJSIP/1001-06")
@@ -84,7 +84,7 @@ async def test_malformed_names_never_reach_ami() -> None:
     ami = FakeAmi()
     check = LiveChannelCheck(LiveChannels(), ami)
     for uniqueid, name in (("u7", "PJSIP/x\r\nAction: Originate"), ("u|7", "PJSIP/x"), ("", "")):
-        assert not await check.is_live(uniqueid, name)
+        assert await check.is_live(uniqueid, name) is False
     assert ami.asked == []
 
 

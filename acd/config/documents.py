@@ -26,6 +26,7 @@ a document converts to it with `to_config`, so the router never sees pydantic.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -60,6 +61,8 @@ from acd.router.model import (
     RonaAction,
     frozen_skills,
 )
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -378,6 +381,27 @@ def validate(document: type[D], data: Any, where: str, *, rules: DialRules = DEF
 
 def parse_queue(data: Any, where: str = "queue") -> QueueConfig:
     return validate(QueueInput, data, where).to_config()
+
+
+#: What a stored queue may lose at load and still serve its callers: where they go after
+#: max_wait (without it: back to the dialplan) and without a controller (without it: they wait).
+_DROPPABLE = ("overflow", "fallback")
+
+
+def parse_stored_queue(data: Any, where: str) -> QueueConfig:
+    """A queue read back from the store. An overflow or fallback stored before the dialplan
+    target rules is left out, with an error in the log, rather than the whole queue: the row
+    stays as it was for an operator to PUT again. Any other problem is a ConfigError."""
+    for _ in _DROPPABLE:
+        try:
+            return parse_queue(data, where)
+        except ConfigError as exc:
+            key = exc.field.removeprefix(f"{where}.")
+            if key not in _DROPPABLE or not isinstance(data, Mapping) or data.get(key) is None:
+                raise
+            log.error("%s: %s left out (PUT the queue again): %s", where, key, exc.message)
+            data = {**data, key: None}
+    return parse_queue(data, where)
 
 
 def parse_agent(data: Any, where: str = "agent", rules: DialRules = DEFAULT_RULES) -> AgentSeed:

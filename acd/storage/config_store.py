@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import Row, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from acd.config import AgentSeed, ConfigError, Settings, parse_queue, parse_skills, queue_to_dict
-from acd.config.documents import ROLES
+from acd.config import AgentSeed, ConfigError, Settings, parse_skills, queue_to_dict
+from acd.config.documents import ROLES, parse_stored_queue
 from acd.errors import Invalid
 from acd.router.model import QueueConfig
 from acd.storage import token_hash
@@ -64,7 +64,7 @@ class ConfigStore:
             found = []
             for row in rows:
                 try:
-                    found.append(parse_queue(row.document, f"stored queue {row.name}"))
+                    found.append(parse_stored_queue(row.document, f"stored queue {row.name}"))
                 except ConfigError as exc:
                     # Stored under an older, looser rule: keep the row for the operator to
                     # fix (PUT it again) rather than refuse to start every other queue.
@@ -76,7 +76,7 @@ class ConfigStore:
     async def get_queue(self, name: str) -> QueueConfig | None:
         async with self._engine.connect() as conn:
             document = await conn.scalar(select(queues.c.document).where(queues.c.name == name))
-        return None if document is None else parse_queue(document, f"stored queue {name}")
+        return None if document is None else parse_stored_queue(document, f"stored queue {name}")
 
     async def put_queue(self, queue: QueueConfig) -> None:
         """Create or replace the queue named `queue.name`."""

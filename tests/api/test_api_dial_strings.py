@@ -103,13 +103,15 @@ async def test_stored_values_from_before_the_rules_never_reach_asterisk(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A database written before the rules: the agent stays without its contact (no offer is
-    dialled to it, an operator PUTs a good one); the queue with a bad overflow is not loaded
-    (the others are). Both say so in the log; the start goes on."""
+    dialled to it, an operator PUTs a good one); the queue stays without its bad overflow and
+    fallback (after max_wait its callers go back to the dialplan). Both say so in the log; the
+    start goes on, and the stored rows are left for the operator to correct."""
     settings = make_settings(tmp_path)
     first = await assemble(settings)
     try:
         await first.database.config.put_agent(AgentSeed("1001", "Ada", INJECTIONS["crlf"]))
-        await first.database.config.put_queue(QueueConfig("bad", overflow=TARGETS["quote"]))
+        bad = QueueConfig("bad", max_wait=60, overflow=TARGETS["quote"], fallback=TARGETS["crlf"])
+        await first.database.config.put_queue(bad)
     finally:
         await first.close()
     caplog.set_level(logging.WARNING)
@@ -120,11 +122,15 @@ async def test_stored_values_from_before_the_rules_never_reach_asterisk(
         assert (seed.name, seed.contact) == ("Ada", "")
         assert second.engine.router.agent("1001") is not None
         assert second.directory.get("1002").contact == "PJSIP/1002"  # type: ignore[union-attr]
-        assert second.engine.router.queue("bad") is None
+        queue = second.engine.router.queue("bad")
+        assert queue is not None
+        assert (queue.max_wait, queue.overflow, queue.fallback) == (60, None, None)
         assert second.engine.router.queue("support") is not None
     finally:
         await second.close()
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "1001" in logged
     assert "contact" in logged
-    assert "bad" in logged
+    assert "stored queue bad" in logged
+    assert "overflow" in logged
+    assert "fallback" in logged

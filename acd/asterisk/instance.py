@@ -4,7 +4,8 @@ own ports, so several run side by side on one machine (parallel test workers, ot
 An instance lives in `<root>/var/acd/instances/<name>` on the host, which Asterisk sees as
 `/var/acd/instances/<name>` (for the host's own Asterisk the root is `/`, so both are the same).
 Each start renders asterisk-config/ afresh and empties the astdb (PJSIP registrations survive
-restarts there otherwise), the run, spool and log directories.
+restarts there otherwise), the run, spool and log directories. The instance's secrets (the
+controller's AMI secret, the FastAGI key) are generated once into `secrets/` and kept.
 """
 
 from __future__ import annotations
@@ -129,8 +130,8 @@ class AsteriskInstance:
         return Path(self.inner_dir / "secrets")
 
     def secret_file(self, name: str) -> Path:
-        """`secrets/<name>.secret` (name: "ami" or "agi"), what the controller's
-        `[ami] secret_file` / `[agi] secret_file` point at."""
+        """`secrets/<name>.secret` (a name of SECRET_NAMES); "ami" and "agi" are what the
+        controller's `[ami] secret_file` / `[agi] secret_file` point at."""
         if name not in SECRET_NAMES:
             raise ValueError(f"unknown secret {name!r} (known: {', '.join(SECRET_NAMES)})")
         return self.secrets_dir / f"{name}.secret"
@@ -144,10 +145,17 @@ class AsteriskInstance:
             path = self.secret_file(name)
             if path.exists():
                 continue
-            value = secrets.token_urlsafe(SECRET_BYTES)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(value + "\n")
+            # Written whole, then linked in: a reader never sees half a secret, and of two
+            # processes generating at once the first one's stays.
+            draft = path.with_name(f".{name}.{os.getpid()}.draft")
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    out.write(secrets.token_urlsafe(SECRET_BYTES) + "\n")
+                with contextlib.suppress(FileExistsError):
+                    os.link(draft, path)
+            finally:
+                draft.unlink(missing_ok=True)
 
     def read_secret(self, name: str) -> str:
         self.ensure_secrets((name,))

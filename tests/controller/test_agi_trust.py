@@ -207,3 +207,24 @@ async def test_a_callback_into_a_context_not_allowed_is_refused_by_the_real_dial
         for m in acd.ami_events.seen
         if m.get("Event") == "Newchannel" and "some-trunk-context" in m.get("Channel", "")
     ]
+
+
+async def test_the_key_is_in_no_log_while_the_controller_is_down(
+    acd: Acd, asterisk: RunningAsterisk
+) -> None:
+    """res_agi logs the whole AGI URL on each failed connect (every ACD_RETRY_EVERY seconds
+    while no controller listens): the key is not in it."""
+    assert acd.side is not None
+    await acd.side.agi.stop()
+    await acd.queue("support")
+    caller = await acd.call("support", wait_entered=False)
+    assert await acd.entry_variable(caller.call_id, "ACD_RETRY", within=10) == "acd-queue,s,enter"
+    log = asterisk.instance.messages_log
+    text = ""
+    for _ in range(50):
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if "agi://" in text:
+            break
+        await asyncio.sleep(0.1)
+    assert "agi://" in text  # the failed connect was logged, URL and all
+    assert asterisk.agi_secret not in text

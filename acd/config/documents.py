@@ -15,10 +15,16 @@ parsed), and its patterns end at `$` as JSON Schema's do (Python's `re`, which m
 lets "support\n" through `^...$`).
 
 The models are strict (a bool is not a number, "5" is not an integer) and refuse unknown keys
-(a misspelt key is an error, not a silent default). What JSON Schema cannot say is checked here
-and only described in the schema: escalation steps in non-decreasing order of `after`, and
-integers given as integers (JSON Schema's "integer" also admits 1.0). A token's role and agent
-go together; that needs the agent directory, so acd/service/tokens.py checks it.
+(a misspelt key is an error, not a silent default), with two readings JSON Schema shares, so
+that whatever the schema allows is accepted: a whole number written 10.0 is the integer 10, and
+escalation steps are kept in order of `after` whatever order they come in. A token's role and
+agent go together (stated in the schema with if/then/else); that the agent exists needs the
+directory, so acd/service/tokens.py checks it.
+
+What reaches Asterisk follows acd/config/dialstrings.py: an agent's contact is one dial string
+(the `[dial]` allow-lists arrive in the validation context, `validate(..., rules=...)`), a
+queue's overflow a queue name or a dialplan target, its fallback a dialplan target; the schema
+states each as a pattern built from the same grammar.
 
 The router keeps its own type (`QueueConfig`) and its own invariants (acd/router/_validation.py);
 a document converts to it with `to_config`, so the router never sees pydantic.

@@ -12,7 +12,9 @@ the Setvar actions that precede a Redirect are pipelined, not awaited one by one
                 caller, and only when the caller answers does acd-deliver dial the agent;
                 no answer → CallAbandoned(callback_unanswered).
                 Redirect fails because the caller is gone → CallAbandoned; any other failure
-                → OfferFailed(error). No contact for the agent → OfferFailed(unreachable).
+                → OfferFailed(error). No contact for the agent, or one the [dial] rules
+                refuse (checked again here, whatever let it in) → OfferFailed(unreachable);
+                a callback dial string they refuse is never originated (callback_unanswered).
     CallExited  Setvar ACD_RESULT=<reason>, Redirect to the overflow dialplan target or to the
                 `exit` label of acd-queue ("after the wait").
     CallOverflowed  Setvar ACD_QUEUE and ACD_QUEUE_ENTERED_AT (the channel keeps its own

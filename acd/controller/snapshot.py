@@ -35,7 +35,9 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from acd.router.model import MAX_LEVEL, MIN_LEVEL, frozen_skills
+from acd.config import channel_input
+from acd.config.channel_input import ChannelInputError
+from acd.router.model import frozen_skills
 
 log = logging.getLogger(__name__)
 
@@ -155,20 +157,21 @@ def channel_status(message: Mapping[str, object]) -> ChannelStatus | None:
 
 
 def parse_skills(text: str) -> Mapping[str, int]:
-    """ACD_SKILLS (`skill:minlevel,skill:minlevel`, a bare `skill` is level 1). Unreadable
-    text gives no extra skills, as at entry (the AGI ignores bad skills too)."""
-    skills: dict[str, int] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, _, level = item.partition(":")
-        name = name.strip()
-        try:
-            value = int(level) if level.strip() else 1
-        except ValueError:
-            return frozen_skills(None)
-        if not name or not MIN_LEVEL <= value <= MAX_LEVEL:
-            return frozen_skills(None)
-        skills[name] = max(value, skills.get(name, 0))
-    return frozen_skills(skills)
+    """ACD_SKILLS (`skill:minlevel,skill:minlevel`, a bare `skill` is level 1) under the
+    entry's rules (acd.config.channel_input). Unreadable text gives no extra skills, as at
+    entry (the AGI ignores bad skills too)."""
+    try:
+        return frozen_skills(channel_input.skills(text))
+    except ChannelInputError:
+        return frozen_skills(None)
+
+
+def _priority(text: str | None) -> int | None:
+    """ACD_PRIORITY under the entry's rules: outside them, the queue's default (as at entry)."""
+    try:
+        return channel_input.priority(text or "")
+    except ChannelInputError:
+        return None
 
 
 def _float(text: str | None) -> float | None:
@@ -183,6 +186,13 @@ def _int(text: str | None) -> int | None:
         return int(text) if text else None
     except ValueError:
         return None
+
+
+def _usable_call_id(text: str) -> bool:
+    try:
+        return channel_input.call_id(text) == text
+    except ChannelInputError:
+        return False
 
 
 def _seen(status: ChannelStatus) -> Seen | None:
@@ -273,7 +283,7 @@ def _found(status: ChannelStatus, seen: Seen, channels: list[ChannelStatus]) -> 
         seen=seen,
         entered_at=entered_at,
         queue_entered_at=_float(variables.get("ACD_QUEUE_ENTERED_AT")) or entered_at,
-        priority=_int(variables.get("ACD_PRIORITY")),
+        priority=_priority(variables.get("ACD_PRIORITY")),
         skills=parse_skills(variables.get("ACD_SKILLS", "")),
         agent_id=variables.get("ACD_AGENT") or None,
         agent_contact=_dialled_contact(status),
@@ -304,6 +314,11 @@ def read_snapshot(messages: Iterable[Mapping[str, object]]) -> Snapshot:
         if not call_id:
             if status.context in _ACD_CONTEXTS and status.application.lower() != "appdial":
                 unregistered += 1
+            continue
+        if not _usable_call_id(call_id):
+            # Such an id would reach AMI headers and queue_log fields; the caller enters
+            # again (announce says `lost`) and gets an id of its own.
+            log.warning("channel %s: ACD_CALL_ID %r not adopted", status.channel, call_id[:80])
             continue
         if not status.variables.get("ACD_QUEUE"):
             continue

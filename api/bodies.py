@@ -68,14 +68,21 @@ async def read_json(request: web.Request, *, optional: bool = False) -> Any:
 
 
 #: An instant in a query: epoch seconds (at most 10 digits, any float's decimals), or ISO 8601:
-#: date, optionally with a time and an offset (no offset: UTC), years 1970..2999. The OpenAPI
-#: document states this pattern; the server checks it before parsing, so they cannot differ.
-INSTANT_PATTERN = (
-    r"^(?:[0-9]{1,10}(?:\.[0-9]{1,17})?"
-    r"|(?:19[7-9][0-9]|2[0-9]{3})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
-    r"(?:T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,9})?)?"
-    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?)?)$"
+#: a date, optionally with a time and an offset (no offset: UTC), years 1970..2999. The OpenAPI
+#: document states this pattern and the server checks it before parsing, so they cannot differ;
+#: hence the month lengths and leap years (a 30 February would be allowed, then refused).
+_YEAR = r"(?:19[7-9][0-9]|2[0-9]{3})"
+_LEAP_YEAR = r"(?:19(?:7[26]|8[048]|9[26])|2[0-9](?:0[48]|[2468][048]|[13579][26])|2[048]00)"
+_DATE = (
+    rf"(?:{_YEAR}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+    r"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+    rf"|{_LEAP_YEAR}-02-29)"
 )
+_TIME = (
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,9})?)?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?"
+)
+INSTANT_PATTERN = rf"^(?:[0-9]{{1,10}}(?:\.[0-9]{{1,17}})?|{_DATE}(?:{_TIME})?)$"
 _INSTANT = re.compile(INSTANT_PATTERN)
 #: A whole number in a query: ASCII digits only ("+5", " 5", "5.0" are refused).
 WHOLE_PATTERN = r"^[0-9]{1,9}$"

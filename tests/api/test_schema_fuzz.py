@@ -106,8 +106,10 @@ def _schemathesis(base_url: str, report: Path) -> subprocess.CompletedProcess[st
     path = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "schema_fuzz_hooks", "PYTHONPATH": path}
     return subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=240, check=False, cwd=HERE
-    )
+        # In the test's own directory: schemathesis keeps a cache where it runs.
+        command, env=env, capture_output=True, text=True, timeout=240, check=False,
+        cwd=report.parent,
+    )  # fmt: skip
 
 
 def test_the_api_and_its_openapi_document_agree(served: ServedApp, tmp_path: Path) -> None:

@@ -41,7 +41,8 @@ class AmiSettings:
 class AgiSettings:
     host: str = "127.0.0.1"
     port: int = 4573
-    #: The key the dialplan passes with every FastAGI request (as `secret` above).
+    #: The key Asterisk proves itself with: every FastAGI request is asked for the global
+    #: ACD_AGI_KEY, rendered from this file (as `secret` above).
     secret: str = ""
     secret_file: str = f"{DEFAULT_SECRETS_DIR}/agi.secret"
 

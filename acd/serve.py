@@ -8,8 +8,9 @@ caller (waiting callers hear their music, connected ones keep talking) and the n
 adopts them. A controller that cannot become ready (the FastAGI port is taken) exits 1.
 
 It refuses to start (exit 2) when the HTTP API would serve a weak admin token beyond this
-host: the demo token or any configured token shorter than 32 characters on a non-loopback
-`[http] host`. On loopback (`make run`) the demo token keeps working."""
+host: the demo token, a configured token shorter than 32 characters or of fewer than 8
+distinct characters on a non-loopback `[http] host`; a token with whitespace on any address.
+On loopback (`make run`) the demo token keeps working."""
 
 from __future__ import annotations
 
@@ -32,6 +33,10 @@ log = logging.getLogger("acd.serve")
 #: acd.example.toml's token, for `make run` on a laptop.
 DEMO_TOKEN = "demo-admin-token"
 MIN_EXPOSED_TOKEN_LENGTH = 32
+#: A token of a few distinct characters repeated ("a" * 32) is long but not secret. A random
+#: 32-character hex token (the narrowest usual alphabet) has fewer than 8 distinct characters
+#: with a probability under 1e-6 (fewer than 10: about 1e-4, too many honest refusals).
+MIN_EXPOSED_TOKEN_VARIETY = 8
 
 
 def is_loopback(host: str) -> bool:
@@ -47,12 +52,25 @@ def is_loopback(host: str) -> bool:
 def check_exposure(settings: Settings) -> None:
     """ConfigError if the admin token is too weak for the address the API listens on."""
     token, host = settings.api_token, settings.http.host
+    if token and any(c.isspace() or not c.isprintable() for c in token):
+        # On any address: a client strips the bearer value, so such a token half works.
+        raise ConfigError(
+            "api_token",
+            "the admin token (api_token or ACD_API_TOKEN) contains whitespace or a control "
+            "character; use a random secret (python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))')",
+        )
     if not token or is_loopback(host):
         return
     if token == DEMO_TOKEN:
         weakness = f"is the demo token {DEMO_TOKEN!r}"
     elif len(token) < MIN_EXPOSED_TOKEN_LENGTH:
         weakness = f"has {len(token)} characters, fewer than {MIN_EXPOSED_TOKEN_LENGTH}"
+    elif len(set(token)) < MIN_EXPOSED_TOKEN_VARIETY:
+        weakness = (
+            f"has only {len(set(token))} distinct characters, fewer than "
+            f"{MIN_EXPOSED_TOKEN_VARIETY}"
+        )
     else:
         return
     raise ConfigError(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ACD = str(Path(sys.executable).parent / "acd")
-STRONG_TOKEN = "x" * 40
+STRONG_TOKEN = "Kq3vN8-xW2pL9sT4uY7zB1cD6fG0hJ5mR"  # 33 characters, 33 distinct
 
 
 def _free_port() -> int:
@@ -144,7 +144,7 @@ def test_a_short_env_token_is_refused_off_loopback(tmp_path: Path) -> None:
 
 def test_a_long_token_is_served_off_loopback(tmp_path: Path) -> None:
     config = _config(tmp_path, "0.0.0.0", None)
-    process = _start(config, _env(ACD_API_TOKEN="y" * 32))
+    process = _start(config, _env(ACD_API_TOKEN="y2Mx9Qw4Ze7Rt1Uo5Ip8As3Df6Gh0Jk-"))
     try:
         assert _wait_listening(_http_port(config), process), _stop(process)
     finally:
@@ -237,4 +237,53 @@ def test_no_configured_token_is_no_weak_token() -> None:
     from acd.serve import check_exposure
 
     check_exposure(Settings(http=HttpSettings(host="0.0.0.0"), api_token=""))
-    check_exposure(Settings(http=HttpSettings(host="0.0.0.0"), api_token="z" * 32))
+    check_exposure(Settings(http=HttpSettings(host="0.0.0.0"), api_token=STRONG_TOKEN))
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        " " * 32,
+        "\t" * 40,
+        "Kq3vN8-xW2pL9sT4 uY7zB1cD6fG0hJ5mR",  # an inner space
+        STRONG_TOKEN + "\n",
+        STRONG_TOKEN + "\x00",
+    ],
+)
+@pytest.mark.parametrize("host", ["0.0.0.0", "127.0.0.1"])
+def test_a_token_with_whitespace_is_refused_anywhere(token: str, host: str) -> None:
+    """A client strips the bearer value: such a token is unusable, or usable half-typed."""
+    from acd.config import ConfigError, HttpSettings, Settings
+    from acd.serve import check_exposure
+
+    with pytest.raises(ConfigError, match="whitespace"):
+        check_exposure(Settings(http=HttpSettings(host=host), api_token=token))
+
+
+@pytest.mark.parametrize("token", ["a" * 32, "ab" * 20, "passwordpassword" * 3, "0123456" * 5])
+def test_a_long_token_of_few_distinct_characters_is_refused_off_loopback(token: str) -> None:
+    from acd.config import ConfigError, HttpSettings, Settings
+    from acd.serve import check_exposure
+
+    with pytest.raises(ConfigError, match="distinct characters"):
+        check_exposure(Settings(http=HttpSettings(host="0.0.0.0"), api_token=token))
+    check_exposure(Settings(http=HttpSettings(host="127.0.0.1"), api_token=token))
+
+
+def test_random_hex_tokens_have_variety_enough() -> None:
+    """The variety rule refuses no honest random token: 2000 of the narrowest usual kind."""
+    import secrets
+
+    from acd.config import HttpSettings, Settings
+    from acd.serve import check_exposure
+
+    for _ in range(2000):
+        token = secrets.token_hex(16)
+        check_exposure(Settings(http=HttpSettings(host="0.0.0.0"), api_token=token))
+
+
+def test_acd_serve_refuses_a_repeated_character_token_off_loopback(tmp_path: Path) -> None:
+    config = _config(tmp_path, "0.0.0.0", None)
+    status, err = _refused(config, _env(ACD_API_TOKEN="a" * 32))
+    assert status not in (None, 0), f"served 'a' * 32 on 0.0.0.0: {err}"
+    assert "distinct characters" in err, err

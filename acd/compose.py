@@ -41,6 +41,7 @@ from acd.observe.reports import Reports
 from acd.observe.stats import QueueStats
 from acd.observe.store_writer import READ_WAIT, StoredCalls, StoreWriter
 from acd.observe.writer import BatchWriter
+from acd.private_files import private_dir
 from acd.recovery import AgentStateWriter, restore_agent_states
 from acd.router.decisions import EventRejected
 from acd.router.events import AgentUpserted, QueueUpserted
@@ -58,7 +59,6 @@ from acd.service.entry import CallNotes, EntryService
 from acd.storage import Database
 from acd.storage.dead_letters import FILE_NAME as DEAD_LETTERS_FILE
 from acd.storage.dead_letters import DeadLetters
-from acd.storage.files import private_dir
 from acd.storage.record_store import CallRecord, RecordStore
 from agi.routes import AgiRoutes
 from agi.server import FastAgiServer

@@ -25,6 +25,7 @@ from typing import NoReturn
 from acd.asterisk.install import Installation, write_network_files
 from acd.asterisk.ports import AsteriskPorts
 from acd.asterisk.templates import default_template_dir, render_directory
+from acd.private_files import SECRET_LOOSE, private_dir, tighten, write_private_once
 
 INSTANCES_DIR = PurePosixPath("/var/acd/instances")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -138,24 +139,13 @@ class AsteriskInstance:
 
     def ensure_secrets(self, names: tuple[str, ...] = ("ami", "agi")) -> None:
         """Generate each missing secret (dir 0700, files 0600, created with those modes so no
-        other user can read them even for a moment); existing ones are kept."""
-        self.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.secrets_dir, 0o700)
+        other user can read them even for a moment, `acd.private_files`); existing ones are
+        kept, made private if they were not."""
+        private_dir(self.secrets_dir, SECRET_LOOSE)
         for name in names:
             path = self.secret_file(name)
-            if path.exists():
-                continue
-            # Written whole, then linked in: a reader never sees half a secret, and of two
-            # processes generating at once the first one's stays.
-            draft = path.with_name(f".{name}.{os.getpid()}.draft")
-            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    out.write(secrets.token_urlsafe(SECRET_BYTES) + "\n")
-                with contextlib.suppress(FileExistsError):
-                    os.link(draft, path)
-            finally:
-                draft.unlink(missing_ok=True)
+            if not tighten(path, SECRET_LOOSE):
+                write_private_once(path, secrets.token_urlsafe(SECRET_BYTES) + "\n")
 
     def read_secret(self, name: str) -> str:
         self.ensure_secrets((name,))

@@ -48,8 +48,8 @@ from acd.observe.happenings import (
     VisitEnded,
     VisitOpened,
 )
+from acd.private_files import open_private_append
 from acd.router.model import AgentState
-from acd.storage.files import open_private_append
 from acd.storage.record_store import CallRecord
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ class QueueLogWriter:
 
 class QueueLog:
     """Appends lines to `path`, creating it 0600 and its directory 0700 (it holds caller
-    data; one found looser is tightened, `acd.storage.files`). `write` is called from the
+    data; one found looser is tightened, `acd.private_files`). `write` is called from the
     batch writer's task, never from the engine's."""
 
     def __init__(self, path: str | Path) -> None:

@@ -2,7 +2,7 @@
 intervals) and the durable agent states (`database.agent_states`, see `acd.recovery`) in
 SQLite (embedded default) or PostgreSQL, through SQLAlchemy's async engine. Rows the database
 refuses are set aside in `<var_dir>/dead_letters.jsonl` (`rejects.py`, `dead_letters.py`);
-files holding caller data are created 0600 in a 0700 directory (`files.py`).
+files holding caller data are created 0600 in a 0700 directory (`acd.private_files`).
 
     database = Database(settings.storage.resolved_url())
     await database.migrate()            # Alembic, to the newest revision

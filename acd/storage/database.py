@@ -12,9 +12,9 @@ from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from acd.private_files import private_file, tighten
 from acd.storage.agent_state_store import AgentStateStore
 from acd.storage.config_store import ConfigStore
-from acd.storage.files import private_file, tighten
 from acd.storage.record_store import RecordStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from acd.storage.files import open_private_append
+from acd.private_files import open_private_append
 
 log = logging.getLogger(__name__)
 

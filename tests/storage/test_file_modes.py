@@ -106,7 +106,7 @@ def test_the_dead_letters_are_created_private(tmp_path: Path) -> None:
 
 
 def test_an_existing_var_dir_is_tightened(tmp_path: Path) -> None:
-    from acd.storage.files import private_dir
+    from acd.private_files import private_dir
 
     var = tmp_path / "var"
     var.mkdir(mode=0o777)
@@ -116,10 +116,110 @@ def test_an_existing_var_dir_is_tightened(tmp_path: Path) -> None:
 
 
 def test_a_group_readable_file_an_operator_chose_is_kept(tmp_path: Path) -> None:
-    from acd.storage.files import private_file
+    from acd.private_files import private_file
 
     path = tmp_path / "queue_log"
     path.write_text("")
     os.chmod(path, 0o640)
     private_file(path)
     assert oct(mode(path)) == "0o640"
+
+
+# --- a directory or file that is not the controller's to change (the controller may run as
+# root: `var_dir = "/tmp"` once turned /tmp from 1777 into 1750) ---------------------------
+
+NOBODY = 65534
+
+
+def _give_away(path: Path) -> None:
+    """Make `path` another user's (chown needs root; without it there is nothing to test)."""
+    try:
+        os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
+    except PermissionError:
+        pytest.skip("chown to another user needs root")
+
+
+def test_a_shared_sticky_directory_is_refused_and_left_as_it_is(tmp_path: Path) -> None:
+    from acd.private_files import NotPrivateError, private_dir
+
+    shared = tmp_path / "shared-tmp"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # as /tmp is, and owned by this process's user (root under make run)
+    with pytest.raises(NotPrivateError, match="writable by every user"):
+        private_dir(shared)
+    assert oct(mode(shared)) == "0o1777"
+
+
+def test_a_world_writable_directory_of_another_user_is_refused_and_left_as_it_is(
+    tmp_path: Path,
+) -> None:
+    from acd.private_files import NotPrivateError, private_dir
+
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    os.chmod(theirs, 0o777)
+    _give_away(theirs)
+    with pytest.raises(NotPrivateError, match="writable by every user"):
+        private_dir(theirs)
+    assert oct(mode(theirs)) == "0o777"
+
+
+def test_another_users_directory_is_left_as_it_is_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from acd.private_files import private_dir
+
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    os.chmod(theirs, 0o755)
+    _give_away(theirs)
+    with caplog.at_level(logging.WARNING):
+        private_dir(theirs)
+    assert oct(mode(theirs)) == "0o755"
+    assert any("not private" in r.getMessage() for r in caplog.records)
+
+
+def test_another_users_file_is_left_as_it_is_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from acd.private_files import private_file
+
+    path = tmp_path / "queue_log"
+    path.write_text("")
+    os.chmod(path, 0o644)
+    _give_away(path)
+    with caplog.at_level(logging.WARNING):
+        private_file(path)
+    assert oct(mode(path)) == "0o644"
+    assert any("not private" in r.getMessage() for r in caplog.records)
+
+
+def test_a_symbolic_link_target_is_left_as_it_is(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A link in the var dir to a system file (as /etc/passwd is: 0644, this user's) must not
+    make that file unreadable to the others."""
+    from acd.private_files import private_file
+
+    system_file = tmp_path / "passwd"
+    system_file.write_text("root:x:0:0::/root:/bin/sh\n")
+    os.chmod(system_file, 0o644)
+    var = tmp_path / "var"
+    var.mkdir(mode=0o700)
+    (var / "queue_log").symlink_to(system_file)
+    with caplog.at_level(logging.WARNING):
+        private_file(var / "queue_log")
+    assert oct(mode(system_file)) == "0o644"
+    assert any("symbolic link" in r.getMessage() for r in caplog.records)
+
+
+def test_a_sticky_directory_of_this_user_not_world_writable_is_left_as_it_is(
+    tmp_path: Path,
+) -> None:
+    from acd.private_files import private_dir
+
+    shared = tmp_path / "team"
+    shared.mkdir()
+    os.chmod(shared, 0o1770)
+    private_dir(shared)
+    assert oct(mode(shared)) == "0o1770"

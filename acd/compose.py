@@ -353,6 +353,7 @@ async def start_asterisk_side(
         controller.handle_times,
         notes,
         settings.dial.rules(),
+        contacts=directory.by_contact,  # a caller's number never rings an agent's phone
     )
     # Only Asterisk drives the controller: the dialplan's key and a live channel (agi/server.py).
     agi = FastAgiServer(

@@ -15,7 +15,12 @@ a caller's channel alike:
   same small alphabets Asterisk's dialplan names use; the priority a number or a label.
 
 A caller's own number (`CALLERID(num)`, which the caller's side chooses) becomes a dial string
-only when it is a phone number: `+` and digits, `*` and `#`.
+only when it is a phone number (`+` and digits, `*` and `#`) that the `callback_numbers` pattern
+allows (by default E.164-like: 7 to 15 digits, no leading 0, so no agent's extension such as
+1001, no service code), put into the `callback_template` (`PJSIP/{number}` by default;
+`PJSIP/{number}@trunk` behind a trunk), and the result is again a dial string these rules
+allow. That an agent's own phone is not called back this way is for the caller of
+`callback_dial` to check: only the agent directory knows the contacts.
 """
 
 from __future__ import annotations
@@ -37,8 +42,19 @@ _PRIORITY = r"(?:[1-9][0-9]{0,5}|[A-Za-z][A-Za-z0-9_]{0,39})"
 _SEGMENT = r"[A-Za-z0-9_.+*#@:=-]{1,80}"
 
 _RESOURCE = rf"{_SEGMENT}(?:/{_SEGMENT})?"
+#: The place holder of `callback_template` the caller's number goes into.
+NUMBER = "{number}"
+#: Where a caller's own number is called back unless the settings say otherwise.
+DEFAULT_CALLBACK_TEMPLATE = f"PJSIP/{NUMBER}"
+#: Which caller numbers are called back unless the settings say otherwise: E.164-like.
+DEFAULT_CALLBACK_NUMBERS = r"\+?[1-9][0-9]{6,14}"
+#: Stands in for a caller's number when a template is checked.
+_SAMPLE_NUMBER = "15551234567"
+#: The names of a technology and of a Local context (the allow-lists' entries).
+TECHNOLOGY_NAME = r"[A-Za-z][A-Za-z0-9]{0,15}"
+CONTEXT_NAME = _NAME
 
-_DIAL = re.compile(rf"(?P<tech>[A-Za-z][A-Za-z0-9]{{0,15}})/(?P<resource>{_RESOURCE})")
+_DIAL = re.compile(rf"(?P<tech>{TECHNOLOGY_NAME})/(?P<resource>{_RESOURCE})")
 _LOCAL = re.compile(rf"(?P<exten>{_EXTEN})@(?P<context>{_NAME})(?:/n)?")
 _TARGET = re.compile(rf"(?P<context>{_NAME}),(?P<exten>{_EXTEN}),(?P<priority>{_PRIORITY})")
 #: The same grammar for JSON Schema (ECMA-262 reads it as Python does: no named groups).
@@ -57,6 +73,36 @@ class DialRules:
 
     technologies: tuple[str, ...] = DEFAULT_TECHNOLOGIES
     local_contexts: tuple[str, ...] = DEFAULT_LOCAL_CONTEXTS
+    #: Where a caller's own number is called back: a dial string with one NUMBER in it;
+    #: empty: a caller's number is never called back (only the dialplan's ACD_CALLBACK_TO).
+    callback_template: str = DEFAULT_CALLBACK_TEMPLATE
+    #: The regular expression a caller's number must match, whole (on top of the phone
+    #: number alphabet, which it cannot widen).
+    callback_numbers: str = DEFAULT_CALLBACK_NUMBERS
+
+    def __post_init__(self) -> None:
+        try:
+            re.compile(self.callback_numbers)
+        except (re.error, TypeError) as exc:
+            raise DialStringError(f"callback_numbers is not a regular expression: {exc}") from None
+        if not self.callback_template:
+            return
+        if self.callback_template.count(NUMBER) != 1:
+            raise DialStringError(f"a callback template holds {NUMBER} exactly once")
+        if _DIAL.fullmatch(self.callback_template.replace(NUMBER, _SAMPLE_NUMBER)) is None:
+            raise DialStringError(
+                f"the callback template {_shown(self.callback_template)} is no dial string"
+            )
+
+    def check_callback_template(self) -> None:
+        """DialStringError unless the callback template gives dial strings these rules allow
+        (the default's PJSIP may be left out of `technologies`: no caller's number is then
+        called back, and each refusal is logged)."""
+        if self.callback_template:
+            try:
+                self.check_dial(self.callback_template.replace(NUMBER, _SAMPLE_NUMBER))
+            except DialStringError as exc:
+                raise DialStringError(f"the callback template is refused: {exc}") from None
 
     def check_dial(self, text: str) -> str:
         """`text` if it is one dial string these rules allow; else DialStringError."""
@@ -92,7 +138,7 @@ class DialRules:
         devices = [
             rf"{_any_case(tech)}/{_RESOURCE}"
             for tech in self.technologies
-            if tech.lower() != "local" and re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,15}", tech)
+            if tech.lower() != "local" and re.fullmatch(TECHNOLOGY_NAME, tech)
         ]
         contexts = [c for c in self.local_contexts if re.fullmatch(_NAME, c)]
         if contexts and "local" in {t.lower() for t in self.technologies}:
@@ -101,12 +147,15 @@ class DialRules:
         return rf"^(?:{'|'.join(devices) or '(?!)'})$"
 
     def callback_dial(self, number: str) -> str | None:
-        """The dial string that calls a caller's own number back over PJSIP, or None when the
-        number is not a phone number (a caller ID is the caller's to choose)."""
-        if not _PHONE_NUMBER.fullmatch(number):
+        """The dial string that calls a caller's own number back (`callback_template`), or
+        None when these rules do not call that number (a caller ID is the caller's to
+        choose): not a phone number, not one `callback_numbers` allows, or no template."""
+        if not self.callback_template or not _PHONE_NUMBER.fullmatch(number):
+            return None
+        if not re.fullmatch(self.callback_numbers, number):
             return None
         try:
-            return self.check_dial(f"PJSIP/{number}")
+            return self.check_dial(self.callback_template.replace(NUMBER, number))
         except DialStringError:
             return None
 

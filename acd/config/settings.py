@@ -15,7 +15,16 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from acd.config.dialstrings import DEFAULT_LOCAL_CONTEXTS, DEFAULT_TECHNOLOGIES, DialRules
+from acd.config.dialstrings import (
+    CONTEXT_NAME,
+    DEFAULT_CALLBACK_NUMBERS,
+    DEFAULT_CALLBACK_TEMPLATE,
+    DEFAULT_LOCAL_CONTEXTS,
+    DEFAULT_TECHNOLOGIES,
+    TECHNOLOGY_NAME,
+    DialRules,
+    DialStringError,
+)
 from acd.config.documents import AgentSeed, ConfigError, parse_agent, parse_queue
 from acd.router.model import QueueConfig
 
@@ -108,13 +117,19 @@ class StorageSettings:
 class DialSettings:
     """What an agent's contact or a callback may dial (acd/config/dialstrings.py): the
     technologies, and the contexts a `Local/` channel may enter. In the environment, a
-    comma-separated list (`ACD_DIAL_TECHNOLOGIES=PJSIP,IAX2`)."""
+    comma-separated list (`ACD_DIAL_TECHNOLOGIES=PJSIP,IAX2`). A caller's own number is
+    called back at `callback_dial` (its `{number}` replaced) when it matches
+    `callback_numbers` whole."""
 
     technologies: tuple[str, ...] = DEFAULT_TECHNOLOGIES
     local_contexts: tuple[str, ...] = DEFAULT_LOCAL_CONTEXTS
+    callback_dial: str = DEFAULT_CALLBACK_TEMPLATE
+    callback_numbers: str = DEFAULT_CALLBACK_NUMBERS
 
     def rules(self) -> DialRules:
-        return DialRules(self.technologies, self.local_contexts)
+        return DialRules(
+            self.technologies, self.local_contexts, self.callback_dial, self.callback_numbers
+        )
 
 
 def _dial(data: Any, env: Mapping[str, str]) -> DialSettings:
@@ -122,18 +137,31 @@ def _dial(data: Any, env: Mapping[str, str]) -> DialSettings:
         raise ConfigError("dial", "must be a table ([dial])")
     # A misspelt key would leave the default allow-list in force without a word.
     for key in data:
-        if key not in ("technologies", "local_contexts"):
+        if key not in {f.name for f in fields(DialSettings)}:
             raise ConfigError(f"dial.{key}", "unknown key")
     dial: DialSettings = _section(DialSettings, data, "dial", env)
-    for name, pattern in (("technologies", r"[A-Za-z][A-Za-z0-9]{0,15}"),
-                          ("local_contexts", r"[A-Za-z0-9_-]{1,80}")):  # fmt: skip
+    for name, pattern in (("technologies", TECHNOLOGY_NAME), ("local_contexts", CONTEXT_NAME)):
         values = getattr(dial, name)
         if not isinstance(values, list | tuple) or not all(
             isinstance(v, str) and re.fullmatch(pattern, v) for v in values
         ):
             raise ConfigError(f"dial.{name}", "must be a list of names (letters, digits, _ -)")
-    return replace(dial, technologies=tuple(dial.technologies),
+    for name in ("callback_dial", "callback_numbers"):
+        if not isinstance(getattr(dial, name), str):
+            raise ConfigError(f"dial.{name}", "must be a string")
+    dial = replace(dial, technologies=tuple(dial.technologies),
                    local_contexts=tuple(dial.local_contexts))  # fmt: skip
+    try:
+        rules = DialRules(dial.technologies, dial.local_contexts, dial.callback_dial)
+        if "callback_dial" in data or "ACD_DIAL_CALLBACK_DIAL" in env:
+            rules.check_callback_template()  # one written for these allow-lists must fit them
+    except DialStringError as exc:
+        raise ConfigError("dial.callback_dial", str(exc)) from None
+    try:
+        dial.rules()
+    except DialStringError as exc:
+        raise ConfigError("dial.callback_numbers", str(exc)) from None
+    return dial
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,6 +123,7 @@ class EntryService:
         handle_times: HandleTimes,
         notes: CallNotes | None = None,
         dial_rules: DialRules = DEFAULT_RULES,
+        contacts: Callable[[str], object | None] = lambda _: None,
     ) -> None:
         self.engine = engine
         self.tracker = tracker
@@ -130,6 +131,8 @@ class EntryService:
         self.handle_times = handle_times
         self.notes = notes
         self.dial_rules = dial_rules
+        #: The agent whose contact a dial string is, if any (`AgentDirectory.by_contact`).
+        self.contacts = contacts
 
     # --- reading the channel --------------------------------------------------------------------
 
@@ -321,7 +324,8 @@ class EntryService:
 
     def callback_dial(self, callback_to: str, caller_number: str) -> str | None:
         """Where a callback would go: the dialplan's ACD_CALLBACK_TO if the dial rules allow
-        it, else (none set) the caller's own number if it is a phone number; None: nowhere."""
+        it, else (none set) the caller's own number if the dial rules call it back and it is
+        no agent's contact (the caller chooses its caller ID); None: nowhere."""
         callback_to, caller_number = callback_to.strip(), caller_number.strip()
         if callback_to:
             try:
@@ -330,10 +334,17 @@ class EntryService:
                 log.warning("callback to ACD_CALLBACK_TO refused: %s", exc)
                 return None
         dial = self.dial_rules.callback_dial(caller_number)
-        if dial is None and caller_number:
-            log.warning(
-                "callback refused: caller number %s is not a phone number", _shown(caller_number)
-            )
+        if dial is None:
+            if caller_number:
+                log.warning(
+                    "callback refused: caller number %s is not one [dial] callback_numbers "
+                    "and callback_dial call back",
+                    _shown(caller_number),
+                )
+            return None
+        if self.contacts(dial) is not None:
+            log.warning("callback refused: caller number %s is an agent's contact", dial)
+            return None
         return dial
 
     def request_callback(self, uniqueid: str, callback_to: str, caller_number: str = "") -> bool:

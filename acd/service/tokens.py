@@ -4,10 +4,17 @@ The configured admin token (`api_token`, `ACD_API_TOKEN`) is kept under one fixe
 `ACD_API_TOKEN`, and stored again at every start: a changed value replaces the previous one,
 an unset one removes it. A person chose it, so it gets the store's slow salted hash; issued
 tokens are random. Tokens naming an agent that no longer exists are revoked at start.
+
+No slow hash runs on the request path (a flood of wrong tokens would queue everyone behind
+it): the process knows the configured secret, so a request is compared with it in memory, in
+constant time, and accepted while the stored `ACD_API_TOKEN` row is still the one this start
+wrote (revoking it with DELETE /tokens/ACD_API_TOKEN holds until the next start); any other
+secret is looked up by its SHA-256 digest, which only issued tokens are stored under.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import secrets
@@ -46,10 +53,17 @@ class TokenService:
     def __init__(self, store: ConfigStoreLike, directory: AgentDirectory) -> None:
         self.store = store
         self.directory = directory
+        # The configured secret and the stored hash this start wrote for it.
+        self._configured: tuple[bytes, str] | None = None
 
     async def authenticate(self, secret: str) -> Principal | None:
         if not secret:
             return None
+        configured = self._configured
+        if configured is not None and hmac.compare_digest(secret.encode(), configured[0]):
+            if await self.store.stored_hash(CONFIGURED_NAME) != configured[1]:
+                return None  # revoked (or replaced) since this start
+            return Principal(CONFIGURED_NAME, "admin")
         found = await self.store.find_token(secret)
         if found is None:
             return None
@@ -65,8 +79,12 @@ class TokenService:
             if _EARLIER_CONFIGURED.fullmatch(token.name) and token.role == "admin":
                 await self.store.delete_token(token.name)
                 log.warning("revoked token %r, an earlier value of ACD_API_TOKEN", token.name)
+        self._configured = None
         if secret:
             await self.store.add_token(CONFIGURED_NAME, "admin", secret, chosen=True)
+            stored = await self.store.stored_hash(CONFIGURED_NAME)
+            if stored is not None:
+                self._configured = (secret.encode(), stored)
         elif await self.store.delete_token(CONFIGURED_NAME):
             log.warning("api_token / ACD_API_TOKEN is not set: revoked the stored one")
 

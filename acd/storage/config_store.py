@@ -3,13 +3,14 @@
 Queues are stored as the contract's queue document (`queue_to_dict` / `parse_queue`), so the
 file, the API and the database share one shape. API tokens are stored as hashes only
 (`acd.storage.token_hash`): issued (random) secrets as SHA-256 digests, which `find_token` finds
-by the unique index; a person-chosen secret (the configured token) under salted scrypt, checked
-against the few such rows, each secret once: a verified one is remembered in this process.
+by the unique index; a person-chosen secret (the configured token) under salted scrypt, which
+nothing on the request path computes: `find_token` never matches such a row (a wrong token
+costs one indexed lookup), the token service compares the configured secret in memory and asks
+only `stored_hash` whether its row is still the one stored.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -48,11 +49,6 @@ class ConfigStore:
     def __init__(self, engine: AsyncEngine, clock: Callable[[], float] = time.time) -> None:
         self._engine = engine
         self._clock = clock
-        # In memory only: SHA-256 of a verified person-chosen secret → the stored slow hash
-        # it matched. At most one entry per slow row (only a match is remembered).
-        self._verified: dict[str, str] = {}
-        # One scrypt at a time: a flood of wrong tokens costs one core, not both.
-        self._slow_checks = asyncio.Semaphore(1)
 
     # --- queues -------------------------------------------------------------------------
 
@@ -151,31 +147,20 @@ class ConfigStore:
             await upsert(conn, api_tokens, {"name": name}, values)
 
     async def find_token(self, secret: str) -> TokenInfo | None:
+        """The issued token whose digest `secret` has (one indexed lookup, no slow hash)."""
         if not secret:
             return None
-        digest = hash_secret(secret)
-        # An issued token, or a configured one verified before: one indexed lookup. A row
-        # replaced or revoked since no longer matches what was remembered.
-        known = [digest, *([self._verified[digest]] if digest in self._verified else [])]
-        query = select(api_tokens).where(api_tokens.c.secret_hash.in_(known))
-        slow = select(api_tokens).where(api_tokens.c.secret_hash.like(f"{token_hash.SCHEME}$%"))
+        query = select(api_tokens).where(api_tokens.c.secret_hash == hash_secret(secret))
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).first()
-            candidates = [] if row is not None else list((await conn.execute(slow)).all())
-        if row is None:
-            self._verified.pop(digest, None)
-            row = await self._verify_slow(secret, candidates)
-            if row is None:
-                return None
-            self._verified[digest] = row.secret_hash
-        return TokenInfo(row.name, row.role, row.agent_id)
+        return None if row is None else TokenInfo(row.name, row.role, row.agent_id)
 
-    async def _verify_slow(self, secret: str, rows: list[Row[Any]]) -> Row[Any] | None:
-        for row in rows:
-            async with self._slow_checks:
-                if await asyncio.to_thread(token_hash.verify_slow, secret, row.secret_hash):
-                    return row
-        return None
+    async def stored_hash(self, name: str) -> str | None:
+        """The stored form of the token named `name` (None: no such token)."""
+        query = select(api_tokens.c.secret_hash).where(api_tokens.c.name == name)
+        async with self._engine.connect() as conn:
+            stored: str | None = await conn.scalar(query)
+        return stored
 
     async def list_tokens(self) -> list[TokenInfo]:
         async with self._engine.connect() as conn:

@@ -6,7 +6,8 @@ dialplan cannot ask it where a queue's callers go after `fallback_after` seconds
 controller tells Asterisk beforehand, as global variables (AMI `Setvar` without a `Channel`):
 
     ACD_FALLBACK_<queue>        the queue's `fallback` ("context,exten,priority"), or empty:
-                                no fallback (none set, `fallback_after` 0, or no such queue)
+                                no fallback (none set, `fallback_after` 0, no such queue, or
+                                not a dialplan target: `check_target`, logged)
     ACD_FALLBACK_AFTER_<queue>  `fallback_after` in seconds ("0" when there is no fallback)
 
 They are published when a queue is created, changed or removed (`on_step`, an engine
@@ -25,6 +26,7 @@ import re
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from acd.config.dialstrings import DialStringError, check_target
 from acd.controller.ami import AmiError, AmiResponse
 from acd.controller.calls import format_seconds
 from acd.engine import Step
@@ -37,10 +39,6 @@ TARGET_PREFIX = "ACD_FALLBACK_"
 AFTER_PREFIX = "ACD_FALLBACK_AFTER_"
 #: Queue names that can be part of a dialplan variable name (the queue document's rule).
 _NAME = re.compile(r"[A-Za-z0-9_-]+\Z")
-#: "context,exten,priority": three non-empty parts the dialplan's Goto() takes literally
-#: (nothing it would expand or split further).
-_PART = r"[^,\s$(){}\[\]\"\\;]+"
-_TARGET = re.compile(rf"{_PART},{_PART},{_PART}\Z")
 
 Published = tuple[str, str]
 """(ACD_FALLBACK_<queue>, ACD_FALLBACK_AFTER_<queue>) as sent."""
@@ -77,12 +75,11 @@ def published_values(queue: QueueConfig | None) -> Published:
     if queue is None or not queue.fallback or queue.fallback_after <= 0:
         return NO_FALLBACK
     target = queue.fallback.strip()
-    if not _TARGET.match(target):
-        log.warning(
-            "queue %s: fallback %r is not 'context,exten,priority'; not published",
-            queue.name,
-            queue.fallback,
-        )
+    try:
+        # Checked again here, whatever let it in: the dialplan's Goto() takes it literally.
+        check_target(target)
+    except DialStringError as exc:
+        log.warning("queue %s: fallback not published: %s", queue.name, exc)
         return NO_FALLBACK
     return target, format_seconds(queue.fallback_after)
 

@@ -54,6 +54,12 @@ class AgiSettings:
     #: ACD_AGI_KEY, rendered from this file (as `secret` above).
     secret: str = ""
     secret_file: str = f"{DEFAULT_SECRETS_DIR}/agi.secret"
+    #: Open FastAGI connections at most (agi/server.py). Asterisk opens one per AGI() and
+    #: each lasts a few ms (enter, announce, callback, a feature code): even 1,000 calls
+    #: arriving per second keep about 10 open. 256 leaves a burst (every waiting caller
+    #: retrying at once after a restart) room while keeping the controller far from a
+    #: 1024 fd limit.
+    max_connections: int = 256
 
     def resolved_secret(self) -> str:
         return _resolved_secret(self.secret, self.secret_file, "agi")

@@ -35,7 +35,8 @@ Series (label `queue` unless noted):
                                         agent_interval | agent_state; since the start
   acd_agi_refused_total{reason}         FastAGI requests refused before any route ran
                                         (agi/server.py): reason no_key | wrong_key |
-                                        not_live; since the start
+                                        not_live | busy (closed at the connection cap);
+                                        since the start
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ DISPATCH_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 
                     0.25, 0.5, 1, 2.5, INF)  # fmt: skip
 DEFAULT_SL_WINDOW = 3600.0
 DEAD_LETTER_KINDS = ("call_record", "agent_interval", "agent_state")
-AGI_REFUSALS = ("no_key", "wrong_key", "not_live")
+AGI_REFUSALS = ("no_key", "wrong_key", "not_live", "busy")
 
 COUNTERS = {
     "acd_calls_offered": "Calls that entered the queue (also by overflow).",

@@ -19,6 +19,7 @@ from typing import Annotated
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+from acd.config.dialstrings import shown
 from acd.config.documents import MAX_PRIORITY, Document, QueueName, Skills
 
 #: Most skills a channel may ask for (an API queue has no more in practice; the router
@@ -58,7 +59,7 @@ def queue_name(text: str) -> str:
     try:
         return _QUEUE.validate_python(text)
     except ValidationError:
-        raise ChannelInputError("queue", f"{_shown(text)} is not a queue name") from None
+        raise ChannelInputError("queue", f"{shown(text)} is not a queue name") from None
 
 
 def priority(text: str) -> int | None:
@@ -67,7 +68,7 @@ def priority(text: str) -> int | None:
     if not text:
         return None
     if len(text) > MAX_NUMBER_TEXT or not re.fullmatch(r"[+-]?[0-9]+", text):
-        raise ChannelInputError("ACD_PRIORITY", f"{_shown(text)} is not an integer")
+        raise ChannelInputError("ACD_PRIORITY", f"{shown(text)} is not an integer")
     try:
         return _PRIORITY.validate_python(int(text))
     except ValidationError as exc:
@@ -83,7 +84,7 @@ def skills(text: str) -> Mapping[str, int]:
         name, level = name.strip(), level.strip()
         if not re.fullmatch(r"[0-9]{1,3}", level or "1"):
             raise ChannelInputError(
-                "ACD_SKILLS", f"level of {_shown(name)} is not an integer in {_shown(text)}"
+                "ACD_SKILLS", f"level of {shown(name)} is not an integer in {shown(text)}"
             )
         parsed[name] = max(int(level or "1"), parsed.get(name, 0))
     try:
@@ -91,8 +92,8 @@ def skills(text: str) -> Mapping[str, int]:
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         loc = error["loc"]
-        where = f" ({_shown(str(loc[0]))})" if loc else ""
-        raise ChannelInputError("ACD_SKILLS", f"{error['msg']}{where} in {_shown(text)}") from None
+        where = f" ({shown(str(loc[0]))})" if loc else ""
+        raise ChannelInputError("ACD_SKILLS", f"{error['msg']}{where} in {shown(text)}") from None
 
 
 def caller_data(text: str) -> str:
@@ -111,10 +112,10 @@ def epoch(text: str) -> float | None:
     if not text:
         return None
     if len(text) > MAX_NUMBER_TEXT or not re.fullmatch(r"[0-9]+(\.[0-9]+)?", text):
-        raise ChannelInputError("ACD_ENTERED_AT", f"{_shown(text)} is not epoch seconds")
+        raise ChannelInputError("ACD_ENTERED_AT", f"{shown(text)} is not epoch seconds")
     value = float(text)
     if not math.isfinite(value):
-        raise ChannelInputError("ACD_ENTERED_AT", f"{_shown(text)} is not a finite number")
+        raise ChannelInputError("ACD_ENTERED_AT", f"{shown(text)} is not a finite number")
     return value
 
 
@@ -126,11 +127,7 @@ def call_id(text: str) -> str | None:
     if _CALL_ID.fullmatch(text) is None:
         raise ChannelInputError(
             "ACD_CALL_ID",
-            f"{_shown(text)} is not a call id (letters, digits, _ . ; - only, at most "
+            f"{shown(text)} is not a call id (letters, digits, _ . ; - only, at most "
             f"{MAX_CALL_ID_LENGTH})",
         )
     return text
-
-
-def _shown(text: str) -> str:
-    return repr(text if len(text) <= 40 else text[:40] + "…")

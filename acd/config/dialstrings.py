@@ -91,7 +91,7 @@ class DialRules:
             raise DialStringError(f"a callback template holds {NUMBER} exactly once")
         if _DIAL.fullmatch(self.callback_template.replace(NUMBER, _SAMPLE_NUMBER)) is None:
             raise DialStringError(
-                f"the callback template {_shown(self.callback_template)} is no dial string"
+                f"the callback template {shown(self.callback_template)} is no dial string"
             )
 
     def check_callback_template(self) -> None:
@@ -111,7 +111,7 @@ class DialRules:
         match = _DIAL.fullmatch(text)
         if match is None:
             raise DialStringError(
-                f"{_shown(text)} is not a dial string TECH/resource (letters, digits and "
+                f"{shown(text)} is not a dial string TECH/resource (letters, digits and "
                 "_ . + * # @ : = - only; no '&', ',', spaces or quotes)"
             )
         tech = match["tech"]
@@ -123,7 +123,7 @@ class DialRules:
         if tech.lower() == "local":
             local = _LOCAL.fullmatch(match["resource"])
             if local is None:
-                raise DialStringError(f"{_shown(text)}: a Local dial string is Local/exten@context")
+                raise DialStringError(f"{shown(text)}: a Local dial string is Local/exten@context")
             if local["context"] not in self.local_contexts:
                 raise DialStringError(
                     f"context {local['context']!r} is not allowed for Local channels "
@@ -167,19 +167,17 @@ def check_target(text: str) -> str:
     """`text` if it is a dialplan target `context,exten,priority`; else DialStringError."""
     if _TARGET.fullmatch(text) is None:
         raise DialStringError(
-            f"{_shown(text)} is not a dialplan target context,exten,priority (letters, digits, "
+            f"{shown(text)} is not a dialplan target context,exten,priority (letters, digits, "
             "_ and -; the extension also + * # .; the priority a number or a label)"
         )
     return text
-
-
-def is_target(text: str) -> bool:
-    return _TARGET.fullmatch(text) is not None
 
 
 def _any_case(word: str) -> str:
     return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)
 
 
-def _shown(text: str) -> str:
-    return repr(text if len(text) <= 40 else text[:40] + "…")
+def shown(text: str, limit: int = 40) -> str:
+    """A value from outside as an error message or a log line shows it: quoted (control
+    characters escaped) and cut to `limit` characters."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")

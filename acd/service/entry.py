@@ -30,7 +30,7 @@ from typing import Protocol, TypeVar
 
 from acd.config import channel_input
 from acd.config.channel_input import ChannelInputError
-from acd.config.dialstrings import DEFAULT_RULES, DialRules, DialStringError
+from acd.config.dialstrings import DEFAULT_RULES, DialRules, DialStringError, shown
 from acd.controller.calls import (
     CallTracker,
     Deliver,
@@ -145,14 +145,14 @@ class EntryService:
             try:
                 return read(value)
             except ChannelInputError as exc:
-                log.warning("%s: %s; ignored", _shown(text.channel), exc)
+                log.warning("%s: %s; ignored", shown(text.channel, 80), exc)
                 return default
 
         caller_data = checked(channel_input.caller_data, text.caller_data, "")
         if len(text.caller_data) > len(caller_data) and caller_data:
             log.warning(
                 "%s: ACD_CALLER_DATA cut to %d characters",
-                _shown(text.channel),
+                shown(text.channel, 80),
                 channel_input.MAX_CALLER_DATA_LENGTH,
             )
         return Entry(
@@ -339,7 +339,7 @@ class EntryService:
                 log.warning(
                     "callback refused: caller number %s is not one [dial] callback_numbers "
                     "and callback_dial call back",
-                    _shown(caller_number),
+                    shown(caller_number),
                 )
             return None
         if self.contacts(dial) is not None:
@@ -374,10 +374,6 @@ def _usable_call_id(text: str | None) -> str | None:
         return channel_input.call_id(text or "")
     except ChannelInputError:
         return None
-
-
-def _shown(text: str) -> str:
-    return repr(text if len(text) <= 80 else text[:80] + "…")
 
 
 def _safely(note: Callable[[], None]) -> None:

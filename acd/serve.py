@@ -27,6 +27,7 @@ from aiohttp import web
 
 from acd.compose import assemble, start_controller
 from acd.config import ConfigError, Settings, load_settings
+from acd.private_files import private_dir
 
 log = logging.getLogger("acd.serve")
 
@@ -149,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
         check_exposure(settings)
+        private_dir(settings.storage.var_dir)  # a shared one: NotPrivateError, refused here
     except (ConfigError, OSError) as exc:
         print(f"acd serve: {exc}", file=sys.stderr)
         return 2

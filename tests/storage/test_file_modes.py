@@ -223,3 +223,43 @@ def test_a_sticky_directory_of_this_user_not_world_writable_is_left_as_it_is(
     os.chmod(shared, 0o1770)
     private_dir(shared)
     assert oct(mode(shared)) == "0o1770"
+
+
+def test_acd_serve_refuses_a_shared_var_dir_with_a_clear_message(tmp_path: Path) -> None:
+    """As a process: exit 2 and one line naming the directory and what to do (no traceback),
+    before anything is created in it or listens."""
+    import subprocess
+    import sys
+
+    import acd
+
+    shared = tmp_path / "shared-tmp"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACD_")}
+    env |= {
+        "PYTHONPATH": str(Path(acd.__file__).parent.parent),
+        "ACD_STORAGE_VAR_DIR": str(shared),
+        "ACD_HTTP_HOST": "127.0.0.1",
+        "ACD_HTTP_PORT": "9",  # nothing may listen: the refusal comes first
+        "ACD_AMI_PORT": "9",
+        "ACD_AGI_PORT": "9",
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "acd", "serve"],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"acd serve started on a world-writable var_dir: {exc.stderr!r}")
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"acd serve: {shared}" in done.stderr
+    assert "var_dir" in done.stderr
+    assert oct(mode(shared)) == "0o1777"
+    assert list(shared.iterdir()) == []

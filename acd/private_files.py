@@ -5,9 +5,11 @@ New ones are created 0600 in a directory created 0700, whatever the umask.
 One found looser is tightened, and the change logged, only when it is this process's own: a
 regular file or a directory owned by the process's user, a directory without the sticky bit.
 Everything else is never changed (the controller may run as root, and /tmp or a link to
-/etc/passwd is root's too): a world-writable directory is refused (`NotPrivateError`: anyone
-could plant or, without the sticky bit, replace the files in it), another user's directory or
-file and a symbolic link are left as they are with a warning that they are not private.
+/etc/passwd is root's too): a world-writable directory it may not tighten (sticky as /tmp,
+or another user's) is refused (`NotPrivateError`: anyone could plant files there, or without
+the sticky bit replace them; `acd serve` exits 2 naming it), another user's directory or
+file, a symbolic link and a file with other names (a hard link: /etc/passwd is root's) are
+left as they are with a warning that they are not private.
 
 Tightening takes what `forbidden` names: for caller data (`LOOSE`) others lose every
 permission and the group its write (0644 becomes 0640, 0755 0750), so a group an operator chose
@@ -99,8 +101,8 @@ def write_private_once(path: Path, text: str) -> bool:
 
 
 def tighten(path: Path, forbidden: int = LOOSE) -> bool:
-    """Remove the `forbidden` bits from a regular file of ours, if set (logged); leave
-    anything else as it is (warned). False: no such file."""
+    """Remove the `forbidden` bits from a regular file of ours with no other name, if set
+    (logged); leave anything else as it is (warned). False: no such file."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -111,7 +113,7 @@ def tighten(path: Path, forbidden: int = LOOSE) -> bool:
             path,
             os.readlink(path),
         )
-    elif _ours(info) and stat.S_ISREG(info.st_mode):
+    elif _ours(info) and stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
         _tighten(path, stat.S_IMODE(info.st_mode), forbidden)
     else:
         _warn_not_private(path, info, forbidden)
@@ -137,10 +139,11 @@ def _warn_not_private(path: Path, info: os.stat_result, forbidden: int) -> None:
     current = stat.S_IMODE(info.st_mode)
     if current & forbidden or not _ours(info):
         log.warning(
-            "%s is not private to this process (mode %04o, owner uid %d, this process uid %d): "
-            "left as it is, not this process's to change",
+            "%s is not private to this process (mode %04o, owner uid %d, this process uid %d, "
+            "%d name(s)): left as it is, not this process's to change",
             path,
             current,
             info.st_uid,
             os.geteuid(),
+            info.st_nlink,
         )

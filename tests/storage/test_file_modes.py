@@ -213,6 +213,24 @@ def test_a_symbolic_link_target_is_left_as_it_is(
     assert any("symbolic link" in r.getMessage() for r in caplog.records)
 
 
+def test_a_hard_link_to_a_system_file_is_left_as_it_is(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A second name of a file of this user (root: /etc/passwd) is not the controller's file."""
+    from acd.private_files import private_file
+
+    system_file = tmp_path / "passwd"
+    system_file.write_text("root:x:0:0::/root:/bin/sh\n")
+    os.chmod(system_file, 0o644)
+    var = tmp_path / "var"
+    var.mkdir(mode=0o700)
+    os.link(system_file, var / "queue_log")
+    with caplog.at_level(logging.WARNING):
+        private_file(var / "queue_log")
+    assert oct(mode(system_file)) == "0o644"
+    assert any("not private" in r.getMessage() for r in caplog.records)
+
+
 def test_a_sticky_directory_of_this_user_not_world_writable_is_left_as_it_is(
     tmp_path: Path,
 ) -> None:

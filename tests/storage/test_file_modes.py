@@ -1,7 +1,9 @@
 """Files holding caller data are the controller's alone (issue #11): the SQLite database and
 its -wal/-shm files, the queue_log and the dead letters are created 0600 in a directory
 created 0700, whatever the umask; one found looser is tightened at start, and logged (others
-lose everything, the group its write: 0644 becomes 0640)."""
+lose everything, the group its write: 0644 becomes 0640), but only if it is the process's own:
+a shared world-writable directory is refused and kept as it is, another user's directory or
+file, a symbolic or hard link left as they are with a warning."""
 
 from __future__ import annotations
 

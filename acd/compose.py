@@ -362,7 +362,10 @@ async def start_asterisk_side(
         settings.agi.port,
         secret=settings.agi.resolved_secret(),
         check=LiveChannelCheck(controller.flow.channels, controller.ami),
+        max_connections=settings.agi.max_connections,
     )
+    # The port is ours from now on (a taken one fails the start here); served once ready.
+    await agi.bind()
     controller.adopt_callbacks(callbacks)
     for step in before_ready:
         controller.before_ready(_awaitable(step))

@@ -27,6 +27,7 @@ from aiohttp import web
 
 from acd.compose import assemble, start_controller
 from acd.config import ConfigError, Settings, load_settings
+from acd.fdlimit import raise_open_files_limit
 from acd.private_files import private_dir
 
 log = logging.getLogger("acd.serve")
@@ -94,6 +95,7 @@ def http_runner(app: web.Application, settings: Settings) -> web.AppRunner:
 
 async def serve(settings: Settings) -> int:
     check_exposure(settings)
+    raise_open_files_limit()
     assembly = await assemble(settings)
     runner = http_runner(assembly.app, settings)
     status = 0
@@ -159,4 +161,8 @@ def run(args: argparse.Namespace) -> int:
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return asyncio.run(serve(settings))
+    try:
+        return asyncio.run(serve(settings))
+    except OSError as exc:  # a port taken at start (FastAGI: acd.compose binds it first)
+        print(f"acd serve: {exc}", file=sys.stderr)
+        return 1

@@ -19,6 +19,19 @@ Only Asterisk drives the controller. Before any route runs, a request must pass 
 A request that fails either is logged and its connection closed without an answer: to the
 dialplan it looks like no controller (AGISTATUS=SUCCESS but nothing set), so a real caller on
 a misconfigured key keeps waiting in the no-controller loop instead of being sent away.
+
+Exhaustion: at most `max_connections` are open at once. Asterisk sends its environment and the
+key answer within a millisecond, so a connection still waiting for either past a moment is
+nobody's call: when a new connection finds the cap reached, the oldest connection still before
+its key check is closed to make room (a flood of idle connections only displaces itself);
+if every open connection is past the check, the new one is closed at once. Both are counted
+(`on_refused("busy")`); to the dialplan a closed connection is the no-controller loop (retry
+in ACD_RETRY_EVERY seconds).
+
+The port is bound by `bind()` when the controller starts, before it can serve (`start()`
+after the first resync): a port taken by another process fails the start at once (OSError)
+instead of after the AMI login, and no other user can take it meanwhile. Connections before
+`start()` are closed at once (the no-controller loop, as when nothing listens).
 """
 
 from __future__ import annotations
@@ -27,6 +40,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
@@ -36,10 +50,15 @@ from agi.channel import AgiChannel, AgiRequest
 
 log = logging.getLogger(__name__)
 
-#: Seconds Asterisk gets to send the AGI environment after connecting.
-HEADER_TIMEOUT = 10.0
-#: Seconds the connecting side gets to answer the key request.
-KEY_TIMEOUT = 5.0
+#: Seconds Asterisk gets to send the AGI environment after connecting (it sends it at once:
+#: well under a millisecond on loopback, tests/controller/test_agi_trust.py prints it).
+HEADER_TIMEOUT = 2.0
+#: Seconds the connecting side gets to answer the key request (likewise under a millisecond).
+KEY_TIMEOUT = 2.0
+#: Default cap on open FastAGI connections ([agi] max_connections; see AgiSettings).
+MAX_CONNECTIONS = 256
+#: Seconds between two warnings of one kind about connections closed early.
+NOTE_EVERY = 5.0
 #: What the controller asks for: the global, never a channel variable that could shadow it.
 KEY_VARIABLE = "GLOBAL(ACD_AGI_KEY)"
 
@@ -63,6 +82,7 @@ class FastAgiServer:
         secret: str,
         check: LiveCheck,
         unverified_ok: frozenset[str] = frozenset({"enter", "announce"}),
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         if not secret:
             raise ValueError("the FastAGI server needs the key the dialplan passes")
@@ -76,10 +96,40 @@ class FastAgiServer:
         self.refused = 0
         #: Told each refusal's reason: no_key, wrong_key or not_live (the metrics).
         self.on_refused: Callable[[str], None] | None = None
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        self.max_connections = max_connections
         self._server: asyncio.Server | None = None
+        self._serving = False
+        #: Open connections still before their key check, oldest first (evicted first).
+        self._unchecked: dict[asyncio.StreamWriter, None] = {}
+        self._checked = 0
+        self._notes: dict[str, tuple[float, int]] = {}
+
+    async def bind(self) -> None:
+        """Take the port now (OSError if another process has it); serve only after `start`."""
+        if self._server is not None:
+            return
+        try:
+            # Never SO_REUSEPORT: the port must be this process's alone.
+            self._server = await asyncio.start_server(self.serve, self.host, self.port)
+        except OSError as exc:
+            raise OSError(
+                exc.errno,
+                f"FastAGI port {self.host}:{self.port} ([agi] host/port) is taken by another "
+                f"process ({exc.strerror}): whoever listens there talks to the callers' channels "
+                "(see the Security section of the README); stop it or choose another port",
+            ) from None
+        log.info(
+            "FastAGI port %s:%s bound (max %d connections)",
+            self.host,
+            self.port,
+            self.max_connections,
+        )
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self.serve, self.host, self.port)
+        await self.bind()
+        self._serving = True
         log.info("FastAGI listening on %s:%s", self.host, self.port)
 
     async def stop(self) -> None:
@@ -97,6 +147,11 @@ class FastAgiServer:
         line (a port scan would spin the controller); then runs the route with panoramisk's
         `Request` for the commands.
         """
+        if not self._serving:
+            writer.close()
+            return
+        if not self._admit(writer):
+            return
         try:
             try:
                 raw = await asyncio.wait_for(reader.readuntil(b"\n\n"), HEADER_TIMEOUT)
@@ -106,7 +161,10 @@ class FastAgiServer:
                 TimeoutError,
                 ConnectionError,
             ) as exc:
-                log.warning("FastAGI connection without a complete environment: %r", exc)
+                if writer in self._unchecked:  # not displaced: its own doing
+                    self._note(
+                        "environment", f"a connection without a complete environment ({exc!r})"
+                    )
                 return
             headers = dict(
                 line.split(": ", 1)
@@ -120,6 +178,10 @@ class FastAgiServer:
                 return
             request = Request(None, headers, reader, writer)
             refusal = await self._refusal(request, script)
+            if writer not in self._unchecked:  # displaced while it waited for its key
+                return
+            del self._unchecked[writer]
+            self._checked += 1
             if refusal is not None:
                 reason, detail = refusal
                 self.refused += 1
@@ -137,8 +199,43 @@ class FastAgiServer:
                 await route(request)
             except Exception:
                 log.exception("FastAGI route %r failed", script)
+            finally:
+                self._checked -= 1
         finally:
+            self._unchecked.pop(writer, None)
             writer.close()
+
+    def _admit(self, writer: asyncio.StreamWriter) -> bool:
+        """Make room for a new connection under the cap (module docstring); False: closed."""
+        if len(self._unchecked) + self._checked >= self.max_connections:
+            if not self._unchecked:
+                writer.close()
+                self._busy("a new connection")
+                return False
+            oldest = next(iter(self._unchecked))
+            del self._unchecked[oldest]
+            oldest.close()  # its pending read ends; its serve() returns without a word
+            self._busy("the oldest connection still without its key")
+        self._unchecked[writer] = None
+        return True
+
+    def _busy(self, which: str) -> None:
+        self.refused += 1
+        self._note("busy", f"at its cap of {self.max_connections} connections: {which} closed")
+        if self.on_refused is not None:
+            self.on_refused("busy")
+
+    def _note(self, kind: str, message: str) -> None:
+        """A warning at most every NOTE_EVERY seconds per kind (a flood must not flood the
+        log), with how many like it were not logged."""
+        now = time.monotonic()
+        last, skipped = self._notes.get(kind, (-NOTE_EVERY, 0))
+        if now - last < NOTE_EVERY:
+            self._notes[kind] = (last, skipped + 1)
+            return
+        more = f" (and {skipped} more like it)" if skipped else ""
+        log.warning("FastAGI: %s%s", message, more)
+        self._notes[kind] = (now, 0)
 
     async def _refusal(self, request: AgiRequest, script: str) -> tuple[str, str] | None:
         """Why this request is not Asterisk's (reason, detail), or None (module docstring)."""

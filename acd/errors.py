@@ -39,6 +39,13 @@ class CapacityLimit(DomainError):
     code = "capacity_reached"
 
 
+class TooSlow(DomainError):
+    """The caller took longer than allowed to send its request (a body trickling in); the
+    connection is not kept."""
+
+    code = "request_timeout"
+
+
 class Invalid(DomainError):
     """The request is malformed or a value is out of range. `field` names the culprit."""
 

@@ -29,6 +29,7 @@ from acd.compose import assemble, start_controller
 from acd.config import ConfigError, Settings, load_settings
 from acd.fdlimit import raise_open_files_limit
 from acd.private_files import private_dir
+from api.bodies import BODY_TIMEOUT
 
 log = logging.getLogger("acd.serve")
 
@@ -89,7 +90,8 @@ def http_runner(app: web.Application, settings: Settings) -> web.AppRunner:
     """aiohttp's keep-alive timer also runs while a connection has sent only part of a
     request head (from the connection or the previous response on): as `header_timeout` it
     bounds how long a slow head holds a connection. It does not run during a handler (an
-    event stream stays open)."""
+    event stream stays open), so the handlers bound reading a body by the same number."""
+    app[BODY_TIMEOUT] = float(settings.http.header_timeout)
     return web.AppRunner(app, access_log=None, keepalive_timeout=settings.http.header_timeout)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -10,8 +11,13 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
-from acd.errors import Invalid
+from acd.errors import Invalid, TooSlow
 from api.errors import BadRequestError
+
+#: Seconds a client may take to send a request body (`acd.serve.http_runner` sets it from
+#: `[http] header_timeout`, which bounds the head the same way).
+BODY_TIMEOUT = web.AppKey("body_timeout", float)
+DEFAULT_BODY_TIMEOUT = 10.0
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -40,8 +46,17 @@ async def read_json(request: web.Request, *, optional: bool = False) -> Any:
 
     The content type must be JSON when a body is sent (400 `unsupported_content_type`);
     syntax errors, NaN/Infinity, numbers too large and nesting too deep are 400 `bad_json`.
+    A body not complete within the body timeout is 408 `request_timeout` (aiohttp bounds only
+    the head: during a handler its keep-alive timer does not run).
     """
-    raw = await request.read()
+    seconds = request.app.get(BODY_TIMEOUT, DEFAULT_BODY_TIMEOUT)
+    try:
+        async with asyncio.timeout(seconds):
+            raw = await request.read()
+    except TimeoutError:
+        raise TooSlow(
+            f"the request body did not arrive within {seconds:g} s ([http] header_timeout)"
+        ) from None
     if not raw.strip():
         if optional:
             return None

@@ -14,7 +14,15 @@ from typing import Any
 from aiohttp import web
 
 from acd.config import ConfigError
-from acd.errors import CallerLimit, CapacityLimit, Conflict, DomainError, Invalid, NotFound
+from acd.errors import (
+    CallerLimit,
+    CapacityLimit,
+    Conflict,
+    DomainError,
+    Invalid,
+    NotFound,
+    TooSlow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,7 @@ _DOMAIN_STATUSES: dict[type[DomainError], int] = {
     Invalid: 422,
     CallerLimit: 429,
     CapacityLimit: 503,
+    TooSlow: 408,
 }
 
 #: aiohttp's own refusals (no route, wrong method, body too large) under stable codes.
@@ -89,6 +98,16 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return error_response(_API_STATUSES.get(type(exc), 400), exc.code, exc.message)
     except Invalid as exc:
         return error_response(422, exc.code, exc.message, exc.field)
+    except TooSlow as exc:
+        # aiohttp would go on reading the rest of the body (its lingering close, 10 s): send
+        # the answer, then close the connection at once.
+        response = error_response(408, exc.code, exc.message)
+        response.force_close()
+        await response.prepare(request)
+        await response.write_eof()
+        if request.transport is not None:
+            request.transport.close()  # after what is written is flushed
+        return response
     except DomainError as exc:
         return error_response(_domain_status(exc), exc.code, exc.message)
     except ConfigError as exc:

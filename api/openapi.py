@@ -287,6 +287,7 @@ _ERRORS = {
     "401": "missing or unknown bearer token",
     "403": "the token's role does not allow this",
     "404": "no such resource",
+    "408": "the body did not arrive within [http] header_timeout (request_timeout); closed",
     "409": "the current state does not allow this",
     "422": "JSON, but not a valid document (`field` names the culprit)",
     "429": "this token holds as many event streams as one token may (too_many_event_streams)",
@@ -302,7 +303,8 @@ def _responses(ok_status: str, ok: Schema | None, description: str, *errors: str
     responses: Schema = {ok_status: {"description": description}}
     if ok is not None:
         responses[ok_status]["content"] = _json_content(ok)
-    for status in ("401", "403", *errors):
+    # Whatever reads a body (documented with its 400) may time out reading it.
+    for status in ("401", "403", *errors, *(("408",) if "400" in errors else ())):
         responses[status] = {"$ref": f"#/components/responses/E{status}"}
     return responses
 

@@ -88,7 +88,8 @@ class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     #: Seconds a connection may take to send a complete request head (after connecting or
-    #: after its previous response); an idle keep-alive connection closes after as long.
+    #: after its previous response), and then as long for its body (408 request_timeout);
+    #: an idle keep-alive connection closes after as long.
     header_timeout: float = 10.0
     #: Concurrent `/events` streams, in all and per token; one more is refused (503 / 429).
     max_event_streams: int = 100

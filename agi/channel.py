@@ -7,14 +7,13 @@ import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from acd.config.dialstrings import breaks_lines
+
 log = logging.getLogger(__name__)
 
 _CHANNEL_SUFFIX = re.compile(r"-[0-9a-fA-F]+(;\d)?$")
 #: Values MSet takes as they are (no comma, quote, backslash, space or `$`).
 _PLAIN = re.compile(r"[A-Za-z0-9_.@/:;+*#-]*\Z")
-#: An AGI command is one line: a CR or LF in it would start a second command (`EXEC AGI
-#: /bin/sh`), a NUL cut it short.
-_LINE_BREAKING = re.compile(r"[\r\n\x00]")
 
 
 class AgiRequest(Protocol):
@@ -49,7 +48,9 @@ class AgiChannel:
 
     async def _command(self, command: str) -> dict[str, Any]:
         # The last line of defence: whatever let such a value through, it stays one command.
-        if _LINE_BREAKING.search(command):
+        # An AGI command is one line: a CR or LF would start a second command (`EXEC AGI
+        # /bin/sh`), a NUL cut it short (the rule shared with the AMI writer).
+        if breaks_lines(command):
             log.error("AGI command with a line break refused on %s: %r", self.name, command)
             raise AgiCommandError(f"CR, LF or NUL in an AGI command: {command!r}")
         result = await self.request.send_command(command)

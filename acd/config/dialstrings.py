@@ -181,3 +181,14 @@ def shown(text: str, limit: int = 40) -> str:
     """A value from outside as an error message or a log line shows it: quoted (control
     characters escaped) and cut to `limit` characters."""
     return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+#: What nothing handed to Asterisk may contain, whatever the protocol: CR and LF end an AMI
+#: header or action and an AGI command (the rest would be read as another one), NUL ends a C
+#: string in Asterisk. The AMI and AGI writers refuse it as their last line of defence.
+LINE_BREAKING = frozenset("\r\n\0")
+
+
+def breaks_lines(text: str) -> bool:
+    """Whether `text` holds a character of LINE_BREAKING (never to be sent to Asterisk)."""
+    return not LINE_BREAKING.isdisjoint(text)

@@ -21,6 +21,7 @@ from typing import Any
 from panoramisk import Manager
 
 from acd.config import AmiSettings
+from acd.config.dialstrings import breaks_lines
 from acd.controller.facts import Fact, translate
 
 log = logging.getLogger(__name__)
@@ -64,10 +65,6 @@ class AmiUnsafeAction(AmiError):
     so a caller handles it as any action that could not be sent."""
 
 
-#: What ends an AMI header line or action (CR, LF) or a C string in Asterisk (NUL).
-_UNSAFE = frozenset("\r\n\0")
-
-
 def check_action(action: Mapping[str, str | Sequence[str]]) -> None:
     """Raise AmiUnsafeAction if any header name or value (each element of a repeated header
     such as Originate's `Variable`) holds CR, LF or NUL; the last line of defence behind the
@@ -76,7 +73,7 @@ def check_action(action: Mapping[str, str | Sequence[str]]) -> None:
     for key, value in action.items():
         values = [value] if isinstance(value, str) else list(value)
         for text in (str(key), *map(str, values)):
-            if not _UNSAFE.isdisjoint(text):
+            if breaks_lines(text):  # one rule for both writers (acd.config.dialstrings)
                 raise AmiUnsafeAction(
                     name, f"header {key!r} holds CR, LF or NUL: {text!r}; not sent", unsent=True
                 )

@@ -69,7 +69,7 @@ async def read_json(request: web.Request, *, optional: bool = False) -> Any:
         )
     try:
         text = raw.decode("utf-8")
-        return json.loads(
+        value = json.loads(
             text,
             parse_constant=_reject_constant,
             parse_float=_finite_float,
@@ -80,6 +80,10 @@ async def read_json(request: web.Request, *, optional: bool = False) -> Any:
         raise BadRequestError(
             f"the body is not valid JSON: {message[:200]}", code="bad_json"
         ) from None
+    if value is None and optional:
+        # Only no body at all means "none"; a `null` is a body, and not an object.
+        raise Invalid("the body is null: send an object, or no body", field="body")
+    return value
 
 
 #: An instant in a query: epoch seconds (at most 10 digits, any float's decimals), or ISO 8601:

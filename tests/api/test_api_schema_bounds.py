@@ -82,3 +82,15 @@ async def test_an_integer_over_18_digits_is_outside_the_schema_and_refused(
     assert status in (400, 422), error
     assert error["error"]["code"] in ("bad_json", "invalid"), error
     assert (await api.get(f"{path}/{json.loads(raw).get('name') or 'ai'}"))[0] == 404
+
+
+async def test_a_null_pause_body_is_outside_the_schema_and_refused(api: Api) -> None:
+    """The seeded schemathesis run found it: a JSON `null` is a body, not the object the
+    schema asks for (only no body at all means no reason); it was taken as no body, 200."""
+    assert schema_errors("PauseRequest", None)
+    status, error = await api.call("POST", f"{A}/1001/pause", raw=b"null")
+    assert status == 422, error
+    assert error["error"]["field"] == "body"
+    assert (await api.get(f"{A}/1001"))[1]["state"] == "logged_out"
+    assert (await api.post(f"{A}/1001/login"))[0] == 200
+    assert (await api.call("POST", f"{A}/1001/pause", raw=b""))[0] == 200

@@ -36,7 +36,8 @@ MAX_NUMBER_TEXT = 24
 #: A call id becomes AMI headers, queue_log fields and the record's key: Asterisk's uniqueid
 #: alphabet only (`1796159058.42`, `<id>-2`, `<id>-cb1`; `<channel id>;2` for the dialplan
 #: half of a Local channel originated with a ChannelId).
-_CALL_ID = re.compile(rf"[A-Za-z0-9_.;-]{{1,{MAX_CALL_ID_LENGTH}}}")
+UNIQUEID_CHARACTERS = "[A-Za-z0-9_.;-]"  # the one alphabet (live_channels uses it too)
+_CALL_ID = re.compile(rf"{UNIQUEID_CHARACTERS}{{1,{MAX_CALL_ID_LENGTH}}}")
 
 _Priority = Annotated[int, Field(ge=-MAX_PRIORITY, le=MAX_PRIORITY)]
 _PRIORITY: TypeAdapter[int] = TypeAdapter(_Priority, config=Document.model_config)

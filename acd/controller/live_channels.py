@@ -1,6 +1,9 @@
 """The channels Asterisk has, as AMI reported them: the FastAGI server serves a request only for
-a channel (uniqueid and name) found here, so a local process that learnt the FastAGI key still
-cannot speak for a channel that does not exist or is somebody else's.
+a channel (uniqueid and name) found here. What that guarantees: no request for a channel that
+does not exist, so no fake call, no agent logged in from a phone that is not on a call. What
+it does not: a local process that learnt the FastAGI key can still speak for a live channel
+that is not its own, since both halves are easy to know (the uniqueid is the call id that
+GET /calls shows, channel names are a counter); the key is what keeps it out.
 
 Fed by the AMI facts in order (Newchannel, Rename, Hangup: `CallFlow.handle`) and replaced by
 each resync's Status listing (`Controller`), so it is exact after every (re)login. An AGI
@@ -18,6 +21,8 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Protocol
 
+from acd.config.channel_input import UNIQUEID_CHARACTERS
+
 log = logging.getLogger(__name__)
 
 #: Bound on the registry: a Hangup lost with the AMI link can leave an entry behind until the
@@ -25,7 +30,7 @@ log = logging.getLogger(__name__)
 MAX_LIVE_CHANNELS = 200_000
 #: What Asterisk's channel names and uniqueids look like here: printable, no space, bounded.
 #: Anything else is refused before it reaches an AMI header or a log line.
-_UNIQUEID = re.compile(r"[A-Za-z0-9_.;-]{1,150}")
+_UNIQUEID = re.compile(rf"{UNIQUEID_CHARACTERS}{{1,150}}")  # Asterisk's AST_MAX_UNIQUEID
 _CHANNEL = re.compile(r"[!-~]{1,200}")
 #: Seconds the AMI fallback may take before the request is refused.
 FALLBACK_TIMEOUT = 2.0

@@ -109,3 +109,18 @@ def test_the_flow_feeds_the_registry_from_translated_ami_events() -> None:
         flow.handle(fact)
     assert not flow.channels.matches("u8", "PJSIP/1001-08")
     assert flow.channels.matches("u9", "PJSIP/1001-09a")
+
+
+def test_the_live_check_and_the_call_id_rules_share_one_uniqueid_alphabet() -> None:
+    """A uniqueid the live check takes is a call id the entry takes, and the other way
+    round, character by character (one alphabet: channel_input.UNIQUEID_CHARACTERS)."""
+    from acd.config.channel_input import ChannelInputError, call_id
+    from acd.controller.live_channels import well_formed
+
+    for code in range(33, 127):
+        uniqueid = f"1796159058{chr(code)}42"
+        try:
+            taken = call_id(uniqueid) == uniqueid
+        except ChannelInputError:
+            taken = False
+        assert well_formed(uniqueid, "PJSIP/1001-0000000a") is taken, repr(chr(code))

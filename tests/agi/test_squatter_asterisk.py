@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from acd.asterisk.testing import RunningAsterisk
+from agi.server import HEADER_TIMEOUT, KEY_TIMEOUT
 
 ASTERISK_CONF = Path(__file__).resolve().parents[2] / "asterisk-config" / "asterisk.conf"
 
@@ -38,15 +40,20 @@ async def test_a_port_squatter_gets_the_key_but_no_shell(asterisk: RunningAsteri
         "read": "GET FULL VARIABLE ${GLOBAL(ACD_SQUATTED)}",
     }
     answers: dict[str, str] = {}
+    took: dict[str, float] = {}
     done = asyncio.get_running_loop().create_future()
 
     async def squatter(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
+            accepted = time.perf_counter()
             await reader.readuntil(b"\n\n")
+            took["environment"] = time.perf_counter() - accepted
             for name, command in commands.items():
+                asked = time.perf_counter()
                 writer.write(command.encode() + b"\n")
                 await writer.drain()
                 answers[name] = (await asyncio.wait_for(reader.readline(), 10)).decode().strip()
+                took[name] = time.perf_counter() - asked
         finally:
             writer.close()
             if not done.done():
@@ -71,6 +78,13 @@ async def test_a_port_squatter_gets_the_key_but_no_shell(asterisk: RunningAsteri
         else "",
     )
     asterisk.instance.cli("dialplan set global ACD_SQUATTED 0")
+    # What the FastAGI server's bounds (HEADER_TIMEOUT, KEY_TIMEOUT) must cover, measured.
+    print(
+        f"environment after {took['environment'] * 1e3:.2f} ms, key answer after "
+        f"{took['key'] * 1e3:.2f} ms"
+    )
+    assert took["environment"] < HEADER_TIMEOUT / 10
+    assert took["key"] < KEY_TIMEOUT / 10
     # The inherent limit, asserted so that what the README says stays true.
     assert answers["key"] == f"200 result=1 ({asterisk.agi_secret})"
     assert answers["read"] == "200 result=1 (1)"

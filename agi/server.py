@@ -26,7 +26,8 @@ nobody's call: when a new connection finds the cap reached, the oldest connectio
 its key check is closed to make room (a flood of idle connections only displaces itself);
 if every open connection is past the check, the new one is closed at once. Both are counted
 (`on_refused("busy")`); to the dialplan a closed connection is the no-controller loop (retry
-in ACD_RETRY_EVERY seconds).
+in ACD_RETRY_EVERY seconds). A request past its checks has ROUTE_TIMEOUT to finish, so not
+even a key holder that stops answering keeps its place.
 
 The port is bound by `bind()` when the controller starts, before it can serve (`start()`
 after the first resync): a port taken by another process fails the start at once (OSError)
@@ -55,6 +56,10 @@ log = logging.getLogger(__name__)
 HEADER_TIMEOUT = 2.0
 #: Seconds the connecting side gets to answer the key request (likewise under a millisecond).
 KEY_TIMEOUT = 2.0
+#: Seconds a route may take once the request passed its checks: a few AGI round trips and one
+#: engine step, milliseconds; past it the peer has stopped answering and would hold its place
+#: under the cap for ever.
+ROUTE_TIMEOUT = 10.0
 #: Default cap on open FastAGI connections ([agi] max_connections; see AgiSettings).
 MAX_CONNECTIONS = 256
 #: Seconds between two warnings of one kind about connections closed early.
@@ -196,7 +201,10 @@ class FastAgiServer:
                     self.on_refused(reason)
                 return
             try:
-                await route(request)
+                async with asyncio.timeout(ROUTE_TIMEOUT):
+                    await route(request)
+            except TimeoutError:
+                self._note("route", f"route {script!r} not done within {ROUTE_TIMEOUT} s: closed")
             except Exception:
                 log.exception("FastAGI route %r failed", script)
             finally:

@@ -94,3 +94,41 @@ async def test_an_environment_that_never_ends_is_closed_within_the_bound(
     print(f"never-ending environment ({feed[:12]!r}…) closed after {seconds:.2f} s")
     assert seconds < HEADER_TIMEOUT * 1.5
     assert await _served(port)
+
+
+async def test_a_keyed_request_that_stalls_in_its_route_is_closed_within_the_route_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past the key, a client that stops answering (a squatter that learnt the key, a wedged
+    peer) would hold its connection, and the cap's room, for ever; the route's bound ends it."""
+    bound = 0.5
+    monkeypatch.setattr("agi.server.ROUTE_TIMEOUT", bound, raising=False)
+
+    async def enter(request: AgiRequest) -> None:
+        channel = AgiChannel(request)
+        await channel.get("ACD_PRIORITY")
+        await channel.set("ACD_RESULT", "")
+
+    server = FastAgiServer(
+        {"enter": enter}, "127.0.0.1", 0, secret=KEY, check=_Live(), max_connections=4
+    )
+    await server.start()
+    assert server._server is not None
+    port = server._server.sockets[0].getsockname()[1]
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"agi_network_script: enter\nagi_uniqueid: 1.1\nagi_channel: PJSIP/x-1\n\n")
+        assert KEY_VARIABLE.encode() in await reader.readline()
+        writer.write(f"200 result=1 ({KEY})\n".encode())
+        assert b"ACD_PRIORITY" in await reader.readline()  # the route's command: no answer
+        started = time.perf_counter()
+        try:
+            rest = await asyncio.wait_for(reader.read(), 10)
+        except TimeoutError:
+            rest = None
+        writer.close()
+        assert rest == b""  # closed by the server, nothing more sent
+        assert time.perf_counter() - started < bound * 4
+        assert server._checked == 0
+    finally:
+        await server.stop()

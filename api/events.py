@@ -2,11 +2,15 @@
 
 `EventHub` is an engine listener. It turns each step into small JSON messages and offers them
 to every subscriber's bounded buffer without waiting: a subscriber whose buffer is full is
-dropped (its stream ends; the client reconnects), so a slow client never delays routing.
+dropped (its stream ends; the client reconnects), so a slow client never delays routing. A
+write the client does not take within `WRITE_TIMEOUT_SECONDS` ends the stream too (a client
+that stops reading would otherwise hold its handler in that write for good).
 
 Streams are capped per token and in all (`[http] max_event_streams_per_token`,
 `max_event_streams`): one more is refused before it starts (429 / 503). A client that goes
-away frees its slot within `POLL_SECONDS`, without waiting for the next write to fail. A
+away frees its slot within `POLL_SECONDS`, without waiting for the next write to fail; a
+slot counts until its handler has returned (a dropped subscriber whose handler is still in
+a write holds it). A
 stream whose token is revoked (or whose agent is deleted) ends within `RECHECK_SECONDS`.
 """
 
@@ -46,6 +50,7 @@ BUFFER_SIZE = 1000
 KEEPALIVE_SECONDS = 15.0
 POLL_SECONDS = 1.0
 RECHECK_SECONDS = 10.0
+WRITE_TIMEOUT_SECONDS = 10.0
 MAX_STREAMS = 100
 MAX_STREAMS_PER_TOKEN = 10
 
@@ -235,9 +240,9 @@ class EventHub:
         for kind, data in step_messages(step):
             message = Message(next(self._ids), kind, data)
             for subscription in list(self._subscribers):
-                if not subscription.offer(message):
+                # A dropped one keeps its slot until its handler unsubscribes.
+                if not subscription.dropped and not subscription.offer(message):
                     log.warning("dropped a slow event-stream subscriber")
-                    self._subscribers.discard(subscription)
 
     def subscribe(self, owner: str | None = None) -> Subscription:
         """A new subscription, or CallerLimit / CapacityLimit when `owner` (a token's name)
@@ -261,6 +266,7 @@ class EventHub:
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
+        """The stream's handler is done: its slot is free."""
         self._subscribers.discard(subscription)
 
     def close(self) -> None:
@@ -288,7 +294,7 @@ async def stream(request: web.Request, hub: EventHub) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     try:
         await response.prepare(request)
-        await response.write(b": connected\n\n")
+        await _write(request, response, b": connected\n\n")
         written = checked = loop.time()
         while True:
             if recheck is not None and loop.time() - checked >= RECHECK_SECONDS:
@@ -303,18 +309,31 @@ async def stream(request: web.Request, hub: EventHub) -> web.StreamResponse:
                 if _gone(request):
                     break
                 if loop.time() - written >= KEEPALIVE_SECONDS:
-                    await response.write(b": keepalive\n\n")
+                    await _write(request, response, b": keepalive\n\n")
                     written = loop.time()
                 continue
             if message is None:
                 break
-            await response.write(message.encode())
+            await _write(request, response, message.encode())
             written = loop.time()
     except (ConnectionResetError, ConnectionError):
-        pass  # the client went away
+        pass  # the client went away (or stopped reading: _write closed it)
     finally:
         hub.unsubscribe(subscription)
     return response
+
+
+async def _write(request: web.Request, response: web.StreamResponse, data: bytes) -> None:
+    """Write, or close the connection if the client does not take it in time."""
+    try:
+        async with asyncio.timeout(WRITE_TIMEOUT_SECONDS):
+            await response.write(data)
+    except TimeoutError:
+        log.warning("an event-stream client stopped reading: closed its stream")
+        transport = request.transport
+        if transport is not None:
+            transport.abort()  # what it did not read is discarded
+        raise ConnectionResetError("event-stream write timed out") from None
 
 
 def _gone(request: web.Request) -> bool:

@@ -72,7 +72,11 @@ async def test_a_slow_subscriber_is_dropped_and_others_keep_receiving() -> None:
     assert slow.dropped
     assert slow.buffer.get_nowait() is None  # its stream ends
     assert not fast.dropped
+    # Its slot counts until its handler is done (it may still be in a write).
+    assert hub.subscriber_count == 2
+    hub.unsubscribe(slow)
     assert hub.subscriber_count == 1
+    hub.on_step(_login_step(3))  # a dropped one is not offered more
 
 
 async def test_an_unread_subscriber_never_holds_up_the_engine(assembly: Assembly) -> None:
@@ -83,6 +87,8 @@ async def test_an_unread_subscriber_never_holds_up_the_engine(assembly: Assembly
         await assembly.engine.submit(lambda now, e=event: e(now, "1002"))
     assert unread.dropped
     assert unread.buffer.get_nowait() is None
+    assert hub.subscriber_count == 1  # until its handler unsubscribes
+    hub.unsubscribe(unread)
     assert hub.subscriber_count == 0
     view = assembly.engine.router.agent("1002")
     assert view is not None

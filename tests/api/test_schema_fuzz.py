@@ -6,7 +6,7 @@ with every check, both generation modes and all its phases, bounded and determin
 codes, content types, headers and bodies as documented; what the schema allows is not refused
 (422/400) and what it forbids is not accepted; stateful sequences through the links it infers.
 That is the schema and the server agreeing both ways (the targeted tests of each mismatch it
-found: test_api_schema_agreement.py).
+found: test_api_schema_agreement.py and test_api_schema_bounds.py).
 
 A run that only ever hears 401 (a wrong token) or 404 (ids nobody knows) would pass every
 check while testing nothing: schemathesis' warnings (missing_auth, missing_test_data, ...) fail

@@ -41,7 +41,11 @@ def test_behind_a_trunk_only_the_numbers_the_pattern_allows_are_dialled() -> Non
         assert trunk.callback_dial(number) is None, number
 
 
-@pytest.mark.parametrize("number", ["+4930123456&PJSIP/1", "4930123456,tT", "49301/23456"])
+@pytest.mark.parametrize(
+    "number",
+    ["+4930123456&PJSIP/1", "4930123456,tT", "49301/23456", "9001234567@trunk",
+     "trunk/9001234567", "+4930123456\r\nAction: Originate"],
+)  # fmt: skip
 def test_the_pattern_never_widens_the_phone_number_alphabet(number: str) -> None:
     assert DialRules(callback_numbers=".*").callback_dial(number) is None
 

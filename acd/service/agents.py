@@ -88,9 +88,13 @@ class AgentService:
         raise_if_rejected(await self.engine.submit(lambda now: AgentRemoved(now, agent_id)))
         if self.store is not None:
             await self.store.delete_agent(agent_id)
+        # Gone from the directory before its tokens are revoked: a token issued meanwhile
+        # either is stored before the revocation (and revoked by it) or finds the agent gone
+        # when TokenService.issue looks again after storing it (and revokes it itself).
+        self.directory.remove(agent_id)
+        if self.store is not None:
             # A token outliving its agent would control the next agent given this id.
             await self.store.delete_agent_tokens(agent_id)
-        self.directory.remove(agent_id)
 
     def _parse(self, document: Any) -> AgentSeed:
         agent = validated(AgentInput, document, "agent", self.directory.rules).to_seed()

@@ -120,6 +120,11 @@ class TokenService:
             raise Conflict(f"a token named {name!r} exists", code="token_exists")
         secret = secrets.token_urlsafe(32)
         await self.store.add_token(name, role, secret, agent_id)
+        if agent_id is not None and self.directory.get(agent_id) is None:
+            # The agent was deleted while this token was being stored (AgentService.delete
+            # leaves the directory before revoking): the revocation may have run already.
+            await self.store.delete_token(name)
+            raise NotFound(f"no agent {agent_id!r} (deleted meanwhile)", code="unknown_agent")
         return IssuedToken(Principal(name, role, agent_id), secret)
 
     async def revoke(self, name: str) -> None:

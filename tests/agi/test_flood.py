@@ -120,7 +120,7 @@ async def test_idle_connections_beyond_the_cap_do_not_delay_asterisk_s_requests(
         )
         # Far below the time an idle connection is held: never queued behind one.
         assert max(flooded) < server_module.HEADER_TIMEOUT / 4
-        assert max(flooded) < reference + 0.25
+        assert max(flooded) < reference * 100  # old code: ~600 times (accept paused on EMFILE)
         # The cap held (idle ones beyond it displaced, the rest timed out).
         assert "busy" in refused
         assert len(server._unchecked) + server._checked <= CAP

@@ -90,9 +90,11 @@ def http_runner(app: web.Application, settings: Settings) -> web.AppRunner:
     """aiohttp's keep-alive timer also runs while a connection has sent only part of a
     request head (from the connection or the previous response on): as `header_timeout` it
     bounds how long a slow head holds a connection. It does not run during a handler (an
-    event stream stays open), so the handlers bound reading a body by the same number."""
-    app[BODY_TIMEOUT] = float(settings.http.header_timeout)
-    return web.AppRunner(app, access_log=None, keepalive_timeout=settings.http.header_timeout)
+    event stream stays open), so the handlers bound reading a body by the same number, and
+    so does aiohttp's lingering read of a body no handler read (a 401 before it)."""
+    seconds = float(settings.http.header_timeout)
+    app[BODY_TIMEOUT] = seconds
+    return web.AppRunner(app, access_log=None, keepalive_timeout=seconds, lingering_time=seconds)
 
 
 async def serve(settings: Settings) -> int:

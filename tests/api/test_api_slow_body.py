@@ -129,3 +129,18 @@ async def test_a_complete_body_is_still_served(port: int) -> None:
     data, _, _ = await _answer(reader, 5)
     writer.close()
     assert data.startswith(b"HTTP/1.1 201"), data[:200]
+
+
+async def test_a_body_no_handler_reads_is_not_awaited_longer_than_the_bound(port: int) -> None:
+    """Refused before its body is read (no token: 401): aiohttp reads the rest to keep the
+    connection (its lingering close, 10 s by default); no longer than the bound."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(HEAD.replace(f"Authorization: Bearer {ADMIN_TOKEN}\r\n", "").encode() + b"{")
+        await writer.drain()
+        data, closed, took = await _answer(reader, BOUND + 12)
+    finally:
+        writer.close()
+    assert data.startswith(b"HTTP/1.1 401"), data[:60]
+    assert closed, "still open"
+    assert took < BOUND + 2, f"held {took:.1f}s after the answer"

@@ -132,3 +132,42 @@ async def test_a_keyed_request_that_stalls_in_its_route_is_closed_within_the_rou
         assert server._checked == 0
     finally:
         await server.stop()
+
+
+async def test_with_every_place_past_its_checks_a_new_connection_is_closed_at_once() -> None:
+    """The cap holds one request that passed its checks and waits in its route: the next
+    connection has nobody to displace and is closed at once (busy), sent nothing."""
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def enter(request: AgiRequest) -> None:
+        entered.set()
+        await release.wait()
+
+    server = FastAgiServer(
+        {"enter": enter}, "127.0.0.1", 0, secret=KEY, check=_Live(), max_connections=1
+    )
+    refused: list[str] = []
+    server.on_refused = refused.append
+    await server.start()
+    assert server._server is not None
+    port = server._server.sockets[0].getsockname()[1]
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"agi_network_script: enter\nagi_uniqueid: 1.1\nagi_channel: PJSIP/x-1\n\n")
+        assert KEY_VARIABLE.encode() in await reader.readline()
+        writer.write(f"200 result=1 ({KEY})\n".encode())
+        await asyncio.wait_for(entered.wait(), HEADER_TIMEOUT)
+        late_reader, late_writer = await asyncio.open_connection("127.0.0.1", port)
+        late_writer.write(b"agi_network_script: enter\n\n")
+        try:
+            late = await asyncio.wait_for(late_reader.read(), HEADER_TIMEOUT / 4)
+        except ConnectionResetError:  # closed while our environment was still unread
+            late = b""
+        assert late == b""
+        late_writer.close()
+        assert refused == ["busy"]
+        release.set()
+        assert await asyncio.wait_for(reader.read(), HEADER_TIMEOUT) == b""
+        writer.close()
+    finally:
+        await server.stop()

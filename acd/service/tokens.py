@@ -14,6 +14,7 @@ secret is looked up by its SHA-256 digest, which only issued tokens are stored u
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import re
@@ -53,14 +54,16 @@ class TokenService:
     def __init__(self, store: ConfigStoreLike, directory: AgentDirectory) -> None:
         self.store = store
         self.directory = directory
-        # The configured secret and the stored hash this start wrote for it.
+        # SHA-256 of the configured secret (compared digest to digest: equal lengths, so the
+        # comparison tells nothing of the secret's length) and the stored hash this start
+        # wrote for it.
         self._configured: tuple[bytes, str] | None = None
 
     async def authenticate(self, secret: str) -> Principal | None:
         if not secret:
             return None
         configured = self._configured
-        if configured is not None and hmac.compare_digest(secret.encode(), configured[0]):
+        if configured is not None and hmac.compare_digest(_digest(secret), configured[0]):
             if await self.store.stored_hash(CONFIGURED_NAME) != configured[1]:
                 return None  # revoked (or replaced) since this start
             return Principal(CONFIGURED_NAME, "admin")
@@ -84,7 +87,7 @@ class TokenService:
             await self.store.add_token(CONFIGURED_NAME, "admin", secret, chosen=True)
             stored = await self.store.stored_hash(CONFIGURED_NAME)
             if stored is not None:
-                self._configured = (secret.encode(), stored)
+                self._configured = (_digest(secret), stored)
         elif await self.store.delete_token(CONFIGURED_NAME):
             log.warning("api_token / ACD_API_TOKEN is not set: revoked the stored one")
 
@@ -130,6 +133,10 @@ class TokenService:
     async def revoke(self, name: str) -> None:
         if not await self.store.delete_token(name):
             raise NotFound(f"no token named {name!r}", code="unknown_token_name")
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
 
 
 def _by_name(principal: Principal) -> str:

@@ -13,8 +13,8 @@ from .harness import ControllerProcess, Probe, eventually, queue, sim_agent
 
 pytestmark = pytest.mark.asterisk
 
-# The contract names acd-sim-caller, which the dialplan lacks: a simulated agent answers too.
-CALL_BACK_AT = "Local/3001@acd-sim-agent"
+# The simulated caller of the contract: answers and stays on the line until hung up.
+CALL_BACK_AT = "Local/3001@acd-sim-caller"
 
 
 async def test_an_accepted_callback_survives_a_sigkill(

@@ -57,6 +57,11 @@ async def read_json(request: web.Request, *, optional: bool = False) -> Any:
         raise TooSlow(
             f"the request body did not arrive within {seconds:g} s ([http] header_timeout)"
         ) from None
+    except ConnectionResetError:
+        # The client went away mid-body: its mistake, not the server's (no 500, no traceback).
+        raise BadRequestError(
+            "the connection closed before the body was complete", code="incomplete_body"
+        ) from None
     if not raw.strip():
         if optional:
             return None

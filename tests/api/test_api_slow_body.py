@@ -144,3 +144,24 @@ async def test_a_body_no_handler_reads_is_not_awaited_longer_than_the_bound(port
     assert data.startswith(b"HTTP/1.1 401"), data[:60]
     assert closed, "still open"
     assert took < BOUND + 2, f"held {took:.1f}s after the answer"
+
+
+async def test_a_client_gone_mid_body_is_its_error_not_the_servers(
+    port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A connection closed before its body is complete is a 400 `incomplete_body` (nobody
+    reads it), not an unhandled error logged with a traceback as a 500."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(HEAD.encode() + b'{"name": ')
+    await writer.drain()
+    await asyncio.sleep(0.2)
+    writer.close()
+    await asyncio.sleep(0.5)
+    unhandled = [r for r in caplog.records if "unhandled error" in r.getMessage()]
+    assert not unhandled, unhandled[0].getMessage()
+    # The server is still there for the next client.
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data, _, _ = await _answer(reader, 5)
+    writer.close()
+    assert data.startswith(b"HTTP/1.1 200"), data[:40]

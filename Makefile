@@ -21,7 +21,7 @@ asterisk: $(STAMP)
 # Asterisk runs in the background (its own session, so Ctrl-C reaches only the controller);
 # the controller runs in the foreground and Asterisk is stopped when it exits.
 run: $(STAMP) asterisk
-	@mkdir -p var
+	@mkdir -p -m 0700 var
 	$(BIN)/acd asterisk start
 	@echo "acd: API http://127.0.0.1:8080/api/v1 (token demo-admin-token), metrics http://127.0.0.1:8080/metrics, events http://127.0.0.1:8080/api/v1/events; Ctrl-C stops both"
 	@trap '$(BIN)/acd asterisk stop' EXIT; $(BIN)/acd serve --config acd.example.toml

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -172,6 +173,72 @@ def _dial(data: Any, env: Mapping[str, str]) -> DialSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """`[cluster]`: several controllers, one ACD (acd/cluster/). Absent, the node is alone."""
+
+    #: redis://, rediss:// (TLS) or unix:// (a socket path).
+    redis_url: str = ""
+    #: This node's name in the lease (letters, digits, . _ -); empty: `<hostname>-<pid>`, unique
+    #: per process (set it to keep one name across restarts, e.g. for metrics).
+    node_id: str = ""
+    #: Seconds: the lease's expiry in Redis; a leader renews every `renew_every` and stops
+    #: acting `lease_margin` before its lease can expire (acd/cluster/lease.py).
+    lease_ttl: float = 3.0
+    renew_every: float = 1.0
+    lease_margin: float = 0.5
+    #: Every key of this ACD in Redis starts with it (`<prefix>:leader`, `<prefix>:epoch`, …).
+    key_prefix: str = "acd"
+
+
+_NODE_ID = r"[A-Za-z0-9._-]{1,64}"
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _cluster(data: Any, env: Mapping[str, str]) -> ClusterSettings | None:
+    if data is None and "ACD_CLUSTER_REDIS_URL" not in env:
+        return None
+    data = {} if data is None else data
+    if not isinstance(data, Mapping):
+        raise ConfigError("cluster", "must be a table ([cluster])")
+    for key in data:
+        if key not in {f.name for f in fields(ClusterSettings)}:
+            raise ConfigError(f"cluster.{key}", "unknown key")
+    cluster: ClusterSettings = _section(ClusterSettings, data, "cluster", env)
+    url = cluster.redis_url
+    if not isinstance(url, str) or not url:
+        raise ConfigError("cluster.redis_url", "required with [cluster] (e.g. redis://host:6379/0)")
+    if not url.startswith(_REDIS_SCHEMES) or len(url) <= url.index("://") + 3:
+        raise ConfigError(
+            "cluster.redis_url", f"must be a redis://, rediss:// or unix:// URL, got {url!r}"
+        )
+    node_id = cluster.node_id or f"{socket.gethostname()}-{os.getpid()}"
+    if not isinstance(node_id, str) or not re.fullmatch(_NODE_ID, node_id):
+        raise ConfigError("cluster.node_id", f"must be 1-64 of A-Z a-z 0-9 . _ -, got {node_id!r}")
+    prefix = cluster.key_prefix
+    if not isinstance(prefix, str) or not re.fullmatch(r"[A-Za-z0-9._:-]{1,64}", prefix):
+        raise ConfigError(
+            "cluster.key_prefix", f"must be 1-64 of A-Z a-z 0-9 . _ : -, got {prefix!r}"
+        )
+    # The timing rules are the lease's own (declared once there); imported here only when a
+    # [cluster] section asks for them, so a single node never loads the Redis client.
+    from acd.cluster.lease import LeaseTiming
+
+    try:
+        LeaseTiming(cluster.lease_ttl, cluster.renew_every, cluster.lease_margin)
+    except ValueError as exc:
+        raise ConfigError(
+            "cluster", f"lease_ttl, renew_every, lease_margin (as ttl, renew_every, margin): {exc}"
+        ) from None
+    return replace(
+        cluster,
+        node_id=node_id,
+        lease_ttl=float(cluster.lease_ttl),
+        renew_every=float(cluster.renew_every),
+        lease_margin=float(cluster.lease_margin),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     ami: AmiSettings = AmiSettings()
     agi: AgiSettings = AgiSettings()
@@ -181,6 +248,8 @@ class Settings:
     api_token: str = ""
     queues: tuple[QueueConfig, ...] = ()
     agents: tuple[AgentSeed, ...] = ()
+    #: None: a single node (no Redis).
+    cluster: ClusterSettings | None = None
 
 
 def _coerce(value: str, target: Any, name: str) -> Any:
@@ -248,4 +317,5 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         api_token=env.get("ACD_API_TOKEN", str(data.get("api_token", ""))),
         queues=queues,
         agents=agents,
+        cluster=_cluster(data.get("cluster"), env),
     )

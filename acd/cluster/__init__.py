@@ -1,1 +1,1 @@
-"""Two or more controllers, one ACD: leadership (lease.py), replication (codec.py, journal.py)."""
+"""The cluster: replication of router inputs, leadership."""

@@ -33,7 +33,8 @@ def test_a_leader_acts_until_sent_plus_ttl_minus_margin_and_not_a_moment_longer(
     assert rules.may_act(12.499)
     assert not rules.may_act(12.5)
     assert rules.tick(12.5) == [SteppedDown(7, "expired")]
-    assert rules.role is Role.FOLLOWER and rules.token is None
+    assert rules.role is Role.FOLLOWER
+    assert rules.token is None
 
 
 def test_the_deadline_counts_from_the_send_not_from_the_reply() -> None:

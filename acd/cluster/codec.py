@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-import math
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -36,129 +35,164 @@ class CodecError(ValueError):
     """A router input that cannot be encoded, or a message that is not one this codec wrote."""
 
 
-Encoder = Callable[[Any, str], Any]
-Decoder = Callable[[Any, str], Any]
+#: An encoder or decoder takes one value and returns its other form; it raises CodecError
+#: with the path inside the value (a parent prefixes its own part), so the hot path builds no
+#: strings.
+Rule = Callable[[Any], Any]
 
 
-def _fail(where: str, expected: str, value: Any) -> CodecError:
-    return CodecError(f"{where}: expected {expected}, got {type(value).__name__}")
+def _fail(expected: str, value: Any) -> CodecError:
+    return CodecError(f"expected {expected}, got {type(value).__name__}")
 
 
-def _exact(kind: type) -> tuple[Encoder, Decoder]:
+def _within(part: str, error: CodecError) -> CodecError:
+    inner = str(error)
+    if inner.startswith("expected"):
+        return CodecError(f"{part}: {inner}")
+    return CodecError(f"{part}{'' if inner.startswith('[') else '.'}{inner}")
+
+
+def _exact(kind: type) -> tuple[Rule, Rule]:
     """str, bool, int: the value passes unchanged if its type is exactly `kind`."""
 
-    def check(value: Any, where: str) -> Any:
+    def check(value: Any) -> Any:
         if type(value) is not kind:
-            raise _fail(where, kind.__name__, value)
+            raise _fail(kind.__name__, value)
         return value
 
     return check, check
 
 
-def _number(value: Any, where: str) -> Any:
+def _number(value: Any) -> Any:
     # An int stays an int (the router accepts both): the replica sees the leader's value.
     if type(value) is float:
-        if not math.isfinite(value):
-            raise CodecError(f"{where}: not a finite number")
+        if value - value != 0:  # NaN or an infinity
+            raise CodecError("expected a finite number")
         return value
     if type(value) is int:
         return value
-    raise _fail(where, "float", value)
+    raise _fail("float", value)
 
 
-def _optional(inner: tuple[Encoder, Decoder]) -> tuple[Encoder, Decoder]:
+def _optional(inner: tuple[Rule, Rule]) -> tuple[Rule, Rule]:
     enc, dec = inner
     return (
-        lambda value, where: None if value is None else enc(value, where),
-        lambda value, where: None if value is None else dec(value, where),
+        lambda value: None if value is None else enc(value),
+        lambda value: None if value is None else dec(value),
     )
 
 
-def _enum(kind: type[enum.Enum]) -> tuple[Encoder, Decoder]:
-    def encode(value: Any, where: str) -> Any:
+def _enum(kind: type[enum.Enum]) -> tuple[Rule, Rule]:
+    def encode(value: Any) -> Any:
         if type(value) is not kind:
-            raise _fail(where, kind.__name__, value)
+            raise _fail(kind.__name__, value)
         return value.value
 
-    def decode(value: Any, where: str) -> Any:
+    def decode(value: Any) -> Any:
         try:
             return kind(value)
         except (ValueError, TypeError):
-            raise CodecError(f"{where}: {value!r} is not a {kind.__name__}") from None
+            raise CodecError(f"expected a {kind.__name__}, got {value!r}") from None
 
     return encode, decode
 
 
-def _mapping(key: tuple[Encoder, Decoder], val: tuple[Encoder, Decoder]) -> tuple[Encoder, Decoder]:
+def _mapping(key: tuple[Rule, Rule], val: tuple[Rule, Rule]) -> tuple[Rule, Rule]:
     kenc, kdec = key
     venc, vdec = val
 
-    def encode(value: Any, where: str) -> Any:
+    def encode(value: Any) -> Any:
         if not isinstance(value, Mapping):
-            raise _fail(where, "a mapping", value)
-        return {kenc(k, where): venc(v, f"{where}.{k}") for k, v in value.items()}
+            raise _fail("a mapping", value)
+        out = {}
+        for k, v in value.items():
+            try:
+                out[kenc(k)] = venc(v)
+            except CodecError as exc:
+                raise _within(repr(k), exc) from None
+        return out
 
-    def decode(value: Any, where: str) -> Any:
+    def decode(value: Any) -> Any:
         if type(value) is not dict:
-            raise _fail(where, "an object", value)
+            raise _fail("an object", value)
+        out = {}
+        for k, v in value.items():
+            try:
+                out[kdec(k)] = vdec(v)
+            except CodecError as exc:
+                raise _within(repr(k), exc) from None
         # Iteration order kept (the leader's, usually sorted by frozen_skills), read-only.
-        return types.MappingProxyType(
-            {kdec(k, where): vdec(v, f"{where}.{k}") for k, v in value.items()}
-        )
+        return types.MappingProxyType(out)
 
     return encode, decode
 
 
-def _tuple_of(item: tuple[Encoder, Decoder]) -> tuple[Encoder, Decoder]:
+def _tuple_of(item: tuple[Rule, Rule]) -> tuple[Rule, Rule]:
     ienc, idec = item
 
-    def encode(value: Any, where: str) -> Any:
-        if type(value) is not tuple:
-            raise _fail(where, "a tuple", value)
-        return [ienc(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    def each(rule: Rule, values: Any) -> list[Any]:
+        out = []
+        for i, v in enumerate(values):
+            try:
+                out.append(rule(v))
+            except CodecError as exc:
+                raise _within(f"[{i}]", exc) from None
+        return out
 
-    def decode(value: Any, where: str) -> Any:
+    def encode(value: Any) -> Any:
+        if type(value) is not tuple:
+            raise _fail("a tuple", value)
+        return each(ienc, value)
+
+    def decode(value: Any) -> Any:
         if type(value) is not list:
-            raise _fail(where, "an array", value)
-        return tuple(idec(v, f"{where}[{i}]") for i, v in enumerate(value))
+            raise _fail("an array", value)
+        return tuple(each(idec, value))
 
     return encode, decode
 
 
-def _record(cls: type) -> tuple[Encoder, Decoder]:
+def _record(cls: type) -> tuple[Rule, Rule]:
     """A frozen dataclass as the array of its fields, in declaration order, all present."""
     hints = typing.get_type_hints(cls)
-    fields = [
-        (f.name, _rule(hints[f.name], f"{cls.__name__}.{f.name}")) for f in dataclasses.fields(cls)
-    ]
-    names = [name for name, _ in fields]
-    encoders = [enc for _, (enc, _) in fields]
-    decoders = [dec for _, (_, dec) in fields]
-    count = len(fields)
+    names = [f.name for f in dataclasses.fields(cls)]
+    rules = [_rule(hints[name], f"{cls.__name__}.{name}") for name in names]
+    encoders = [enc for enc, _ in rules]
+    decoders = [dec for _, dec in rules]
+    count = len(names)
 
-    def encode(value: Any, where: str) -> Any:
+    def which(values: Any, rules: list[Rule]) -> CodecError:
+        """Only on failure: the first field that fails, named."""
+        for name, rule, v in zip(names, rules, values, strict=True):
+            try:
+                rule(v)
+            except CodecError as exc:
+                return _within(name, exc)
+        return CodecError("inconsistent field")  # unreachable: some field failed
+
+    def encode(value: Any) -> Any:
         if type(value) is not cls:
-            raise _fail(where, cls.__name__, value)
-        return [
-            enc(getattr(value, name), f"{where}.{name}")
-            for name, enc in zip(names, encoders, strict=True)
-        ]
+            raise _fail(cls.__name__, value)
+        values = [getattr(value, name) for name in names]
+        try:
+            return [enc(v) for enc, v in zip(encoders, values, strict=True)]
+        except CodecError:
+            raise which(values, encoders) from None
 
-    def decode(value: Any, where: str) -> Any:
+    def decode(value: Any) -> Any:
         if type(value) is not list or len(value) != count:
-            raise CodecError(f"{where}: expected {count} fields of {cls.__name__}")
-        return cls(
-            *(
-                dec(v, f"{where}.{name}")
-                for name, dec, v in zip(names, decoders, value, strict=True)
-            )
-        )
+            raise CodecError(f"expected the {count} fields of {cls.__name__}")
+        try:
+            return cls(*[dec(v) for dec, v in zip(decoders, value, strict=True)])
+        except CodecError:
+            raise which(value, decoders) from None
 
     return encode, decode
 
 
-def _rule(hint: Any, where: str) -> tuple[Encoder, Decoder]:
-    """The one rule from a type hint to its encoder and decoder."""
+def _rule(hint: Any, where: str) -> tuple[Rule, Rule]:
+    """The one rule from a type hint to its encoder and decoder (`where` names the field
+    for the error raised at import when a hint has no rule)."""
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if hint is float:
@@ -183,8 +217,8 @@ def _event_types() -> tuple[type, ...]:
     return typing.get_args(ev.Event)
 
 
-_ENCODE: dict[type, tuple[str, Encoder]] = {}
-_DECODE: dict[str, Decoder] = {}
+_ENCODE: dict[type, tuple[str, Rule]] = {}
+_DECODE: dict[str, Rule] = {}
 for _cls in _event_types():
     _enc, _dec = _record(_cls)
     _ENCODE[_cls] = (_cls.__name__, _enc)
@@ -200,7 +234,10 @@ def to_wire(event: ev.Event) -> list[Any]:
     if entry is None:
         raise CodecError(f"not a router event: {type(event).__name__}")
     tag, enc = entry
-    fields: list[Any] = enc(event, tag)
+    try:
+        fields: list[Any] = enc(event)
+    except CodecError as exc:
+        raise _within(tag, exc) from None
     return [VERSION, tag, *fields]
 
 
@@ -214,9 +251,9 @@ def from_wire(message: Any) -> ev.Event:
     if dec is None:
         raise CodecError(f"unknown event tag {tag!r}")
     try:
-        event: ev.Event = dec(message[2:], tag)
-    except CodecError:
-        raise
+        event: ev.Event = dec(message[2:])
+    except CodecError as exc:
+        raise _within(tag, exc) from None
     except Exception as exc:  # a constructor refusing the values: still a bad message
         raise CodecError(f"{tag}: {exc}") from None
     return event
@@ -224,12 +261,17 @@ def from_wire(message: Any) -> ev.Event:
 
 def encode(event: ev.Event) -> bytes:
     """The message for `event`; CodecError when it is not a well-typed router event."""
-    wire = to_wire(event)
-    return json.dumps(wire, separators=(",", ":"), allow_nan=False).encode("ascii")
+    # ASCII output (non-ASCII escaped): any str, a lone surrogate included, round-trips.
+    return _JSON_ENCODE(to_wire(event)).encode("ascii")
 
 
 def _no_constant(name: str) -> Any:
     raise CodecError(f"{name} is not a finite number")
+
+
+# Built once: json.dumps/loads with options build a new encoder/decoder on every call.
+_JSON_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+_JSON_DECODE = json.JSONDecoder(parse_constant=_no_constant).decode
 
 
 def decode(data: bytes) -> ev.Event:
@@ -238,7 +280,7 @@ def decode(data: bytes) -> ev.Event:
     if type(data) is not bytes:
         raise CodecError(f"a message is bytes, got {type(data).__name__}")
     try:
-        message = json.loads(data, parse_constant=_no_constant)
+        message = _JSON_DECODE(data.decode("utf-8"))
     except CodecError:
         raise
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError

@@ -228,6 +228,39 @@ for _cls in _event_types():
 EVENT_TYPES: tuple[type, ...] = tuple(_ENCODE)
 
 
+def _hint_name(hint: Any) -> str:
+    if isinstance(hint, type):
+        return hint.__name__
+    return str(hint).replace("collections.abc.", "").replace("acd.router.model.", "")
+
+
+def schema() -> str:
+    """The wire layout this VERSION means: every record's fields and hints, in order. Nodes of
+    one cluster must agree on it; a change to it needs a new VERSION (a test pins it)."""
+    lines: list[str] = []
+    seen: set[type] = set()
+
+    def walk(cls: type) -> None:
+        if cls in seen:
+            return
+        seen.add(cls)
+        hints = typing.get_type_hints(cls)
+        names = [f.name for f in dataclasses.fields(cls)]
+        fields = ", ".join(f"{n}: {_hint_name(hints[n])}" for n in names)
+        lines.append(f"{cls.__name__}({fields})")
+        for name in names:
+            for part in (hints[name], *typing.get_args(hints[name])):
+                for inner in (part, *typing.get_args(part)):
+                    if isinstance(inner, type) and dataclasses.is_dataclass(inner):
+                        walk(inner)
+                    elif isinstance(inner, type) and issubclass(inner, enum.Enum):
+                        lines.append(f"{inner.__name__}{[m.value for m in inner]}")
+
+    for cls in EVENT_TYPES:
+        walk(cls)
+    return "\n".join(dict.fromkeys(lines))
+
+
 def to_wire(event: ev.Event) -> list[Any]:
     """The JSON-ready array of `event` (the serializer is separate so the benchmark can swap it)."""
     entry = _ENCODE.get(type(event))

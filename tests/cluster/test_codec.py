@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import inspect
 import json
 import random
@@ -25,6 +26,7 @@ from acd.cluster import codec
 from acd.cluster.codec import CodecError, decode, encode
 from acd.router import events as ev
 from acd.router.decisions import EventRejected
+from acd.router.model import EscalationStep
 from acd.router.router import Router
 
 # --- a generated instance of every event type, independent of the codec's own rules ---------
@@ -286,3 +288,42 @@ def test_any_string_round_trips_lone_surrogates_and_controls_included() -> None:
     for text in ("\ud800", "a\x00b", 'é\u2028\n"\\', "\U0001f4de", ""):
         event = ev.AgentPaused(1.0, text, text)
         assert _exact(decode(encode(event))) == _exact(event)
+
+
+#: The digest of `codec.schema()` each wire VERSION stands for. Reordering, adding or
+#: retyping a field, an event or an enum value changes the layout: nodes on the old and the
+#: new code would misread each other's messages, so the change needs a new VERSION.
+_PINNED_SCHEMAS = {1: "e3ee8c8a66b51c957bbeb70b76e5139946062f73ad6b3c44b40e9ccfc7ea056d"}
+
+
+def test_the_wire_layout_is_the_one_its_version_stands_for() -> None:
+    digest = hashlib.sha256(codec.schema().encode()).hexdigest()
+    assert digest == _PINNED_SCHEMAS[codec.VERSION], (
+        "the events' fields changed: bump acd.cluster.codec.VERSION and pin the new digest\n"
+        + codec.schema()
+    )
+
+
+def test_a_field_of_a_type_without_a_rule_fails_at_import() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Parked:
+        now: float
+        slots: frozenset[str]
+
+    with pytest.raises(TypeError, match=r"Parked.slots"):
+        codec._record(Parked)
+
+
+def test_a_new_record_of_known_field_types_is_carried_by_the_one_rule() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Parked:
+        now: float
+        lot: str | None
+        skills: Mapping[str, int]
+        state: ev.CallState
+        steps: tuple[EscalationStep, ...]
+
+    enc, dec = codec._record(Parked)
+    skills = types.MappingProxyType({"b": 2, "a": 1})
+    value = Parked(1.0, None, skills, ev.CallState.WAITING, (EscalationStep(2.0, skills),))
+    assert _exact(dec(json.loads(json.dumps(enc(value))))) == _exact(value)

@@ -27,6 +27,12 @@ CLOCK_BOOTTIME where there is one (a monotonic clock that also counts a suspende
 `time.monotonic`: a node frozen (SIGSTOP, suspend) past its deadline sees `may_act` False the
 moment it runs again, before any reply.
 
+A leader whose token is 1 waits one ttl before it may act (`LeaseRules.acquired`): the epoch
+was missing, so Redis may have restarted empty while an old leader is still inside its deadline.
+Redis restored from an older snapshot can also hand out a token again; fencing compares the
+holder, which stays safe between different nodes, but tokens are only increasing while Redis
+keeps its data (run it with appendonly for that).
+
 Defaults: ttl 3 s, renew every 1 s, margin 0.5 s; a follower tries to acquire every
 ``renew_every / 4``. A dead leader's lease expires at most ``ttl`` after its last renew, the
 first follower's try comes at most 0.25 s later: about 3.25 s before the new leader reconciles,
@@ -181,6 +187,7 @@ class LeaseRules:
         self.role = Role.FOLLOWER
         self.token: int | None = None
         self._valid_from = -math.inf  # send time of the last successful acquire/renew
+        self._act_from = -math.inf
         self._next_attempt = -math.inf
 
     @property
@@ -190,8 +197,13 @@ class LeaseRules:
             return -math.inf
         return self._valid_from + self.timing.ttl - self.timing.margin
 
+    @property
+    def act_from(self) -> float:
+        """A leader may act from this moment on: at once, except after a first token (below)."""
+        return self._act_from
+
     def may_act(self, now: float) -> bool:
-        return self.role is Role.LEADER and now < self.act_until
+        return self.role is Role.LEADER and self._act_from <= now < self.act_until
 
     def due(self, now: float) -> bool:
         """Whether to send an attempt (acquire as follower, renew as leader) now."""
@@ -223,6 +235,11 @@ class LeaseRules:
             self._next_attempt = now + self.timing.retry_every
             return []
         self.role, self.token, self._valid_from = Role.LEADER, token, sent
+        # Token 1: the epoch was missing, so Redis may have lost its data (a restart without
+        # persistence) while an old leader still acts inside its deadline, which is at most
+        # ttl - margin after its last renew, itself before the loss, itself before this send.
+        # Waiting a ttl lets that deadline pass. (The cluster's very first start waits too.)
+        self._act_from = sent + self.timing.ttl if token == 1 else -math.inf
         self._next_attempt = sent + self.timing.renew_every
         return [Elected(token)]
 
@@ -258,6 +275,7 @@ class LeaseRules:
         token = self.token
         assert token is not None
         self.role, self.token, self._valid_from = Role.FOLLOWER, None, -math.inf
+        self._act_from = -math.inf
         self._next_attempt = now + self.timing.retry_every
         return [SteppedDown(token, reason)]
 

@@ -85,6 +85,11 @@ async def wait_until(predicate: Callable[[], bool], within: float) -> None:
         await asyncio.sleep(0.005)
 
 
+async def seed_epoch(redis: Redis, prefix: str) -> None:
+    """As a cluster that has run before: a first token (1) would make its leader wait a ttl."""
+    await redis.set(epoch_key(prefix), 40)
+
+
 def leaders(nodes: list[Node]) -> list[Node]:
     return [n for n in nodes if n.lease.role is Role.LEADER]
 
@@ -93,6 +98,7 @@ async def test_one_leader_among_three_racing(redis_target: RedisTarget) -> None:
     async with client(redis_target.url) as redis:
         for round_ in range(20):
             prefix = f"{redis_target.prefix}:r{round_}"
+            await seed_epoch(redis, prefix)
             leases = [RedisLease(redis, f"n{i}", prefix=prefix, timing=FAST) for i in range(3)]
             await asyncio.gather(*(lease.step() for lease in leases))
             winners = [lease for lease in leases if lease.role is Role.LEADER]
@@ -106,6 +112,7 @@ async def test_one_leader_among_three_racing(redis_target: RedisTarget) -> None:
 
 async def test_renewing_keeps_the_lease_with_its_token(redis_target: RedisTarget) -> None:
     async with client(redis_target.url) as redis:
+        await seed_epoch(redis, redis_target.prefix)
         nodes = [Node(redis, f"n{i}", redis_target.prefix, FAST) for i in range(3)]
         for node in nodes:
             node.start()
@@ -129,6 +136,7 @@ async def test_a_leader_that_stops_renewing_stops_acting_before_it_is_replaced(
     redis_target: RedisTarget,
 ) -> None:
     async with client(redis_target.url) as redis:
+        await seed_epoch(redis, redis_target.prefix)
         nodes = [Node(redis, f"n{i}", redis_target.prefix, DEFAULT) for i in range(3)]
         for node in nodes:
             node.start()
@@ -159,6 +167,7 @@ async def test_a_leader_that_stops_renewing_stops_acting_before_it_is_replaced(
 
 async def test_release_hands_over_at_once(redis_target: RedisTarget) -> None:
     async with client(redis_target.url) as redis:
+        await seed_epoch(redis, redis_target.prefix)
         a = RedisLease(redis, "a", prefix=redis_target.prefix, timing=DEFAULT)
         b = RedisLease(redis, "b", prefix=redis_target.prefix, timing=DEFAULT)
         await a.step()
@@ -306,11 +315,15 @@ async def test_redis_restarted_the_leader_stops_acting_in_time_and_a_node_reacqu
             await wait_until(lambda: len(leaders(nodes)) == 1, 5 * DEFAULT.ttl)
             again = leaders(nodes)[0]
             reacquired_at = again.changes[-1][0]
+            assert again.lease.token == 1  # Redis came back empty
+            assert not again.lease.may_act()
+            await wait_until(again.lease.may_act, 2 * DEFAULT.ttl)
+            acting_at = lease_clock()
             print(
                 f"\nredis restart: the leader stopped acting {stepped_at - down_at:.3f} s after "
                 f"Redis went down (deadline {deadline - down_at:.3f} s); "
                 f"{again.lease.node_id} leads again {reacquired_at - up_at:.3f} s after Redis "
-                f"came back"
+                f"came back and acts {acting_at - up_at:.3f} s after (first token: waits a ttl)"
             )
         finally:
             for node in nodes:
@@ -320,19 +333,29 @@ async def test_redis_restarted_the_leader_stops_acting_in_time_and_a_node_reacqu
 async def test_a_leader_whose_lease_vanished_and_was_retaken_steps_down_on_its_next_renew(
     redis_target: RedisTarget,
 ) -> None:
-    """As after a Redis restart without persistence: the key is gone while the old leader is
-    still inside its deadline, and another node takes it. Only the holder may renew."""
+    """As after a Redis restart without persistence: the keys are gone while the old leader is
+    still inside its deadline, and another node takes the lease. Only the holder may renew, and
+    the new leader (token 1 again) does not act while the old one may."""
     prefix = redis_target.prefix
     async with client(redis_target.url) as redis:
+        await seed_epoch(redis, prefix)
         a = RedisLease(redis, "a", prefix=prefix, timing=DEFAULT)
         b = RedisLease(redis, "b", prefix=prefix, timing=DEFAULT)
         await a.step()
-        await redis.delete(leader_key(prefix))
+        await redis.delete(leader_key(prefix), epoch_key(prefix))
         await b.step()
         assert b.role is Role.LEADER
+        assert b.token == 1
         assert a.may_act()  # a cannot know yet: its deadline has not come
+        assert not b.may_act()
         await a.step()
         assert a.role is Role.FOLLOWER
         assert not a.may_act()
-        assert b.may_act()
+        renewing = asyncio.create_task(b.run())
+        try:
+            await wait_until(b.may_act, DEFAULT.ttl + 0.5)
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
         assert (await redis.get(leader_key(prefix))).decode() == b.holder

@@ -94,6 +94,19 @@ def test_a_frozen_node_sees_may_act_false_the_moment_its_clock_jumped() -> None:
     assert rules.tick(30.0) == [SteppedDown(7, "expired")]
 
 
+def test_a_first_token_waits_a_ttl_before_acting_as_redis_may_have_lost_an_old_lease() -> None:
+    rules = LeaseRules(TIMING)
+    rules.acquired(sent=10.0, token=1, now=10.01)
+    assert rules.role is Role.LEADER
+    assert not rules.may_act(12.99)
+    rules.renewed(sent=11.0, now=11.01)
+    rules.renewed(sent=12.0, now=12.01)
+    assert not rules.may_act(12.99)
+    assert rules.may_act(13.0)
+    # an old leader renewed last at 9.99 (before the loss, before this send): its deadline
+    assert 9.99 + TIMING.ttl - TIMING.margin <= rules.act_from
+
+
 def test_release_steps_down_and_a_new_acquisition_needs_a_new_token() -> None:
     rules = leader(at=0.0, token=3)
     assert rules.released(0.5) == [SteppedDown(3, "released")]

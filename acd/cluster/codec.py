@@ -11,8 +11,11 @@ Strict both ways: a value must have exactly its hinted type (an int where a floa
 kept as an int, bool is not an int, a plain str is not an enum), floats must be finite (JSON has
 no NaN; the router rejects a non-finite time as `invalid_event` anyway) and round-trip bit for
 bit (Python's float repr is exact). Anything else raises `CodecError`, and only that: a standby
-logs it and stops instead of diverging; an event the leader cannot encode is one its router
-rejects as `invalid_event` before touching state, so not replicating it changes nothing.
+logs it and stops instead of diverging. A leader must not apply an event it cannot encode
+(what is not in the stream is not on the standbys). Every such event the differential streams
+make is one the router rejects as `invalid_event` before touching state anyway; the exception
+is a non-finite float in a QueueConfig field routing does not check (announce_every, sl_window,
+...), which the queue documents (`allow_inf_nan=False`) never produce.
 """
 
 from __future__ import annotations

@@ -323,6 +323,11 @@ class JournalFollower:
                         {self._key: self.applied_id}, count=self._count, block=self._block_ms
                     )
             except (*TRANSIENT, TimeoutError) as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # redis-py may turn a cancel landing mid-read into a connection error:
+                    # the owner's cancel wins, or the follower could never be stopped.
+                    raise asyncio.CancelledError from exc
                 log.warning("journal read after %s: %r; retrying", self.applied_id, exc)
                 await asyncio.sleep(delay)
                 delay = min(most, delay * 2)

@@ -152,9 +152,23 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def check_single_node(settings: Settings) -> None:
+    """ConfigError while `[cluster]` is set: the lease and the journal exist (acd/cluster/) but
+    `acd serve` does not use them yet, and two nodes that each believed themselves the cluster's
+    standby would both act — two controllers offering the same calls."""
+    if settings.cluster is not None:
+        raise ConfigError(
+            "cluster",
+            "[cluster] / ACD_CLUSTER_REDIS_URL is set, but acd serve does not run as a cluster "
+            "node yet (issue #12); refusing to start rather than run as a second active "
+            "controller. Remove [cluster] to run one node.",
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
+        check_single_node(settings)
         check_exposure(settings)
         private_dir(settings.storage.var_dir)  # a shared one: NotPrivateError, refused here
     except (ConfigError, OSError) as exc:

@@ -42,7 +42,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from acd.cluster.codec import CodecError, decode, encode
-from acd.cluster.lease import FENCE_CHECK_LUA, FENCED_ERROR
+from acd.cluster.lease import FENCE_CHECK_LUA, FENCED_ERROR, cancel_wins
 from acd.router.decisions import Decision
 from acd.router.events import Event
 from acd.router.router import Router
@@ -323,11 +323,7 @@ class JournalFollower:
                         {self._key: self.applied_id}, count=self._count, block=self._block_ms
                     )
             except (*TRANSIENT, TimeoutError) as exc:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    # redis-py may turn a cancel landing mid-read into a connection error:
-                    # the owner's cancel wins, or the follower could never be stopped.
-                    raise asyncio.CancelledError from exc
+                cancel_wins(exc)
                 log.warning("journal read after %s: %r; retrying", self.applied_id, exc)
                 await asyncio.sleep(delay)
                 delay = min(most, delay * 2)

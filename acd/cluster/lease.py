@@ -373,7 +373,7 @@ class RedisLease:
         try:
             reply = await self._call(self._acquire, [self.node_id, self.rules.timing.ttl_ms], sent)
         except (RedisError, OSError, TimeoutError) as exc:
-            _cancel_wins(exc)
+            cancel_wins(exc)
             log.debug("lease acquire failed: %r", exc)
             self.rules.not_acquired(self.clock())
             return
@@ -393,7 +393,7 @@ class RedisLease:
         try:
             reply = await self._call(self._renew, [holder, self.rules.timing.ttl_ms], sent)
         except (RedisError, OSError, TimeoutError) as exc:
-            _cancel_wins(exc)
+            cancel_wins(exc)
             log.warning("lease renew failed: %r", exc)
             self._announce(self.rules.renew_failed(self.clock()))
             return
@@ -432,9 +432,10 @@ class RedisLease:
         changed.set()
 
 
-def _cancel_wins(exc: BaseException) -> None:
-    """redis-py may turn a cancel that lands mid-reply into a connection error: the owner's
-    cancel wins, or `run()` would contend on and its owner could never stop it."""
+def cancel_wins(exc: BaseException) -> None:
+    """Call in an `except` of a Redis error: redis-py may turn a cancel that lands mid-reply
+    into a connection error, and the owner's cancel must win, or a loop that retries Redis
+    errors (the lease's `run()`, the journal follower) could never be stopped."""
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError from exc

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -68,11 +69,15 @@ def _free_port() -> int:
 
 
 class PrivateRedis:
-    """A `redis-server` of one test: `stop()` and `start()` again on the same port."""
+    """A `redis-server` of one test: `stop()` (or `kill()`) and `start()` again on the same
+    port. Not `durable`: no RDB, no AOF, so a restart loses every key (the hardest case for the
+    lease); `durable`: an AOF fsynced on every write, so a SIGKILL loses no acknowledged write
+    (the setting a cluster's Redis needs, the journal's case)."""
 
-    def __init__(self, binary: str, directory: Path) -> None:
+    def __init__(self, binary: str, directory: Path, durable: bool = False) -> None:
         self.binary = binary
         self.directory = directory
+        self.durable = durable
         self.port = _free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
@@ -80,10 +85,11 @@ class PrivateRedis:
     def start(self) -> None:
         assert self.process is None
         log = open(self.directory / "redis.log", "ab")  # noqa: SIM115 (the server keeps it)
-        # No RDB, no AOF: a restart loses every key, the hardest case for the lease.
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.durable else [
+            "--appendonly", "no"]  # fmt: skip
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
-             str(self.directory), "--save", "", "--appendonly", "no", "--protected-mode", "no"],
+             str(self.directory), "--save", "", *persistence, "--protected-mode", "no"],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         log.close()
@@ -113,16 +119,32 @@ class PrivateRedis:
             self.process.wait()
         self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash: a `durable` server's AOF keeps every acknowledged write."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+            self.process = None
 
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+
+def _private_redis(directory: Path, durable: bool) -> Iterator[PrivateRedis]:
     binary = shutil.which("redis-server")
     if binary is None:
         _unavailable("redis-server is not installed (apt-get install redis-server)")
         raise AssertionError  # unreachable: skip/fail raise
-    server = PrivateRedis(binary, tmp_path)
+    server = PrivateRedis(binary, directory, durable)
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    yield from _private_redis(tmp_path, durable=False)
+
+
+@pytest.fixture
+def durable_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    yield from _private_redis(tmp_path, durable=True)

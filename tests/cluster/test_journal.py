@@ -4,16 +4,9 @@ writer appends nothing; a gap or a bad entry stops the follower; Redis restarts 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-import shutil
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -33,7 +26,7 @@ from acd.router.decisions import Decision, EventRejected
 from acd.router.events import Event
 from acd.router.reference import ReferenceRouter
 from acd.router.router import Router
-from cluster.conftest import PrivateRedis, RedisTarget, _unavailable
+from cluster.conftest import PrivateRedis, RedisTarget
 
 pytestmark = pytest.mark.redis
 
@@ -48,53 +41,6 @@ async def redis(redis_target: RedisTarget) -> AsyncIterator[Redis]:
 @pytest.fixture
 def prefix(redis_target: RedisTarget) -> str:
     return redis_target.prefix
-
-
-class DurableRedis:
-    """A private redis-server that fsyncs every write (so a SIGKILL loses no acknowledged
-    append, the setting a cluster's Redis needs), killed and restarted on one port and dir."""
-
-    def __init__(self, binary: str, directory: Path) -> None:
-        self.binary, self.directory = binary, directory
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = int(probe.getsockname()[1])
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(self.directory), "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
-                return
-            time.sleep(0.02)
-        raise RuntimeError(f"redis-server on {self.port} did not start")
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-            self.process = None
-
-
-@pytest.fixture
-def durable_redis(tmp_path: Path) -> Iterator[DurableRedis]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        _unavailable("redis-server is not installed (apt-get install redis-server)")
-        raise AssertionError  # unreachable: skip/fail raise
-    server = DurableRedis(binary, tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 @dataclass
@@ -341,7 +287,7 @@ async def test_a_bad_entry_stops_the_follower_with_its_position(
     assert follower.applied_seq == good
 
 
-async def test_writer_and_follower_survive_a_redis_restart(durable_redis: DurableRedis) -> None:
+async def test_writer_and_follower_survive_a_redis_restart(durable_redis: PrivateRedis) -> None:
     prefix = "acd-test"
     leader_redis = Redis.from_url(durable_redis.url, socket_timeout=2)
     follower_redis = Redis.from_url(durable_redis.url, socket_timeout=2)

@@ -88,7 +88,10 @@ class FastAgiServer:
         check: LiveCheck,
         unverified_ok: frozenset[str] = frozenset({"enter", "announce"}),
         max_connections: int = MAX_CONNECTIONS,
+        gate: Callable[[], bool] | None = None,
     ) -> None:
+        """`gate`: asked as each connection arrives; False closes it unanswered (a cluster
+        node that lost its lease: Asterisk's dialplan retries, by then at the new leader)."""
         if not secret:
             raise ValueError("the FastAGI server needs the key the dialplan passes")
         self.routes = routes
@@ -110,6 +113,7 @@ class FastAgiServer:
         self._unchecked: dict[asyncio.StreamWriter, None] = {}
         self._checked = 0
         self._notes: dict[str, tuple[float, int]] = {}
+        self._gate = gate
 
     async def bind(self) -> None:
         """Take the port now (OSError if another process has it); serve only after `start`."""
@@ -152,7 +156,7 @@ class FastAgiServer:
         line (a port scan would spin the controller); then runs the route with panoramisk's
         `Request` for the commands.
         """
-        if not self._serving:
+        if not self._serving or (self._gate is not None and not self._gate()):
             writer.close()
             return
         if not self._admit(writer):

@@ -188,6 +188,14 @@ class ClusterSettings:
     lease_margin: float = 0.5
     #: Every key of this ACD in Redis starts with it (`<prefix>:leader`, `<prefix>:epoch`, …).
     key_prefix: str = "acd"
+    #: Where the other nodes reach this node's HTTP API while it leads (a standby forwards
+    #: API writes there); empty: http://<[http] host>:<[http] port>.
+    api_url: str = ""
+    #: host:port where Asterisk reaches this node's FastAGI server while it leads (published
+    #: as the global ACD_AGI at every AMI login); empty: <[agi] host>:<[agi] port>.
+    agi_address: str = ""
+    #: Seconds between two snapshots of the leader's router (the journal is trimmed behind).
+    snapshot_every: float = 30.0
 
 
 _NODE_ID = r"[A-Za-z0-9._-]{1,64}"
@@ -229,9 +237,20 @@ def _cluster(data: Any, env: Mapping[str, str]) -> ClusterSettings | None:
         raise ConfigError(
             "cluster", f"lease_ttl, renew_every, lease_margin (as ttl, renew_every, margin): {exc}"
         ) from None
+    if not isinstance(cluster.snapshot_every, int | float) or not cluster.snapshot_every > 0:
+        raise ConfigError("cluster.snapshot_every", "must be a number of seconds above 0")
+    if cluster.api_url and not re.fullmatch(r"https?://[^\s/?#]+/?", str(cluster.api_url)):
+        raise ConfigError(
+            "cluster.api_url", f"must be http(s)://host:port, got {cluster.api_url!r}"
+        )
+    if cluster.agi_address and not re.fullmatch(
+        r"[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}", str(cluster.agi_address)
+    ):
+        raise ConfigError("cluster.agi_address", f"must be host:port, got {cluster.agi_address!r}")
     return replace(
         cluster,
         node_id=node_id,
+        snapshot_every=float(cluster.snapshot_every),
         lease_ttl=float(cluster.lease_ttl),
         renew_every=float(cluster.renew_every),
         lease_margin=float(cluster.lease_margin),
@@ -308,14 +327,37 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     agents = tuple(
         parse_agent(a, f"agents[{i}]", dial.rules()) for i, a in enumerate(_tables(data, "agents"))
     )
+    agi = _section(AgiSettings, data.get("agi", {}), "agi", env)
+    http = _section(HttpSettings, data.get("http", {}), "http", env)
+    storage = _section(StorageSettings, data.get("storage", {}), "storage", env)
+    cluster = _cluster(data.get("cluster"), env)
+    if cluster is not None:
+        cluster = _cluster_node(cluster, agi, http, storage)
     return Settings(
         ami=_section(AmiSettings, data.get("ami", {}), "ami", env),
-        agi=_section(AgiSettings, data.get("agi", {}), "agi", env),
-        http=_section(HttpSettings, data.get("http", {}), "http", env),
-        storage=_section(StorageSettings, data.get("storage", {}), "storage", env),
+        agi=agi,
+        http=http,
+        storage=storage,
         dial=dial,
         api_token=env.get("ACD_API_TOKEN", str(data.get("api_token", ""))),
         queues=queues,
         agents=agents,
-        cluster=_cluster(data.get("cluster"), env),
+        cluster=cluster,
+    )
+
+
+def _cluster_node(
+    cluster: ClusterSettings, agi: AgiSettings, http: HttpSettings, storage: StorageSettings
+) -> ClusterSettings:
+    """The addresses a node advertises, and the store the nodes share."""
+    if not storage.resolved_url().startswith("postgresql"):
+        raise ConfigError(
+            "storage.url",
+            "the nodes of a cluster share one PostgreSQL store: set [storage] url "
+            "(ACD_STORAGE_URL) to postgresql+asyncpg://…; SQLite is one node's",
+        )
+    return replace(
+        cluster,
+        api_url=(cluster.api_url or f"http://{http.host}:{http.port}").rstrip("/"),
+        agi_address=cluster.agi_address or f"{agi.host}:{agi.port}",
     )

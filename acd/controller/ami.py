@@ -105,8 +105,12 @@ class AmiLink:
         on_fact: Callable[[Fact], None],
         on_login: Callable[[], None],
         on_disconnect: Callable[[], None],
+        gate: Callable[[], bool] | None = None,
     ) -> None:
+        """`gate`: asked before every action is written; False refuses it unsent (a cluster
+        node that is not, or no longer, the lease's holder must not act: acd/cluster/)."""
         self._on_fact = on_fact
+        self._gate = gate
         self._on_login = on_login
         self._on_disconnect = on_disconnect
         self.logged_in = False
@@ -185,6 +189,8 @@ class AmiLink:
 
     def _send(self, action: Mapping[str, str | Sequence[str]], as_list: bool | None) -> Any:
         check_action(action)  # before anything is written, whatever the link's state
+        if self._gate is not None and not self._gate():
+            raise AmiError(str(action.get("Action")), "not the cluster's leader", unsent=True)
         if not self.logged_in or self._manager.protocol is None:
             raise AmiError(str(action.get("Action")), "AMI not connected", unsent=True)
         message = dict(action)

@@ -101,7 +101,10 @@ class Controller:
         engine: Engine,
         directory: AgentDirectory,
         notes: ControllerNotes | None = None,
+        *,
+        gate: Callable[[], bool] | None = None,
     ) -> None:
+        """`gate`: every AMI action asks it first (a cluster leader's lease, `AmiLink`)."""
         self.settings = settings
         self.notes: ControllerNotes = notes or _NoNotes()
         self.engine = engine
@@ -128,7 +131,9 @@ class Controller:
         self._callbacks: Sequence[PendingCallback] = ()
         self._hooks: list[ReadyHook] = []
         self._first_done = False
-        self.ami = AmiLink(settings, self._facts.put_nowait, self._on_login, self._on_lost)
+        self.ami = AmiLink(
+            settings, self._facts.put_nowait, self._on_login, self._on_lost, gate=gate
+        )
         self.effects = Effects(self.ami, engine, self.flow, directory, self.tasks)
         self.fallback = FallbackPublisher(engine.router, self.ami, self.tasks)
 

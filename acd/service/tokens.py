@@ -84,7 +84,9 @@ class TokenService:
                 log.warning("revoked token %r, an earlier value of ACD_API_TOKEN", token.name)
         self._configured = None
         if secret:
-            await self.store.add_token(CONFIGURED_NAME, "admin", secret, chosen=True)
+            # The same secret keeps its row: another node sharing the store compares with it.
+            if not await self.store.holds_current(CONFIGURED_NAME, secret):
+                await self.store.add_token(CONFIGURED_NAME, "admin", secret, chosen=True)
             stored = await self.store.stored_hash(CONFIGURED_NAME)
             if stored is not None:
                 self._configured = (_digest(secret), stored)

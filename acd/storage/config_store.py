@@ -11,6 +11,7 @@ only `stored_hash` whether its row is still the one stored.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -154,6 +155,14 @@ class ConfigStore:
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else TokenInfo(row.name, row.role, row.agent_id)
+
+    async def holds_current(self, name: str, secret: str) -> bool:
+        """Whether the token `name` is stored for `secret` under today's slow-hash parameters
+        (storing it again would change only the salt)."""
+        stored = await self.stored_hash(name)
+        return stored is not None and await asyncio.to_thread(
+            token_hash.current_for, secret, stored
+        )
 
     async def stored_hash(self, name: str) -> str | None:
         """The stored form of the token named `name` (None: no such token)."""

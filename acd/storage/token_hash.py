@@ -8,7 +8,9 @@ every row separately.
 
 scrypt N=2**14, r=8, p=1 (16 MiB, 50-60 ms on one core of the 2-core test machine; measured in
 tests/storage/test_token_hashes.py). The parameters are stored with the hash, so raising them
-later re-hashes at the next start (the configured token is stored again at every start).
+later re-hashes at the next start (the configured token is stored again at a start that finds
+it stored under other parameters or for another secret; the same secret under today's keeps
+its row, so the nodes of a cluster, which share the store, keep one hash between them).
 """
 
 from __future__ import annotations
@@ -53,6 +55,15 @@ def verify_slow(secret: str, stored: str) -> bool:
     except ValueError:
         return False
     return hmac.compare_digest(found, expected)
+
+
+def current_for(secret: str, stored: str) -> bool:
+    """Whether `stored` was made from `secret` with today's parameters: then storing it again
+    would change nothing but the salt (CPU-bound: run it in a thread)."""
+    parts = stored.split("$")
+    if len(parts) != 6 or parts[:4] != [SCHEME, str(N), str(R), str(P)]:
+        return False
+    return verify_slow(secret, stored)
 
 
 def _scrypt(secret: str, salt: bytes, n: int, r: int, p: int) -> bytes:

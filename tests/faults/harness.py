@@ -19,7 +19,8 @@ the controller's own packages, so the harness keeps working while they are restr
 Faults beside the process: `AmiProxy` (a TCP relay between the controller and Asterisk's AMI
 port that a test can sever and restore: the controller sees its AMI link drop without being
 touched) and `restart_asterisk` (the fixture's own instance, stopped and started again on the
-same ports). `ControllerProcess(ami_port=proxy.port)` points the controller at the proxy.
+same ports). `ControllerProcess(ami_port=proxy.port)` points the controller at the proxy;
+`TcpProxy` is the same relay to any TCP service (a Redis).
 """
 
 from __future__ import annotations
@@ -137,10 +138,20 @@ class ControllerProcess:
         http_port: int | None = None,
         source: Path | None = None,
         ami_port: int | None = None,
+        agi_port: int | None = None,
+        storage_url: str = "",
+        sections: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.asterisk = asterisk
         #: Where the controller's AMI connects (an AmiProxy's port), default Asterisk's.
         self.ami_port = ami_port or asterisk.ami_port
+        #: The FastAGI port it binds, default the one the instance's dialplan names (a cluster
+        #: node's own port: the leader publishes it in GLOBAL(ACD_AGI)).
+        self.agi_port = agi_port or asterisk.agi_port
+        #: [storage] url: empty is SQLite under var/ (`database_path`), else e.g. PostgreSQL.
+        self.storage_url = storage_url
+        #: More TOML tables written as they are ({"cluster": {...}} → `[cluster]`).
+        self.sections = {name: dict(values) for name, values in (sections or {}).items()}
         self.workdir = workdir
         self.queues = [dict(q) for q in queues] or [queue("support")]
         self.agents = [dict(a) for a in agents]
@@ -190,12 +201,14 @@ class ControllerProcess:
             "[agi]",
             {
                 "host": self.asterisk.agi_host,
-                "port": self.asterisk.agi_port,
+                "port": self.agi_port,
                 "secret": self.asterisk.agi_secret,
             },
         )
         lines += _toml_table("[http]", {"host": LOOPBACK, "port": self.http_port})
-        lines += _toml_table("[storage]", {"url": "", "var_dir": str(self.var_dir)})
+        lines += _toml_table("[storage]", {"url": self.storage_url, "var_dir": str(self.var_dir)})
+        for name, values in self.sections.items():
+            lines += _toml_table(f"[{name}]", values)
         for document in self.queues:
             lines += ["", *_toml_table("[[queues]]", document)]
         for document in self.agents:
@@ -429,20 +442,34 @@ async def eventually(
 # --- faults beside the controller --------------------------------------------------------------
 
 
-class AmiProxy:
-    """A TCP relay from a free loopback port to Asterisk's AMI. `cut()` closes every relayed
-    connection and refuses new ones (the controller's AMI link is lost, its process is
-    untouched); `restore()` accepts again on the same port."""
+class TcpProxy:
+    """A TCP relay from a free loopback port to `host:port`. `cut()` closes every relayed
+    connection (both directions) and refuses new ones (the client sees its link drop, its
+    process untouched); `restore()` accepts again on the same port. `tap(connection,
+    direction, data)`, when given, sees every chunk relayed: the connection's serial (1, 2,
+    ...), "up" (client to server) or "down" (the replies), the bytes."""
 
-    def __init__(self, asterisk: RunningAsterisk) -> None:
-        self.asterisk = asterisk
-        self.port = free_port(
-            socket.SOCK_STREAM, avoid={asterisk.agi_port, asterisk.ami_port, asterisk.sip_port}
-        )
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        avoid: set[int] | None = None,
+        tap: Callable[[int, str, bytes], None] | None = None,
+    ) -> None:
+        self.target_host = host
+        self.target_port = port
+        self.port = free_port(socket.SOCK_STREAM, avoid={port, *(avoid or set())})
+        self.tap = tap
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Connections accepted since the start (a reconnect counts again).
         self.connections = 0
+
+    @property
+    def is_cut(self) -> bool:
+        return self._server is None
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._relay, LOOPBACK, self.port)
@@ -468,17 +495,16 @@ class AmiProxy:
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        serial = self.connections
         try:
-            up_reader, up_writer = await asyncio.open_connection(
-                self.asterisk.ami_host, self.asterisk.ami_port
-            )
+            up_reader, up_writer = await asyncio.open_connection(self.target_host, self.target_port)
         except OSError:
             writer.close()
             return
         self._writers.update((writer, up_writer))
         pumps = [
-            asyncio.ensure_future(self._pump(reader, up_writer)),
-            asyncio.ensure_future(self._pump(up_reader, writer)),
+            asyncio.ensure_future(self._pump(reader, up_writer, serial, "up")),
+            asyncio.ensure_future(self._pump(up_reader, writer, serial, "down")),
         ]
         self._tasks.update(pumps)
         try:
@@ -491,12 +517,34 @@ class AmiProxy:
                 side.close()
                 self._writers.discard(side)
 
-    @staticmethod
-    async def _pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    async def _pump(
+        self,
+        source: asyncio.StreamReader,
+        sink: asyncio.StreamWriter,
+        serial: int,
+        direction: str,
+    ) -> None:
         with contextlib.suppress(ConnectionError, asyncio.CancelledError):
             while data := await source.read(65536):
+                if self.tap is not None:
+                    self.tap(serial, direction, data)
                 sink.write(data)
                 await sink.drain()
+
+
+class AmiProxy(TcpProxy):
+    """A TcpProxy to Asterisk's AMI: `ControllerProcess(ami_port=proxy.port)`."""
+
+    def __init__(
+        self, asterisk: RunningAsterisk, tap: Callable[[int, str, bytes], None] | None = None
+    ) -> None:
+        super().__init__(
+            asterisk.ami_host,
+            asterisk.ami_port,
+            avoid={asterisk.agi_port, asterisk.sip_port},
+            tap=tap,
+        )
+        self.asterisk = asterisk
 
 
 async def restart_asterisk(asterisk: RunningAsterisk, *, crash: bool = False) -> float:

@@ -1,0 +1,59 @@
+"""Fixtures of the HA tests: a probe on the worker's Asterisk, a fresh PostgreSQL database,
+and `cluster_rig`, a factory of ClusterRigs stopped after the test. Redis comes from
+tests/cluster's fixtures (`redis_target`: the shared server with a private key prefix;
+`durable_redis`: a private server a test may restart)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cluster.conftest import durable_redis, private_redis, redis_target
+from faults.harness import Probe
+
+from acd.asterisk.testing import RunningAsterisk
+
+from .rig import ClusterRig, PgDatabase, fresh_database
+
+__all__ = ["durable_redis", "private_redis", "redis_target"]
+
+
+@pytest.fixture
+async def probe(asterisk: RunningAsterisk) -> AsyncIterator[Probe]:
+    """A second AMI login; hangs up every channel of the instance at the end of the test."""
+    watcher = Probe(asterisk)
+    await watcher.start()
+    try:
+        yield watcher
+    finally:
+        await watcher.close(hangup=True)
+
+
+@pytest.fixture
+async def pg_database() -> AsyncIterator[PgDatabase]:
+    async with fresh_database() as database:
+        yield database
+
+
+@pytest.fixture
+async def cluster_rig(
+    asterisk: RunningAsterisk, probe: Probe, pg_database: PgDatabase, tmp_path: Path
+) -> AsyncIterator[Callable[..., ClusterRig]]:
+    """`cluster_rig(redis_url=..., key_prefix=..., queues=[...], agents=[...])` → a ClusterRig
+    (not started) on the worker's Asterisk and this test's database; closed after the test
+    (before the probe hangs up what is left)."""
+    made: list[ClusterRig] = []
+
+    def make(**options: Any) -> ClusterRig:
+        rig = ClusterRig(asterisk, tmp_path / f"rig-{len(made) + 1}", probe,
+                         database=pg_database, **options)  # fmt: skip
+        made.append(rig)
+        return rig
+
+    try:
+        yield make
+    finally:
+        for rig in made:
+            await rig.close()

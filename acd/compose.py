@@ -11,6 +11,12 @@ the metrics; at start the metrics count the stored records through that same fee
 `assemble()` builds everything but the Asterisk side and the listening sockets, so the API
 tests run exactly this wiring against a real SQLite file; `start_controller()` adds the AMI
 controller and the FastAGI server. `acd.serve` runs both and waits for a signal.
+
+A cluster's leader (acd/cluster/node.py) is assembled the same way, as a restarted controller,
+with a `Leadership`: it claims the store's write fence first, journals every router input
+(append before apply), and takes the agents' states from its replica of the old leader.
+`assemble_standby()` builds a standby's read side over its replica: the same API, whose
+writes are forwarded to the leader, and the same observers, which write nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,7 +37,7 @@ from acd.controller.adoption import PendingCallback
 from acd.controller.calls import CallTracker
 from acd.controller.live_channels import LiveChannelCheck
 from acd.controller.snapshot import parse_skills
-from acd.engine import Engine
+from acd.engine import Engine, Journal, Listener, Step
 from acd.observe.dispatch import DispatchLatency
 from acd.observe.metrics import Metrics
 from acd.observe.metrics_feed import MetricsFeed
@@ -43,6 +49,7 @@ from acd.observe.store_writer import READ_WAIT, StoredCalls, StoreWriter
 from acd.observe.writer import BatchWriter
 from acd.private_files import private_dir
 from acd.recovery import AgentStateWriter, restore_agent_states
+from acd.recovery.agent_states import AgentStates
 from acd.router.decisions import EventRejected
 from acd.router.events import AgentUpserted, QueueUpserted
 from acd.router.router import Router
@@ -67,6 +74,20 @@ from api.context import ApiServices
 from api.events import EventHub
 
 log = logging.getLogger(__name__)
+
+
+class Leadership(Protocol):
+    """What makes an assembly a cluster's leader (acd/cluster/node.py)."""
+
+    async def claim_store(self, database: Database) -> None:
+        """After migrating, before anything is written: the old leader's writes stop here."""
+
+    async def begin(self, router: Router) -> Journal:
+        """The router holds the stored configuration: publish it (a snapshot at the journal's
+        head) and return the journal every later input goes through."""
+
+    def agent_states(self, store: AgentStates) -> AgentStates:
+        """Where the agents' states are restored from (the replica), saving to `store`."""
 
 
 @dataclass
@@ -99,12 +120,19 @@ async def _close_all(closers: list[Callable[[], Any]]) -> None:
     closers.clear()
 
 
-async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time) -> Assembly:
+async def assemble(
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.time,
+    leadership: Leadership | None = None,
+) -> Assembly:
     var_dir = private_dir(settings.storage.var_dir)  # holds caller data: 0700
     database = Database(settings.storage.resolved_url())
     closers: list[Callable[[], Any]] = [database.close]
     try:
         await database.migrate()
+        if leadership is not None:
+            await leadership.claim_store(database)
         if await database.config.seed(settings):
             log.info(
                 "first start: seeded %d queue(s) and %d agent(s) from the configuration",
@@ -114,8 +142,9 @@ async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time
         directory = AgentDirectory(settings.dial.rules())
         router = Router()
         await _restore(router, directory, database, clock())
+        journal = None if leadership is None else await leadership.begin(router)
 
-        engine = Engine(router, clock)
+        engine = Engine(router, clock, journal)
         observers = await observe(router, database.records, var_dir, clock)
         closers.append(observers.writer.close)
         observers.listen(engine)
@@ -158,7 +187,9 @@ async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time
         # agent's interval and the queue_log says ADDMEMBER, as for a login.
         await restore_agent_states(
             router,
-            database.agent_states,
+            database.agent_states
+            if leadership is None
+            else leadership.agent_states(database.agent_states),
             clock(),
             lambda event: engine.submit(lambda _now: event),
         )
@@ -180,6 +211,10 @@ async def assemble(settings: Settings, *, clock: Callable[[], float] = time.time
     )
 
 
+class Listened(Protocol):
+    def add_listener(self, listener: Listener) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Observers:
     """Everything that watches the engine and keeps what it saw (see the module docstring)."""
@@ -190,7 +225,7 @@ class Observers:
     writer: BatchWriter
     calls: StoredCalls
 
-    def listen(self, engine: Engine) -> None:
+    def listen(self, engine: Listened) -> None:
         # Dispatch first: its latency should not include the records' work.
         engine.add_listener(self.dispatch)
         engine.add_listener(self.recorder)
@@ -201,9 +236,12 @@ async def observe(
     store: RecordStore,
     var_dir: Path,
     clock: Callable[[], float] = time.time,
+    *,
+    write: bool = True,
 ) -> Observers:
     """Build the observers and restore the metrics from the store; `listen` attaches them.
-    `var_dir` gets the queue_log and the dead letters (rows the store refused)."""
+    `var_dir` gets the queue_log and the dead letters (rows the store refused). `write`
+    False (a cluster's standby): the records are kept and counted, never written."""
     metrics = Metrics(router, clock)
     recorder = CallRecorder(router)
     # The queue_log before the store within a batch, as it has always been written.
@@ -212,13 +250,15 @@ async def observe(
         [QueueLogWriter(QueueLog(var_dir / "queue_log")), StoreWriter(store, dead_letters)]
     )
     feed = MetricsFeed(metrics)
-    recorder.subscribe(writer)
+    if write:
+        recorder.subscribe(writer)
     recorder.subscribe(feed)
     # A previous run's open agent intervals end now (the restored agents open new ones); its
     # open call records stay open, pending adoption (see the module docstring). Every stored
     # record is counted through the feed the live happenings take, once: an adopted record
     # tells only what it had not told yet.
-    await store.close_open_intervals(clock())
+    if write:
+        await store.close_open_intervals(clock())
     recorder.pending(await store.open_calls())
     feed.restore(await store.all_calls())
     return Observers(
@@ -340,12 +380,15 @@ async def start_asterisk_side(
     *,
     callbacks: Sequence[PendingCallback] = (),
     before_ready: Sequence[Callable[[], Any]] = (),
+    gate: Callable[[], bool] | None = None,
+    publish: Mapping[str, str] | None = None,
 ) -> AsteriskSide:
     """Start the AMI controller; returns at once (see `Controller.wait_ready`). The FastAGI
     server starts once the first resync has adopted the calls Asterisk holds, after the
     `before_ready` steps (sync or async), so no caller is registered before its
-    predecessors are back in their places."""
-    controller = Controller(settings.ami, engine, directory, notes)
+    predecessors are back in their places. `gate` and `publish`: a cluster leader's (its
+    lease decides whether it may act; its FastAGI address is published as ACD_AGI)."""
+    controller = Controller(settings.ami, engine, directory, notes, gate=gate, publish=publish)
     entry = EntryService(
         engine,
         controller.tracker,
@@ -363,6 +406,7 @@ async def start_asterisk_side(
         secret=settings.agi.resolved_secret(),
         check=LiveChannelCheck(controller.flow.channels, controller.ami),
         max_connections=settings.agi.max_connections,
+        gate=gate,
     )
     # The port is ours from now on (a taken one fails the start here); served once ready.
     await agi.bind()
@@ -383,7 +427,12 @@ def _awaitable(step: Callable[[], Any]) -> Callable[[], Any]:
     return run
 
 
-async def start_controller(assembly: Assembly) -> Controller:
+async def start_controller(
+    assembly: Assembly,
+    *,
+    gate: Callable[[], bool] | None = None,
+    publish: Mapping[str, str] | None = None,
+) -> Controller:
     """Add the Asterisk side to an assembled application, notes going to its observers."""
     notes = None
     recorder = assembly.recorder
@@ -403,6 +452,8 @@ async def start_controller(assembly: Assembly) -> Controller:
         notes,
         callbacks=callbacks,
         before_ready=before_ready,
+        gate=gate,
+        publish=publish,
     )
     if notes is not None:
         notes.attach(side.controller.tracker)
@@ -418,3 +469,85 @@ def _end_unadopted(recorder: CallRecorder, now: float) -> None:
     ended = recorder.close_unadopted(now)
     if ended:
         log.info("%d call record(s) left open by the last run ended unobserved", ended)
+
+
+class Replayed:
+    """A standby's engine listeners, fed the steps its replica applies (nothing is decided
+    here: the journal's inputs were the leader's, and so are their decisions)."""
+
+    def __init__(self) -> None:
+        self.listeners: list[Listener] = []
+
+    def add_listener(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+
+    def on_step(self, step: Step) -> None:
+        for listener in self.listeners:
+            try:
+                listener.on_step(step)
+            except Exception:
+                log.exception("listener %r failed on replayed %r", listener, step.event)
+
+
+async def assemble_standby(
+    settings: Settings,
+    router: Router,
+    *,
+    health: HealthService,
+    middlewares: Sequence[Any] = (),
+    clock: Callable[[], float] = time.time,
+) -> tuple[Assembly, Replayed]:
+    """A standby's read side over `router`, its replica (acd/cluster/replica.py): the API
+    answers reads from it and forwards writes (`middlewares`); the observers count what the
+    replayed steps tell and write nothing. Its engine never runs: the journal feeds `router`,
+    and `Replayed` hands each applied step to the listeners. Migrations are the leader's."""
+    var_dir = private_dir(settings.storage.var_dir)
+    database = Database(settings.storage.resolved_url())
+    closers: list[Callable[[], Any]] = [database.close]
+    try:
+        directory = AgentDirectory(settings.dial.rules())
+        for agent in await database.config.list_agents():
+            directory.restore(agent)
+        engine = Engine(router, clock)
+        engine.halt(RuntimeError("a standby decides nothing: writes go to the leader"))
+        replayed = Replayed()
+        observers = await observe(router, database.records, var_dir, clock, write=False)
+        observers.listen(replayed)
+        hub = EventHub(
+            max_streams=settings.http.max_event_streams,
+            max_per_owner=settings.http.max_event_streams_per_token,
+        )
+        replayed.add_listener(hub)
+        tokens = TokenService(database.config, directory)
+        await tokens.configure_admin(settings.api_token)
+        services = ApiServices(
+            queues=QueueService(engine, database.config),
+            agents=AgentService(engine, directory, database.config),
+            calls=CallService(engine, finished=observers.calls, caller_info=observers.recorder),
+            tokens=tokens,
+            reports=ReportService(
+                engine,
+                QueueStats(router, observers.metrics, clock),
+                Reports(database.records, clock),
+            ),
+            health=health,
+            events=hub,
+            metrics=observers.metrics.registry,
+        )
+    except BaseException:
+        await _close_all(closers)
+        raise
+    app = create_app(services, middlewares)
+    assembly = Assembly(
+        settings,
+        database,
+        engine,
+        directory,
+        services,
+        app,
+        observers.metrics,
+        observers.recorder,
+        None,
+        _closers=closers,
+    )
+    return assembly, replayed

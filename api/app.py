@@ -6,9 +6,10 @@ hand in `acd.serve`; the app holds them under one typed key.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from api import handlers as h
 from api.context import SERVICES, ApiServices
@@ -53,8 +54,11 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
 PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/metrics")
 
 
-def create_app(services: ApiServices) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+def create_app(services: ApiServices, middlewares: Sequence[Middleware] = ()) -> web.Application:
+    """`middlewares` run inside the error middleware (a cluster standby's forwarding)."""
+    app = web.Application(
+        middlewares=[error_middleware, *middlewares], client_max_size=MAX_BODY_BYTES
+    )
     app[SERVICES] = services
     for method, path, handler in ROUTES:
         app.router.add_route(method, PREFIX + path, handler)

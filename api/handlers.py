@@ -180,11 +180,11 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    checks = request.app[SERVICES].health.readiness()
-    ready = checks["ami_connected"] and checks["state_synced"]
-    return _json(
-        {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
-    )
+    health = request.app[SERVICES].health
+    checks = health.readiness()
+    ready = health.ready(checks)
+    body = {"status": "ready" if ready else "not_ready", **health.role(), "checks": checks}
+    return _json(body, 200 if ready else 503)
 
 
 async def openapi(request: web.Request) -> web.Response:

@@ -273,6 +273,12 @@ SCHEMAS: dict[str, Schema] = {
         "required": ["status", "checks"],
         "properties": {
             "status": {"enum": ["ready", "not_ready"]},
+            "role": {
+                "enum": ["leader", "standby"],
+                "description": "a cluster node only ([cluster]); a standby is ready "
+                "while it follows the journal (it serves reads, forwards writes)",
+            },
+            "node": {"type": "string", "description": "a cluster node's node_id"},
             "checks": {
                 "type": "object",
                 "required": ["controller", "ami_connected", "state_synced"],

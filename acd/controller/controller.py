@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
 from acd.config import AmiSettings
@@ -103,8 +103,11 @@ class Controller:
         notes: ControllerNotes | None = None,
         *,
         gate: Callable[[], bool] | None = None,
+        publish: Mapping[str, str] | None = None,
     ) -> None:
-        """`gate`: every AMI action asks it first (a cluster leader's lease, `AmiLink`)."""
+        """`gate`: every AMI action asks it first (a cluster leader's lease, `AmiLink`).
+        `publish`: globals set in Asterisk after every login, before the controller is
+        ready (a cluster leader's FastAGI address, `ACD_AGI`)."""
         self.settings = settings
         self.notes: ControllerNotes = notes or _NoNotes()
         self.engine = engine
@@ -130,6 +133,7 @@ class Controller:
         #: Accepted callbacks kept in the store, adopted at the first resync.
         self._callbacks: Sequence[PendingCallback] = ()
         self._hooks: list[ReadyHook] = []
+        self._publish = dict(publish or {})
         self._first_done = False
         self.ami = AmiLink(
             settings, self._facts.put_nowait, self._on_login, self._on_lost, gate=gate
@@ -248,6 +252,7 @@ class Controller:
             snapshot, adopted = await self._resync_channels()
             await self._resync_devices()
             await self.fallback.resync()
+            await self._publish_globals()
             if not self._first_done:
                 await self._first_ready()
         except AmiError as exc:
@@ -268,6 +273,14 @@ class Controller:
             adopted,
             (time.monotonic() - started) * 1000,
         )
+
+    async def _publish_globals(self) -> None:
+        for variable, value in self._publish.items():
+            result = await self.ami.request(
+                {"Action": "Setvar", "Variable": variable, "Value": value}
+            )
+            if not result.success:
+                raise AmiError("Setvar", f"{variable}: {result.message}")
 
     def _resync_later(self) -> None:
         def again() -> None:

@@ -37,6 +37,10 @@ Series (label `queue` unless noted):
                                         (agi/server.py): reason no_key | wrong_key |
                                         not_live | busy (closed at the connection cap);
                                         since the start
+  acd_cluster_leader{node}              a cluster node only: 1 while this node leads, else 0
+  acd_replication_lag_seconds{node}     a cluster node only: on a standby, its clock when it
+                                        applied the last journal entry minus that input's
+                                        time on the leader; 0 on the leader
 """
 
 from __future__ import annotations
@@ -128,6 +132,8 @@ class Metrics(Collector):
         self.ami_connected = False
         self._dead_lettered: Counter[str] = Counter(dict.fromkeys(DEAD_LETTER_KINDS, 0))
         self._agi_refused: Counter[str] = Counter(dict.fromkeys(AGI_REFUSALS, 0))
+        #: A cluster node's (node id, leading, replication lag); None: a single node.
+        self.cluster: tuple[str, bool, float] | None = None
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
@@ -297,3 +303,17 @@ class Metrics(Collector):
         for reason in sorted(self._agi_refused):
             refused.add_metric([reason], float(self._agi_refused[reason]))
         yield refused
+        if self.cluster is not None:
+            node, leading, lag = self.cluster
+            leader = GaugeMetricFamily(
+                "acd_cluster_leader", "1 while this node leads the cluster.", labels=["node"]
+            )
+            leader.add_metric([node], float(leading))
+            yield leader
+            replication = GaugeMetricFamily(
+                "acd_replication_lag_seconds",
+                "Standby: applied minus the input's time on the leader (0 on the leader).",
+                labels=["node"],
+            )
+            replication.add_metric([node], 0.0 if leading else lag)
+            yield replication

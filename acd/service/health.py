@@ -12,11 +12,22 @@ class ControllerStatus(Protocol):
     def ready(self) -> bool: ...
 
 
-class HealthService:
-    """Ready means the controller's AMI link is up and the router's state is synced to it."""
+class ClusterStatus(Protocol):
+    @property
+    def node_id(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def following(self) -> bool: ...
 
-    def __init__(self) -> None:
+
+class HealthService:
+    """Ready means the controller's AMI link is up and the router's state is synced to it; on
+    a cluster's standby, that its replica follows the journal."""
+
+    def __init__(self, cluster: ClusterStatus | None = None) -> None:
         self._controller: ControllerStatus | None = None
+        self.cluster = cluster
 
     def attach(self, controller: ControllerStatus | None) -> None:
         self._controller = controller
@@ -25,8 +36,22 @@ class HealthService:
         controller = self._controller
         connected = bool(controller is not None and controller.ami_connected)
         synced = bool(controller is not None and controller.ready)
-        return {
+        checks = {
             "controller": controller is not None,
             "ami_connected": connected,
             "state_synced": synced,
         }
+        if self.cluster is not None and self.cluster.role == "standby":
+            checks["replica_following"] = self.cluster.following
+        return checks
+
+    def ready(self, checks: dict[str, bool]) -> bool:
+        if "replica_following" in checks:
+            return checks["replica_following"]
+        return checks["ami_connected"] and checks["state_synced"]
+
+    def role(self) -> dict[str, str]:
+        """A cluster node's role and name (empty for a single node)."""
+        if self.cluster is None:
+            return {}
+        return {"role": self.cluster.role, "node": self.cluster.node_id}

@@ -40,7 +40,15 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
-from faults.harness import AmiProxy, Caller, ControllerProcess, Probe, TcpProxy, headers_of
+from faults.harness import (
+    AmiProxy,
+    Caller,
+    ControllerProcess,
+    Probe,
+    TcpProxy,
+    eventually,
+    headers_of,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 from acd.asterisk.ports import LOOPBACK, free_port
@@ -541,3 +549,75 @@ class CallBook:
     def still_here(self) -> list[str]:
         """Placed calls whose caller has not gone yet."""
         return [c for c, t in self.callers.items() if self.ended_at(t.caller) is None]
+
+    async def wait_all_gone(self, within: float = 60.0) -> None:
+        await eventually(lambda: not self.still_here(), within=within, what="every caller gone")
+
+
+# --- the verdict of a fault test ---------------------------------------------------------------
+
+#: queue_log events a call has exactly one of (its end), and at most one of each (its course).
+FINAL_EVENTS = ("COMPLETECALLER", "COMPLETEAGENT", "ABANDON", "EXITWITHTIMEOUT")
+ONCE_EVENTS = ("ENTERQUEUE", "CONNECT")
+
+
+def actors(nodes: Sequence[ClusterNode]) -> list[str]:
+    """Which node sent the acting AMI actions, in time order, runs collapsed: ["node-a",
+    "node-b"] is one takeover; a node that appears twice acted again after another had."""
+    timeline = sorted((a.at, n.node_id) for n in nodes for a in n.actions.sent if a.acts)
+    collapsed: list[str] = []
+    for _, node_id in timeline:
+        if not collapsed or collapsed[-1] != node_id:
+            collapsed.append(node_id)
+    return collapsed
+
+
+@dataclass
+class Verdict:
+    """What the issue counts over every fault test: each list empty when nothing was lost,
+    stored twice or offered twice."""
+
+    lost: list[str]
+    offered_twice: dict[str, list[str]]
+    duplicated_records: list[tuple[str, int, int]]
+    not_one_final_record: dict[str, int]
+    open_records: list[str]
+    queue_log_repeats: dict[str, list[str]]
+
+    @property
+    def clean(self) -> bool:
+        return not any(
+            (self.lost, self.offered_twice, self.duplicated_records,
+             self.not_one_final_record, self.open_records, self.queue_log_repeats)
+        )  # fmt: skip
+
+
+async def verdict(rig: ClusterRig, book: CallBook, settle: float = 20.0) -> Verdict:
+    """Once every caller is gone: lost and twice-offered calls (Asterisk's events), records
+    in PostgreSQL (waits up to `settle` s for the last batches to close them), queue_log."""
+    with contextlib.suppress(AssertionError):
+        await eventually(
+            lambda: _all_closed(rig.database, book), within=settle, what="records closed"
+        )
+    finals = await rig.database.final_records()
+    counts = rig.queue_log_counts()
+    repeats: dict[str, list[str]] = {}
+    for call_id in book.callers:
+        events = [e for e in ONCE_EVENTS if counts[call_id, e] > 1]
+        if sum(counts[call_id, e] for e in FINAL_EVENTS) != 1:
+            events.append("final x" + str(sum(counts[call_id, e] for e in FINAL_EVENTS)))
+        if events:
+            repeats[call_id] = events
+    return Verdict(
+        lost=book.lost(),
+        offered_twice=book.offered_twice(),
+        duplicated_records=await rig.database.duplicated_records(),
+        not_one_final_record={c: finals[c] for c in book.callers if finals[c] != 1},
+        open_records=await rig.database.open_records(),
+        queue_log_repeats=repeats,
+    )
+
+
+async def _all_closed(database: PgDatabase, book: CallBook) -> bool:
+    finals = await database.final_records()
+    return not await database.open_records() and all(finals[c] >= 1 for c in book.callers)

@@ -149,10 +149,16 @@ class Router:
         self._now = float("-inf")
         self._seq = 0
         self._epoch = 0
+        self._derive()
+
+    def _derive(self) -> None:
+        """Build what the router derives rather than holds: the decisions buffer, the transition
+        tables and the step dispatch. Called by `__init__` and by `__setstate__`, so a snapshot
+        carries none of it (bound methods and functions would make a pickle that runs code)."""
         self._out: list[Decision] = []
-        # The transition tables, read off the `states` module when the router is built (so a
-        # test can swap a changed table in), regrouped so that a lookup builds no tuple: every
-        # state this router writes is the target of a row looked up here.
+        # The transition tables, read off the `states` module when the router is built or
+        # loaded (so a test can swap a changed table in), regrouped so that a lookup builds no
+        # tuple: every state this router writes is the target of a row looked up here.
         self._agent_rows = agent_rows(states.AGENT_TABLE)
         self._call_rows = call_rows(states.CALL_TABLE)
         self._agent_rows_for: dict[type, dict[AgentState, AgentOutcome]] = {
@@ -184,6 +190,25 @@ class Router:
             ev.OfferFailed: (call_check, self._on_offer_failed),
             ev.CallEnded: (call_check, self._on_call_ended),
         }
+
+    # --- snapshots (pickle; see `acd.cluster.snapshot`) ----------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The router's own state, exactly: records, indexes, heaps, deadlines, clock and
+        counters; not what `_derive` builds. Runtime complexity: O(attributes)."""
+        state = self.__dict__.copy()
+        for name in _DERIVED:
+            del state[name]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Take a state `__getstate__` made (exactly its attributes: a snapshot of another
+        router version is refused with ValueError), then derive the rest."""
+        if not isinstance(state, dict) or set(state) != _HELD:
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"not a router state of this version: {got}")
+        self.__dict__.update(state)
+        self._derive()
 
     # --- public surface ---------------------------------------------------------------------
 
@@ -1043,6 +1068,14 @@ class Router:
         from acd.router._check import check_router
 
         check_router(self)
+
+
+#: What `_derive` builds: left out of a snapshot, rebuilt on load.
+_DERIVED = frozenset(
+    {"_out", "_agent_rows", "_call_rows", "_agent_rows_for", "_call_rows_for", "_steps"}
+)
+#: What a snapshot holds: everything else `__init__` sets (computed, so a new field is kept).
+_HELD = frozenset(vars(Router())) - _DERIVED
 
 
 def _agent_view(a: Agent) -> AgentView:

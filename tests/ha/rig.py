@@ -155,6 +155,7 @@ class SentAction:
     at: float  # time.monotonic() as the proxy relayed it
     connection: int
     name: str  # as sent ("Redirect")
+    wall: float  # time.time() at the same moment (to compare with Asterisk's Timestamps)
 
     @property
     def acts(self) -> bool:
@@ -175,13 +176,13 @@ class ActionLog:
         buffer = self._buffers.get(connection, b"") + data
         *messages, rest = buffer.split(b"\r\n\r\n")
         self._buffers[connection] = rest
-        now = time.monotonic()
+        now, wall = time.monotonic(), time.time()
         for message in messages:
             for line in message.split(b"\r\n"):
                 key, _, value = line.partition(b":")
                 if key.strip().lower() == b"action":
                     name = value.strip().decode(errors="replace")
-                    self.sent.append(SentAction(now, connection, name))
+                    self.sent.append(SentAction(now, connection, name, wall))
                     break
 
     def acting_since(self, since: float) -> list[SentAction]:

@@ -18,8 +18,17 @@ from faults.harness import ControllerProcess, Probe, TcpProxy, eventually, queue
 
 from acd.asterisk.ports import LOOPBACK
 from acd.asterisk.testing import RunningAsterisk
+from acd.config.settings import load_settings
 
-from .rig import ActionLog, CallBook, PgDatabase, _host_port, _with_port, fresh_database
+from .rig import (
+    ActionLog,
+    CallBook,
+    ClusterRig,
+    PgDatabase,
+    _host_port,
+    _with_port,
+    fresh_database,
+)
 
 
 @pytest.fixture
@@ -218,3 +227,30 @@ async def controller_process(
     finally:
         for process in made:
             await process.close()
+
+
+def test_cluster_nodes_have_their_own_ports_and_a_cluster_config_acd_accepts(
+    asterisk: RunningAsterisk, probe: Probe, tmp_path: Path
+) -> None:
+    rig = ClusterRig(
+        asterisk, tmp_path, probe, database=PgDatabase("acd_ha_x"),
+        redis_url="redis://127.0.0.1:6379/0", key_prefix="acd-test-x", agents=[sim_agent("21")],
+    )  # fmt: skip
+    ports: set[int] = set()
+    for node in rig.nodes:
+        node.workdir.mkdir(parents=True)
+        node.config_path.write_text(node.config_text())
+        settings = load_settings(node.config_path, env={})
+        assert settings.cluster is not None
+        assert settings.cluster.node_id == node.node_id
+        assert settings.cluster.key_prefix == "acd-test-x"
+        assert node.redis_proxy is not None
+        assert settings.cluster.redis_url == f"redis://127.0.0.1:{node.redis_proxy.port}/0"
+        assert settings.cluster.agi_address == f"127.0.0.1:{node.agi_port}"
+        assert settings.cluster.api_url == node.base_url
+        assert settings.ami.port == node.ami_proxy.port
+        assert settings.agi.port == node.agi_port
+        assert settings.storage.url == "postgresql+asyncpg://postgres@127.0.0.1:5432/acd_ha_x"
+        ports |= {node.http_port, node.agi_port, node.ami_proxy.port, node.redis_proxy.port}
+    assert len(ports) == 8
+    assert asterisk.agi_port not in ports

@@ -22,7 +22,6 @@ pytestmark = [
     pytest.mark.asterisk,
     pytest.mark.redis,
     pytest.mark.postgres,
-    pytest.mark.slow,
     # Two controllers each: one worker runs them all, one after the other.
     pytest.mark.xdist_group("ha"),
 ]
@@ -189,6 +188,9 @@ async def test_leader_redis_link_cut_steps_down_and_the_other_takes_over(
     healed_at = time.monotonic()
     await old.redis_proxy.restore()
     await eventually(lambda: _ready_standby(old), within=15, what="healed node follows")
+    assert await _leader_gauge(new) == 1.0
+    assert await _leader_gauge(old) == 0.0
+    assert any(k.startswith("acd_replication_lag_seconds") for k in await old.metrics())
     await _finish(book, talkers)
     assert old.actions.acting_since(healed_at) == []
     assert actors(rig.nodes) == [old.node_id, new.node_id]
@@ -199,3 +201,11 @@ async def test_leader_redis_link_cut_steps_down_and_the_other_takes_over(
 async def _ready_standby(node: ClusterNode) -> bool:
     answer = await node.readiness()
     return answer is not None and answer[0] == 200 and answer[1].get("role") == "standby"
+
+
+async def _leader_gauge(node: ClusterNode) -> float | None:
+    """acd_cluster_leader as the node reports it (the sample labelled with its node_id)."""
+    for name, value in (await node.metrics()).items():
+        if name.startswith("acd_cluster_leader") and node.node_id in name:
+            return value
+    return None

@@ -127,7 +127,8 @@ async def assemble(
     leadership: Leadership | None = None,
 ) -> Assembly:
     var_dir = private_dir(settings.storage.var_dir)  # holds caller data: 0700
-    database = Database(settings.storage.resolved_url())
+    # A cluster's store is fenced: its leader's claim refuses a deposed leader's writes.
+    database = Database(settings.storage.resolved_url(), fenced=leadership is not None)
     closers: list[Callable[[], Any]] = [database.close]
     try:
         await database.migrate()
@@ -500,11 +501,13 @@ async def assemble_standby(
     """A standby's read side over `router`, its replica (acd/cluster/replica.py): the API
     answers reads from it and forwards writes (`middlewares`); the observers count what the
     replayed steps tell and write nothing. Its engine never runs: the journal feeds `router`,
-    and `Replayed` hands each applied step to the listeners. Migrations are the leader's."""
+    and `Replayed` hands each applied step to the listeners."""
     var_dir = private_dir(settings.storage.var_dir)
-    database = Database(settings.storage.resolved_url())
+    # Fenced with no claim: a standby writes no record or agent state, whatever asks it to.
+    database = Database(settings.storage.resolved_url(), fenced=True)
     closers: list[Callable[[], Any]] = [database.close]
     try:
+        await database.migrate()  # a first start: the standby may be up before any leader
         directory = AgentDirectory(settings.dial.rules())
         for agent in await database.config.list_agents():
             directory.restore(agent)

@@ -10,7 +10,10 @@ adopts them. A controller that cannot become ready (the FastAGI port is taken) e
 It refuses to start (exit 2) when the HTTP API would serve a weak admin token beyond this
 host: the demo token, a configured token shorter than 32 characters or of fewer than 8
 distinct characters on a non-loopback `[http] host`; a token with whitespace on any address.
-On loopback (`make run`) the demo token keeps working."""
+On loopback (`make run`) the demo token keeps working.
+
+With `[cluster]` the process is one node of an active/standby cluster (acd/cluster/node.py):
+a standby until it wins the lease, then the leader, and a standby again if it loses it."""
 
 from __future__ import annotations
 
@@ -100,6 +103,10 @@ def http_runner(app: web.Application, settings: Settings) -> web.AppRunner:
 async def serve(settings: Settings) -> int:
     check_exposure(settings)
     raise_open_files_limit()
+    if settings.cluster is not None:
+        from acd.cluster.node import run_node  # only a cluster node loads the Redis client
+
+        return await run_node(settings, lambda app: http_runner(app, settings))
     assembly = await assemble(settings)
     runner = http_runner(assembly.app, settings)
     status = 0
@@ -152,23 +159,9 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def check_single_node(settings: Settings) -> None:
-    """ConfigError while `[cluster]` is set: the lease and the journal exist (acd/cluster/) but
-    `acd serve` does not use them yet, and two nodes that each believed themselves the cluster's
-    standby would both act — two controllers offering the same calls."""
-    if settings.cluster is not None:
-        raise ConfigError(
-            "cluster",
-            "[cluster] / ACD_CLUSTER_REDIS_URL is set, but acd serve does not run as a cluster "
-            "node yet (issue #12); refusing to start rather than run as a second active "
-            "controller. Remove [cluster] to run one node.",
-        )
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
-        check_single_node(settings)
         check_exposure(settings)
         private_dir(settings.storage.var_dir)  # a shared one: NotPrivateError, refused here
     except (ConfigError, OSError) as exc:

@@ -1,5 +1,5 @@
-"""Until `acd serve` runs as a cluster node, a `[cluster]` setting stops it at start: two
-processes each configured for the cluster would otherwise both act on the same Asterisk."""
+"""A `[cluster]` node shares the PostgreSQL store: with SQLite `acd serve` stops at start
+(exit 2) before it creates anything, so two nodes never each write their own store."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ def _serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_cluster_setting_is_refused_until_the_node_can_be_one(tmp_path: Path) -> None:
+def test_a_cluster_node_on_sqlite_is_refused(tmp_path: Path) -> None:
     done = _serve(tmp_path, ACD_CLUSTER_REDIS_URL="redis://127.0.0.1:6379/0")
     assert done.returncode == 2, done.stderr
-    assert "[cluster]" in done.stderr, done.stderr
-    assert "refusing to start" in done.stderr, done.stderr
+    assert "storage.url" in done.stderr, done.stderr
+    assert "PostgreSQL" in done.stderr, done.stderr
     assert not (tmp_path / "var").exists()  # refused before anything was created

@@ -1,0 +1,124 @@
+"""A standby forwards API writes to the leader as they came (method, path, query, body, the
+bearer token) and hands back the leader's answer; reads stay local; without a reachable
+leader the caller gets a clear 503, and a forwarded request is never forwarded again."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from api.forward import FORWARDED_BY, forward_writes
+
+
+async def _leader_app(seen: list[dict[str, Any]]) -> web.Application:
+    async def anything(request: web.Request) -> web.Response:
+        seen.append(
+            {
+                "method": request.method,
+                "path_qs": request.rel_url.path_qs,
+                "body": await request.text(),
+                "authorization": request.headers.get("Authorization"),
+                "forwarded_by": request.headers.get(FORWARDED_BY),
+            }
+        )
+        return web.json_response({"leader": True}, status=201, headers={"X-Leader": "yes"})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", anything)
+    return app
+
+
+def _standby_app(
+    leader_url: Callable[[], Awaitable[str | None]], session: aiohttp.ClientSession
+) -> web.Application:
+    async def read(request: web.Request) -> web.Response:
+        return web.json_response({"standby": True})
+
+    app = web.Application(middlewares=[forward_writes("node-b", leader_url, session, 2.0)])
+    app.router.add_route("*", "/{tail:.*}", read)
+    return app
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client:
+        yield client
+
+
+async def _serve(app: web.Application) -> TestServer:
+    server = TestServer(app)
+    await server.start_server()
+    return server
+
+
+async def test_writes_reach_the_leader_as_sent_and_its_answer_comes_back(
+    session: aiohttp.ClientSession,
+) -> None:
+    seen: list[dict[str, Any]] = []
+    leader = await _serve(await _leader_app(seen))
+    leader_url = str(leader.make_url("")).rstrip("/")
+
+    async def where() -> str | None:
+        return leader_url
+
+    standby = await _serve(_standby_app(where, session))
+    try:
+        body = json.dumps({"reason": "lunch"})
+        async with session.post(
+            standby.make_url("/api/v1/agents/1001/pause?x=1"),
+            data=body,
+            headers={"Authorization": "Bearer t0k", "Content-Type": "application/json"},
+        ) as reply:
+            assert reply.status == 201
+            assert await reply.json() == {"leader": True}
+            assert reply.headers["X-Leader"] == "yes"
+        assert seen == [
+            {
+                "method": "POST",
+                "path_qs": "/api/v1/agents/1001/pause?x=1",
+                "body": body,
+                "authorization": "Bearer t0k",
+                "forwarded_by": "node-b",
+            }
+        ]
+        for method in ("PUT", "DELETE"):
+            async with session.request(method, standby.make_url("/api/v1/queues/q")) as reply:
+                assert reply.status == 201
+        async with session.get(standby.make_url("/api/v1/queues")) as reply:
+            assert await reply.json() == {"standby": True}  # reads answered here
+        assert [s["method"] for s in seen] == ["POST", "PUT", "DELETE"]
+    finally:
+        await standby.close()
+        await leader.close()
+
+
+async def test_no_leader_known_or_reachable_is_a_clear_503(
+    session: aiohttp.ClientSession,
+) -> None:
+    answer: list[str | None] = [None]
+
+    async def where() -> str | None:
+        return answer[0]
+
+    standby = await _serve(_standby_app(where, session))
+    try:
+        async with session.post(standby.make_url("/api/v1/queues"), data="{}") as reply:
+            assert reply.status == 503
+            assert (await reply.json())["error"]["code"] == "no_leader"
+        answer[0] = "http://127.0.0.1:9"  # nobody listens there
+        async with session.post(standby.make_url("/api/v1/queues"), data="{}") as reply:
+            assert reply.status == 503
+            assert (await reply.json())["error"]["code"] == "leader_unreachable"
+        async with session.post(
+            standby.make_url("/api/v1/queues"), data="{}", headers={FORWARDED_BY: "node-a"}
+        ) as reply:
+            assert reply.status == 503  # forwarded once already: never again
+            assert (await reply.json())["error"]["code"] == "no_leader"
+    finally:
+        await standby.close()

@@ -399,7 +399,6 @@ class ClusterNode:
         replica_router: Router | None,
         standby_left: list[Assembly],
     ) -> int:
-        self.role = "leader"
         leadership: NodeLeadership | None = None
         assembly: Assembly | None = None
         reason = "stopped"
@@ -417,6 +416,7 @@ class ClusterNode:
                 leader_api_key(self.cluster.key_prefix),
                 f"{leadership.holder} {self.cluster.api_url}",
             )
+            self.role = "leader"  # from the moment its API answers
             await self._http.serve(assembly.app)
             for old in standby_left:
                 await old.close()

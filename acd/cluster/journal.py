@@ -97,6 +97,11 @@ class JournalCorrupt(JournalError):
     """A follower found an entry it cannot decode or that breaks the journal's rules."""
 
 
+class HolderChanged(JournalError):
+    """A follower of one holder's entries (`one_holder`) found an entry another holder wrote:
+    a new leader, whose router did not grow from the follower's state (reload its snapshot)."""
+
+
 def head_key(stream_key: str) -> str:
     """The hash holding the last appended sequence number and the token that wrote it."""
     return f"{stream_key}:head"
@@ -294,9 +299,15 @@ class JournalFollower:
         clock: Callable[[], float] = time.time,
         retry_delay: float = 0.05,
         retry_max: float = 1.0,
+        holder: str | None = None,
+        one_holder: bool = False,
     ) -> None:
         """Start after entry `after_id`, whose sequence number is `after_seq` (a snapshot's
-        position; `0-0`/0 replays the whole stream, which must then start at 1)."""
+        position; `0-0`/0 replays the whole stream, which must then start at 1).
+
+        `one_holder`: apply only entries written by one lease holder, `holder` (a snapshot's),
+        or when None the holder of the first entry applied; an entry of another raises
+        `HolderChanged` before it is applied. Without it any holder's entries are applied."""
         self._redis = redis
         self._key = stream_key
         self.router = router
@@ -310,10 +321,13 @@ class JournalFollower:
         self.lag: float = math.nan
         """Replication lag of the last applied entry, seconds (`acd_replication_lag_seconds`)."""
         self.commit_delay: float = math.nan
+        self.holder = holder
+        self._one_holder = one_holder
 
     async def run(self) -> None:
-        """Follow until cancelled. Raises `JournalGap`/`JournalCorrupt` (and stops) on an entry
-        it cannot apply in order: diverging silently is never an option."""
+        """Follow until cancelled. Raises `JournalGap`/`JournalCorrupt` (and `HolderChanged`
+        with `one_holder`), and stops, on an entry it cannot apply in order: diverging silently
+        is never an option."""
         delay, most = self._retry
         while True:
             try:
@@ -329,6 +343,12 @@ class JournalFollower:
                 delay = min(most, delay * 2)
                 continue
             delay = self._retry[0]
+            # redis-py sends through asyncio.wait_for, which on Python 3.11 drops a cancel that
+            # lands as the send completes; the read then returns as if nothing happened. A
+            # cancel still pending wins here, before anything more is applied.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
             for _, entries in reply or ():
                 for entry_id, fields in entries:
                     self._apply(_text(entry_id), fields)
@@ -340,6 +360,12 @@ class JournalFollower:
             data = fields[b"e"]
         except (KeyError, ValueError) as exc:
             raise JournalCorrupt(f"{where}: malformed fields {sorted(fields)}") from exc
+        if self._one_holder:
+            written_by = fields.get(b"t")
+            if written_by is None:
+                raise JournalCorrupt(f"{where}: no holder field")
+            if self.holder is not None and _text(written_by) != self.holder:
+                raise HolderChanged(f"{where}: written by {_text(written_by)}, not {self.holder}")
         if seq != self.applied_seq + 1:
             raise JournalGap(f"{where}: sequence {seq}, expected {self.applied_seq + 1}")
         try:
@@ -353,6 +379,8 @@ class JournalFollower:
             decisions = []
         now = self._clock()
         self.applied_id, self.applied_seq = entry_id, seq
+        if self._one_holder and self.holder is None:
+            self.holder = _text(fields[b"t"])
         self.lag = now - event.now
         self.commit_delay = now - entry_time(entry_id)
         if self._on_applied is not None:

@@ -3,7 +3,6 @@ follow), a snapshot runs no code whatever its bytes, and only the lease holder s
 
 from __future__ import annotations
 
-import enum
 import io
 import os
 import pickle
@@ -32,6 +31,7 @@ from acd.router.model import QueueConfig
 from acd.router.reference import ReferenceRouter
 from acd.router.router import Router
 from cluster.conftest import RedisTarget
+from cluster.router_graph import assert_same_graph
 from cluster.test_journal import elect, new_writer, random_batches
 
 STREAMS = [
@@ -52,44 +52,6 @@ def stream(seed: int, pools: Pools) -> Iterator[ev.Event]:
         event = maker.event(ref)
         ref.handle(event)
         yield event
-
-
-ATOMS = (str, int, float, bool, type(None), bytes)
-
-
-def assert_same_graph(left: object, right: object) -> None:
-    """`right` is a copy of `left` as a whole: the same types and values, dicts and slots in
-    the same order, enums the same members, and an object shared in one graph is shared at
-    the same places in the other. (Equal strings may differ in identity: interning.)"""
-    pairs: dict[int, int] = {}
-    keep: list[object] = []  # keeps ids stable while walking
-    todo: list[tuple[object, object, str]] = [(left, right, "router")]
-    while todo:
-        a, b, path = todo.pop()
-        assert type(a) is type(b), (path, type(a), type(b))
-        if isinstance(a, ATOMS):
-            assert repr(a) == repr(b), path  # repr: -0.0, nan and inf compared exactly
-            continue
-        if isinstance(a, enum.Enum):
-            assert a is b, path
-            continue
-        if id(a) in pairs:
-            assert pairs[id(a)] == id(b), f"{path}: shared in one graph only"
-            continue
-        pairs[id(a)] = id(b)
-        keep.extend((a, b))
-        if isinstance(a, (tuple, list)):
-            assert len(a) == len(b), path  # type: ignore[arg-type]
-            todo.extend((x, y, f"{path}[{i}]") for i, (x, y) in enumerate(zip(a, b, strict=True)))  # type: ignore[call-overload]
-        elif isinstance(a, (dict, types.MappingProxyType)):
-            assert list(a) == list(b), path  # type: ignore[call-overload]
-            todo.extend((a[k], b[k], f"{path}[{k!r}]") for k in a)  # type: ignore[index]
-        elif isinstance(a, Router):
-            todo.append((a.__getstate__(), b.__getstate__(), path))  # type: ignore[attr-defined]
-        else:
-            names = [n for cls in type(a).__mro__ for n in getattr(cls, "__slots__", ())]
-            assert names, (path, type(a))
-            todo.extend((getattr(a, n), getattr(b, n), f"{path}.{n}") for n in names)
 
 
 @pytest.mark.parametrize(("seed", "pools", "scan_limit"), STREAMS)

@@ -8,7 +8,9 @@ aside in the dead letters (`acd.storage.dead_letters`; every later snapshot of a
 is refused and set aside too, the last line of an id is its final state). When the database
 is unavailable the rows go back under anything newer and the error is raised, so the writer
 retries: nothing is lost while the process runs; what a bounded stop could not store is set
-aside as well (`give_up`).
+aside as well (`give_up`). A batch the write fence refuses (`acd.storage.fence.StoreFenced`:
+another leader owns the store, and writes these rows itself) is dropped: not set aside, not
+retried; one warning per writer, and `fenced_rows` counts the rows.
 
 `StoredCalls` answers the API's `GET /calls/{id}` for finished calls: it flushes the writer
 first (for at most `READ_WAIT` seconds: the database may be down), so a call that ended a
@@ -24,6 +26,7 @@ from typing import Protocol
 from acd.observe.happenings import AgentIntervalChanged, RecordHappening
 from acd.observe.writer import Flushable
 from acd.storage.dead_letters import DeadLetters
+from acd.storage.fence import StoreFenced
 from acd.storage.record_store import AgentInterval, CallRecord
 from acd.storage.rejects import describe, save_apart
 
@@ -53,6 +56,7 @@ class StoreWriter:
         self._dead_letters = dead_letters if dead_letters is not None else DeadLetters(None)
         self._calls: dict[str, CallRecord] = {}  # latest snapshot per row id, in first order
         self._intervals: dict[str, AgentInterval] = {}
+        self.fenced_rows = 0  # rows dropped because another leader owns the store
 
     def __repr__(self) -> str:
         return "StoreWriter(call records and agent intervals)"
@@ -76,6 +80,11 @@ class StoreWriter:
         try:
             rows: list[_Row] = [*calls.values(), *intervals.values()]
             refused = await save_apart(self._save, rows)
+        except StoreFenced as fenced:  # the new leader owns the store: drop, never retry
+            if not self.fenced_rows:
+                log.warning("call records and agent intervals no longer stored: %s", fenced)
+            self.fenced_rows += len(rows)
+            return
         except BaseException:
             # Back under anything buffered meanwhile (newer snapshots win), to be retried.
             self._calls = {**calls, **self._calls}

@@ -24,6 +24,7 @@ from acd.router.model import AgentState, AgentView
 from acd.storage.agent_state_store import StoredAgentState
 from acd.storage.batches import Batches
 from acd.storage.dead_letters import DeadLetters
+from acd.storage.fence import StoreFenced
 from acd.storage.rejects import describe, save_apart
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,10 @@ class AgentStateWriter:
     written by one background task (`acd.storage.batches`). `on_step` never waits.
 
     Runtime: `on_step` is O(a * s) for the a agents a step touched (their views); a batch is
-    one upsert of the agents changed since the last one."""
+    one upsert of the agents changed since the last one.
+
+    A batch the write fence refuses (`acd.storage.fence`: another leader owns the store) is
+    dropped, neither retried nor set aside: one warning, and `fenced_rows` counts the rows."""
 
     def __init__(
         self,
@@ -122,6 +126,7 @@ class AgentStateWriter:
         self._dead_letters = dead_letters if dead_letters is not None else DeadLetters(None)
         self._last: dict[str, _Content] = {}  # per agent: the last row buffered
         self._buffer: dict[str, StoredAgentState] = {}  # per agent: the row to write
+        self.fenced_rows = 0  # rows dropped because another leader owns the store
         self._batches = Batches(
             self._write, name="acd-agent-state-writer", delay=delay, retry=RETRY_FIRST
         )
@@ -174,6 +179,11 @@ class AgentStateWriter:
         rows, self._buffer = self._buffer, {}
         try:
             refused = await save_apart(self._store.save, list(rows.values()))
+        except StoreFenced as fenced:  # the new leader owns the store: drop, never retry
+            if not self.fenced_rows:
+                log.warning("agent states no longer stored: %s", fenced)
+            self.fenced_rows += len(rows)
+            return True
         except BaseException as failure:
             for agent_id, row in rows.items():
                 self._buffer.setdefault(agent_id, row)  # a newer row wins

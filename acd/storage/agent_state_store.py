@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from acd.storage.fence import WriteFence, begin_write
 from acd.storage.tables import agent_states
 from acd.storage.upsert import upsert_many
 
@@ -38,8 +39,12 @@ _FIELDS = tuple(f.name for f in fields(StoredAgentState))
 
 
 class AgentStateStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """With a `fence` (a cluster node, `acd.storage.fence`), `save` checks it first and
+    raises `StoreFenced` when another leader owns the store."""
+
+    def __init__(self, engine: AsyncEngine, fence: WriteFence | None = None) -> None:
         self._engine = engine
+        self._fence = fence
 
     async def save(self, rows: Sequence[StoredAgentState]) -> None:
         """Upsert by agent id, in one transaction and one executemany; when an agent comes
@@ -47,7 +52,7 @@ class AgentStateStore:
         if not rows:
             return
         latest = {row.agent_id: row.to_dict() for row in rows}
-        async with self._engine.begin() as conn:
+        async with begin_write(self._engine, self._fence) as conn:
             await upsert_many(conn, agent_states, ("agent_id",), list(latest.values()))
 
     async def load(self) -> list[StoredAgentState]:

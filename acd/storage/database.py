@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from acd.private_files import private_file, tighten
 from acd.storage.agent_state_store import AgentStateStore
 from acd.storage.config_store import ConfigStore
+from acd.storage.fence import WriteFence
 from acd.storage.record_store import RecordStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -24,9 +25,13 @@ SQLITE_SIBLINGS = ("-wal", "-shm", "-journal")
 class Database:
     """`Database(url)`: SQLite (`sqlite+aiosqlite:///path`) or PostgreSQL
     (`postgresql+asyncpg://user@host/db`). `schema` (PostgreSQL only) puts every table in that
-    schema through the connection's search_path, so parallel test runs stay apart."""
+    schema through the connection's search_path, so parallel test runs stay apart.
 
-    def __init__(self, url: str, *, schema: str | None = None) -> None:
+    `fenced` (a cluster node): `fence` is a `WriteFence` the records and agent states check
+    in every write (`acd.storage.fence`; claim it on becoming leader). Unfenced (a single
+    node): `fence` is None and no write pays for it."""
+
+    def __init__(self, url: str, *, schema: str | None = None, fenced: bool = False) -> None:
         parsed = make_url(url)
         connect_args: dict[str, Any] = {}
         self.backend = parsed.get_backend_name()
@@ -40,9 +45,10 @@ class Database:
         self.engine = create_async_engine(url, connect_args=connect_args)
         if self.backend == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.fence = WriteFence(self.engine) if fenced else None
         self.config = ConfigStore(self.engine)
-        self.records = RecordStore(self.engine)
-        self.agent_states = AgentStateStore(self.engine)
+        self.records = RecordStore(self.engine, self.fence)
+        self.agent_states = AgentStateStore(self.engine, self.fence)
 
     async def migrate(self) -> None:
         """Bring the schema to the newest revision (creates everything on an empty database)."""

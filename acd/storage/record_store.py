@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Row, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from acd.storage.fence import WriteFence, begin_write
 from acd.storage.tables import agent_intervals, call_records
 from acd.storage.upsert import upsert_many
 
@@ -91,8 +92,12 @@ def _interval(row: Row[Any]) -> AgentInterval:
 
 
 class RecordStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """With a `fence` (a cluster node, `acd.storage.fence`), every write checks it first and
+    raises `StoreFenced` when another leader owns the store."""
+
+    def __init__(self, engine: AsyncEngine, fence: WriteFence | None = None) -> None:
         self._engine = engine
+        self._fence = fence
 
     async def save(
         self, calls: Sequence[CallRecord] = (), intervals: Sequence[AgentInterval] = ()
@@ -103,7 +108,7 @@ class RecordStore:
             return
         call_rows = {record.id: record.to_dict() for record in calls}
         interval_rows = {interval.id: interval.to_dict() for interval in intervals}
-        async with self._engine.begin() as conn:
+        async with begin_write(self._engine, self._fence) as conn:
             await upsert_many(conn, call_records, ("id",), list(call_rows.values()))
             await upsert_many(conn, agent_intervals, ("id",), list(interval_rows.values()))
 
@@ -172,7 +177,7 @@ class RecordStore:
     async def close_open_intervals(self, at: float) -> int:
         """Agent intervals a previous run left open end at `at` (the agents come back with
         new intervals through the restore). Returns how many."""
-        async with self._engine.begin() as conn:
+        async with begin_write(self._engine, self._fence) as conn:
             result = await conn.execute(
                 update(agent_intervals)
                 .where(agent_intervals.c.end.is_(None), agent_intervals.c.start <= at)
@@ -185,7 +190,7 @@ class RecordStore:
         progress become `interrupted`. Returns (calls, intervals) closed. Not used by `acd
         serve` since calls are re-adopted (`open_calls`); kept for tools that want the old
         end-everything behaviour on a store no controller will adopt from."""
-        async with self._engine.begin() as conn:
+        async with begin_write(self._engine, self._fence) as conn:
             intervals = await conn.execute(
                 update(agent_intervals)
                 .where(agent_intervals.c.end.is_(None), agent_intervals.c.start <= at)

@@ -17,6 +17,9 @@ What counts as refused (`rejected`), from what each backend raises (measured):
                         (shutdown), 40 (serialization, deadlock) and anything else unavailable;
                         a refused connection is an `OSError`
 Anything not known to be about the data counts as unavailable: retried, never set aside.
+`StoreFenced` (`acd.storage.fence`: another leader owns the store) is neither: not a refusal,
+so `save_apart` raises it at once, and the writers catch it before their retry and drop the
+batch (no dead letters, no retry).
 
 Runtime: a batch of n rows with k refused ones costs O(k log n) transactions.
 """

@@ -6,7 +6,18 @@ microsecond and no time-zone conversion happens between SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Float, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
 
@@ -109,4 +120,13 @@ agent_states = Table(
     Column("wrap_until", Float, nullable=True),
     Column("rona_until", Float, nullable=True),
     Column("updated_at", Float, nullable=False),
+)
+
+# The PostgreSQL write fence of a cluster (`acd.storage.fence`): one row (id 1) holding the
+# lease token of the leader that owns the store; a write batch of any other token aborts.
+cluster_fence = Table(
+    "cluster_fence",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("token", BigInteger, nullable=False, server_default="0"),
 )

@@ -1,4 +1,5 @@
-"""A migrated `Database` on SQLite (a file in tmp_path) and on the real PostgreSQL server.
+"""A migrated `Database` on SQLite (a file in tmp_path) and on the real PostgreSQL server;
+`open_node` opens several (cluster nodes) on one store.
 
 PostgreSQL runs go into a schema of their own, dropped afterwards, so parallel runs never see
 each other's rows. When the server is unreachable the PostgreSQL cases fail under CI=true and
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -47,21 +49,30 @@ async def sqlite_database(path: Path) -> Database:
     return database
 
 
-async def _postgres_database() -> AsyncIterator[Database]:
+@asynccontextmanager
+async def _postgres_schema() -> AsyncIterator[tuple[str, str]]:
+    """(url, schema): a schema of its own on the server, dropped afterwards."""
     url = await _pg_url()
     schema = f"acd_test_{uuid.uuid4().hex[:12]}"
     admin = create_async_engine(url)
     async with admin.begin() as conn:
         await conn.execute(sa.text(f'create schema "{schema}"'))
-    database = Database(url, schema=schema)
     try:
-        await database.migrate()
-        yield database
+        yield url, schema
     finally:
-        await database.close()
         async with admin.begin() as conn:
             await conn.execute(sa.text(f'drop schema "{schema}" cascade'))
         await admin.dispose()
+
+
+async def _postgres_database() -> AsyncIterator[Database]:
+    async with _postgres_schema() as (url, schema):
+        database = Database(url, schema=schema)
+        try:
+            await database.migrate()
+            yield database
+        finally:
+            await database.close()
 
 
 @pytest.fixture
@@ -81,3 +92,35 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     else:
         async for db in _postgres_database():
             yield db
+
+
+OpenNode = Callable[..., Awaitable[Database]]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def open_node(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OpenNode]:
+    """`await open_node(fenced=True)`: one more migrated `Database` on one shared store (each
+    node of a cluster has its own); all of them closed afterwards."""
+    async with _store_url(request.param, tmp_path) as (url, schema):
+        opened: list[Database] = []
+
+        async def open_one(*, fenced: bool = True) -> Database:
+            database = Database(url, schema=schema, fenced=fenced)
+            opened.append(database)
+            await database.migrate()
+            return database
+
+        try:
+            yield open_one
+        finally:
+            for database in opened:
+                await database.close()
+
+
+@asynccontextmanager
+async def _store_url(backend: str, tmp_path: Path) -> AsyncIterator[tuple[str, str | None]]:
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'acd.sqlite3'}", None
+    else:
+        async with _postgres_schema() as (url, schema):
+            yield url, schema

@@ -3,6 +3,7 @@ follow), a snapshot runs no code whatever its bytes, and only the lease holder s
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import pickle
@@ -282,3 +283,17 @@ async def test_a_snapshot_must_name_a_journal_position_that_exists(
     stored = await read_snapshot(redis, prefix)
     assert stored is not None
     assert (stored.seq, stored.entry_id) == (4, ids[3])
+
+
+def test_the_collector_is_paused_only_while_a_snapshot_is_made_or_loaded() -> None:
+    assert gc.isenabled()
+    data = dump_router(Router())
+    assert gc.isenabled()
+    load_router(data)
+    assert gc.isenabled()
+    gc.disable()  # an owner that runs without it keeps it off
+    try:
+        load_router(dump_router(Router()))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

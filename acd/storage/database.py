@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from acd.private_files import private_file, tighten
 from acd.storage.agent_state_store import AgentStateStore
 from acd.storage.config_store import ConfigStore
-from acd.storage.fence import WriteFence
+from acd.storage.fence import SESSION_SETTINGS, WriteFence
 from acd.storage.record_store import RecordStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -28,8 +28,9 @@ class Database:
     schema through the connection's search_path, so parallel test runs stay apart.
 
     `fenced` (a cluster node): `fence` is a `WriteFence` the records and agent states check
-    in every write (`acd.storage.fence`; claim it on becoming leader). Unfenced (a single
-    node): `fence` is None and no write pays for it."""
+    in every write (`acd.storage.fence`; claim it on becoming leader), and its PostgreSQL
+    sessions end when idle in a transaction (`SESSION_SETTINGS`). Unfenced (a single node):
+    `fence` is None and no write pays for it."""
 
     def __init__(self, url: str, *, schema: str | None = None, fenced: bool = False) -> None:
         parsed = make_url(url)
@@ -39,8 +40,12 @@ class Database:
             if parsed.database and parsed.database != ":memory:":
                 _private_sqlite(Path(parsed.database))
             connect_args["timeout"] = 30  # wait for the other writer instead of failing
-        elif schema is not None:
-            connect_args["server_settings"] = {"search_path": schema}
+        else:
+            settings = dict(SESSION_SETTINGS) if fenced else {}
+            if schema is not None:
+                settings["search_path"] = schema
+            if settings:
+                connect_args["server_settings"] = settings
         self.url = url
         self.engine = create_async_engine(url, connect_args=connect_args)
         if self.backend == "sqlite":

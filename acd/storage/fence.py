@@ -19,6 +19,13 @@ and its next one reads the new token and aborts. A token below the stored one is
 Writes fenced: call records and agent intervals (`RecordStore`), durable agent states
 (`AgentStateStore`); not the configuration (`ConfigStore`).
 
+An old leader stopped inside a batch (SIGSTOP, a partition) would hold FOR SHARE, and the
+claim, forever: a fenced PostgreSQL session has `idle_in_transaction_session_timeout` =
+`STUCK_WRITER_TIMEOUT` (`SESSION_SETTINGS`), so the server ends it and rolls its batch back.
+A leader is deposed only after its lease ran out (3 s), by then such a session is gone or
+nearly; our own transactions are never idle that long unless the event loop stalls, and a
+loop stalled that long has lost the lease anyway.
+
 A fenced batch is neither refused rows nor a database that is down (`acd.storage.rejects`):
 the writers (`acd.observe.store_writer`, `acd.recovery.agent_states`) drop it, log one warning
 and count the rows (`fenced_rows`), because the new leader writes those rows itself.
@@ -41,6 +48,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from acd.storage.tables import cluster_fence
+
+#: Seconds a fenced session may sit idle inside a transaction before the server ends it.
+STUCK_WRITER_TIMEOUT = 2.0
+#: PostgreSQL settings of every fenced session (asyncpg `server_settings`).
+SESSION_SETTINGS = {"idle_in_transaction_session_timeout": f"{STUCK_WRITER_TIMEOUT * 1000:.0f}"}
 
 _ROW = cluster_fence.c.id == 1
 _STORED_TOKEN = select(cluster_fence.c.token).where(_ROW)

@@ -198,6 +198,35 @@ async def test_a_claim_waits_for_the_old_leaders_batch_in_flight(open_node: Open
         await old.records.save([call("after")])
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("open_node", ["postgres"], indirect=True)
+async def test_an_old_leader_stuck_in_its_batch_holds_no_claim_up(open_node: OpenNode) -> None:
+    """Stopped (SIGSTOP, a partition) inside a batch, the old leader holds FOR SHARE until the
+    server ends its session, idle in the transaction for `STUCK_WRITER_TIMEOUT`: the claim
+    then goes through and the stuck batch is rolled back."""
+    old, new = await open_node(), await open_node()
+    await fence(old).claim(1)
+    holding, resumed = asyncio.Event(), asyncio.Event()
+
+    async def stuck_batch() -> None:
+        async with begin_write(old.engine, fence(old)) as conn:
+            await upsert_many(conn, call_records, ("id",), [call("stuck").to_dict()])
+            holding.set()
+            await resumed.wait()  # the process is stopped: not before the claim is through
+
+    batch = asyncio.create_task(stuck_batch())
+    try:
+        async with asyncio.timeout(BOUND):
+            await holding.wait()
+            await fence(new).claim(2)
+    finally:
+        resumed.set()
+        [outcome] = await asyncio.gather(batch, return_exceptions=True)
+    assert isinstance(outcome, sa.exc.DBAPIError)  # its commit: the session is gone
+    assert await call_ids(new) == []
+    assert fence(new).holder_token == 2
+
+
 async def blocked_by(database: Database, pid: int) -> None:
     """Return once some backend waits for a lock `pid` holds. PostgreSQL tells no one when a
     backend starts waiting, so this asks until it says so (the caller bounds the wait); each

@@ -8,7 +8,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -19,6 +19,8 @@ from acd.storage.fence import SESSION_SETTINGS, WriteFence
 from acd.storage.record_store import RecordStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: pg_advisory_xact_lock key of `migrate` ("acdmigr" as a number; any constant of ours).
+MIGRATE_LOCK = 0x6163646D69677200 >> 8
 SQLITE_SIBLINGS = ("-wal", "-shm", "-journal")
 
 
@@ -56,8 +58,14 @@ class Database:
         self.agent_states = AgentStateStore(self.engine, self.fence)
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest revision (creates everything on an empty database)."""
+        """Bring the schema to the newest revision (creates everything on an empty database).
+        On PostgreSQL the nodes of a cluster may start together: a transaction-scoped advisory
+        lock lets one migrate while the others wait, then find the schema at its head."""
         async with self.engine.begin() as conn:
+            if self.backend == "postgresql":
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK}
+                )
             await conn.run_sync(_upgrade)
 
     async def close(self) -> None:

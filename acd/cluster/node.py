@@ -41,7 +41,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from acd.cluster.journal import JournalWriter
-from acd.cluster.lease import LeaseTiming, RedisLease, Role, leader_key
+from acd.cluster.lease import LeaseTiming, RedisLease, Role, epoch_key, leader_key
 from acd.cluster.replica import Replica
 from acd.cluster.snapshot import dump_router, journal_key, write_snapshot
 from acd.compose import Assembly, assemble, assemble_standby, start_controller
@@ -55,6 +55,7 @@ from acd.router.router import Router
 from acd.service.health import HealthService
 from acd.storage import Database
 from acd.storage.agent_state_store import StoredAgentState
+from acd.storage.fence import StoreFenced
 from api.forward import forward_writes
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,14 @@ log = logging.getLogger(__name__)
 #: the agents' states from the store instead.
 DRAIN_TIMEOUT = 2.0
 FORWARD_TIMEOUT = 10.0
+
+
+#: KEYS[1] the lease's epoch, ARGV[1] a token the store holds: the epoch never stays below it.
+RAISE_EPOCH_LUA = """
+local epoch = tonumber(redis.call('GET', KEYS[1])) or 0
+if epoch < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+"""
 
 
 def leader_api_key(prefix: str) -> str:
@@ -204,7 +213,22 @@ class NodeLeadership:
         if database.fence is None:
             raise RuntimeError("a cluster leader's store must be fenced (Database(fenced=True))")
         self.database = database
-        await database.fence.claim(self.token)
+        try:
+            await database.fence.claim(self.token)
+        except StoreFenced as exc:
+            if exc.stored is not None and exc.stored > self.token:
+                # Redis forgot its epoch (restarted without its data): tokens start again
+                # below the store's. Raised past it, the next election draws a higher one.
+                await self._redis.eval(RAISE_EPOCH_LUA, 1, epoch_key(self._cluster.key_prefix),
+                                       str(exc.stored))  # fmt: skip
+                log.error(
+                    "the store is claimed by token %d, above ours (%d): Redis lost its epoch; "
+                    "raised it to %d, standing down for a new election",
+                    exc.stored,
+                    self.token,
+                    exc.stored,
+                )
+            raise
 
     async def begin(self, router: Router) -> LeaderJournal:
         prefix = self._cluster.key_prefix

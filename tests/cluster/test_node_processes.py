@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
+import redis.asyncio
 
 from .conftest import RedisTarget
 
@@ -222,3 +223,35 @@ async def test_standby_forwards_writes_reads_its_replica_and_takes_over_with_the
         assert (await _agent(session, a))["state"] == "available"
     assert b.stop() == 0
     assert a.stop() == 0
+
+
+async def test_a_redis_that_forgot_its_epoch_gets_it_raised_past_the_stores_claim(
+    nodes: list[Node], redis_target: RedisTarget, database: str
+) -> None:
+    a, _ = nodes
+    dsn = database.replace("postgresql+asyncpg://", "postgresql://")
+    client = redis.asyncio.Redis.from_url(redis_target.url)
+    try:
+        async with aiohttp.ClientSession() as session:
+            a.start()
+            await _role(session, a, "leader", 30)
+            assert a.stop() == 0
+            # Redis restarted empty (no appendonly); the store still has a leader's claim.
+            keys = [k async for k in client.scan_iter(match=f"{redis_target.prefix}:*")]
+            await client.delete(*keys)
+            connection = await asyncpg.connect(dsn, timeout=5)
+            try:
+                await connection.execute("UPDATE cluster_fence SET token = 50 WHERE id = 1")
+            finally:
+                await connection.close()
+            a.start()
+            await _role(session, a, "leader", 30)
+        assert int(await client.get(f"{redis_target.prefix}:epoch")) == 51
+        connection = await asyncpg.connect(dsn, timeout=5)
+        try:
+            assert await connection.fetchval("SELECT token FROM cluster_fence") == 51
+        finally:
+            await connection.close()
+        assert "Redis lost its epoch" in a.log.read_text()
+    finally:
+        await client.aclose()

@@ -9,7 +9,8 @@ cannot go on from where it is:
   from the store, not grown from ours; it wrote its own snapshot before its first entry;
 - a gap (`JournalGap`): the leader trimmed entries this replica had not read (it was stopped or
   too slow), which a newer snapshot covers;
-- an entry it cannot decode (`JournalCorrupt`), in case a newer snapshot is past it.
+- an entry it cannot decode (`JournalCorrupt`), in case a newer snapshot is past it;
+- anything else unexpected (logged with its traceback): a standby never stops by itself.
 
 Each reload is logged with its reason and counted (`resets`); reloads that make no progress
 back off. Readers always go through `replica.router` (the object is replaced on a reload); the
@@ -31,7 +32,6 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 
 from acd.cluster.journal import (
-    TRANSIENT,
     Applied,
     HolderChanged,
     JournalCorrupt,
@@ -40,7 +40,7 @@ from acd.cluster.journal import (
     head_key,
 )
 from acd.cluster.lease import cancel_wins
-from acd.cluster.snapshot import Snapshot, SnapshotError, journal_key, load_router, read_snapshot
+from acd.cluster.snapshot import Snapshot, journal_key, load_router, read_snapshot
 from acd.router.router import Router
 
 log = logging.getLogger(__name__)
@@ -124,8 +124,11 @@ class Replica:
     # --- running ------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Load and follow until `stop()` (returns) or cancelled (raises CancelledError). Run
-        again after a stop, it goes on from where it stopped (a reload if it must)."""
+        """Load and follow until `stop()` (returns) or cancelled (raises CancelledError); it
+        returns or raises for nothing else. Run again after a stop, it goes on from where it
+        stopped (a reload if it must)."""
+        if self._task is not None and not self._task.done() and not self._finished:
+            raise RuntimeError("Replica.run() is already running")
         self._task = asyncio.current_task()
         self._stopping = self._finished = False
         delay, most = self._retry
@@ -135,7 +138,7 @@ class Replica:
                 if follower is None:
                     try:
                         follower = await self._load()
-                    except (*TRANSIENT, TimeoutError, SnapshotError) as exc:
+                    except Exception as exc:  # Redis, or a snapshot refused: never give up
                         cancel_wins(exc)
                         self.load_error = repr(exc)
                         log.error("replica cannot load the snapshot: %r; retrying", exc)
@@ -145,10 +148,16 @@ class Replica:
                 started_at = follower.applied_seq
                 try:
                     await follower.run()
-                except _RELOAD as exc:
+                except Exception as exc:
+                    # _RELOAD as designed; anything else (a Redis error that is not transient,
+                    # say) is logged with its traceback, and the same cure applies.
+                    cancel_wins(exc)
                     self.resets += 1
                     self.reset_reason = f"{type(exc).__name__}: {exc}"
-                    log.warning("replica reloads the snapshot: %s", self.reset_reason)
+                    if isinstance(exc, _RELOAD):
+                        log.warning("replica reloads the snapshot: %s", self.reset_reason)
+                    else:
+                        log.exception("replica failed following the journal; reloading")
                     if follower.applied_seq > started_at:
                         delay = self._retry[0]
                     else:  # nothing applied since the last load: the next snapshot is not

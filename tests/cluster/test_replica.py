@@ -242,3 +242,38 @@ async def test_a_one_holder_follower_stops_at_another_holders_entry(
             await follower.run()
     assert follower.applied_seq == len(old.decisions)
     assert follower.holder == old.writer._holder
+
+
+async def test_a_replica_outlasts_an_error_that_is_not_transient(redis: Redis, prefix: str) -> None:
+    await redis.set(journal_key(prefix), "not a stream")  # XREAD: WRONGTYPE, every time
+    replica = Replica(redis, prefix, block=0.2, retry_max=0.1)
+    task = asyncio.create_task(replica.run())
+    try:
+        async with asyncio.timeout(10):
+            while replica.resets < 2:  # noqa: ASYNC110 (a counter, no event)
+                await asyncio.sleep(0.01)
+        assert replica.reset_reason is not None
+        assert "WRONGTYPE" in replica.reset_reason
+        assert not task.done()
+        await redis.delete(journal_key(prefix))
+        leader = Leader(await new_writer(redis, prefix))
+        for batch in random_batches(81, 300):
+            await leader.step(batch)
+        await caught_up(replica, leader, task)
+    finally:
+        await stopped(replica, task)
+
+
+async def test_a_replica_runs_once_at_a_time(redis: Redis, prefix: str) -> None:
+    replica = Replica(redis, prefix, block=0.2)
+    task = asyncio.create_task(replica.run())
+    try:
+        await asyncio.sleep(0)  # the first run() has started
+        second = asyncio.create_task(replica.run())
+        await asyncio.wait({second}, timeout=5)
+        second.cancel()  # if it did run: the test fails below, and stops it here
+        assert second.done()
+        with pytest.raises(RuntimeError, match="already running"):
+            second.result()
+    finally:
+        await stopped(replica, task)

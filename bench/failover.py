@@ -193,7 +193,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             rig = ClusterRig(
                 running, workdir, probe, database=database, redis_url=REDIS_URL,
                 key_prefix=prefix, queues=[queue(QUEUE, ring_timeout=15, announce_every=3600)],
-                agents=agents,
+                agents=agents, source=args.source,
             )  # fmt: skip
             try:
                 result |= await _measure(rig, rng, args)
@@ -312,6 +312,7 @@ def main() -> int:
     parser.add_argument("--lag-rate", type=float, default=50.0)
     parser.add_argument("--lag-seconds", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--source", type=Path, help="run `python -m acd` from this tree")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "failover.json")
     args = parser.parse_args()
     result = asyncio.run(run(args))

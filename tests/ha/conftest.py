@@ -1,10 +1,14 @@
 """Fixtures of the HA tests: a probe on the worker's Asterisk, a fresh PostgreSQL database,
 and `cluster_rig`, a factory of ClusterRigs stopped after the test. Redis comes from
 tests/cluster's fixtures (`redis_target`: the shared server with a private key prefix;
-`durable_redis`: a private server a test may restart)."""
+`durable_redis`: a private server a test may restart).
+
+ACD_FAULTS_SOURCE=<dir> runs `python -m acd serve` from that tree (e.g. `git archive HEAD`
+unpacked), as in tests/faults: one commit measured while the working tree moves."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -22,8 +26,9 @@ __all__ = ["durable_redis", "private_redis", "redis_target"]
 
 @pytest.fixture
 async def probe(asterisk: RunningAsterisk) -> AsyncIterator[Probe]:
-    """A second AMI login; hangs up every channel of the instance at the end of the test."""
-    watcher = Probe(asterisk)
+    """A second AMI login; hangs up every channel of the instance at the end of the test. It
+    also reads the dialplan and AGI classes: a lost call's trail (CallBook.trail)."""
+    watcher = Probe(asterisk, events="call,system,dialplan,agi")
     await watcher.start()
     try:
         yield watcher
@@ -45,8 +50,11 @@ async def cluster_rig(
     (not started) on the worker's Asterisk and this test's database; closed after the test
     (before the probe hangs up what is left)."""
     made: list[ClusterRig] = []
+    source = os.environ.get("ACD_FAULTS_SOURCE")
 
     def make(**options: Any) -> ClusterRig:
+        if source:
+            options.setdefault("source", Path(source))
         rig = ClusterRig(asterisk, tmp_path / f"rig-{len(made) + 1}", probe,
                          database=pg_database, **options)  # fmt: skip
         made.append(rig)

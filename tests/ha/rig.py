@@ -46,6 +46,7 @@ from faults.harness import (
     ControllerProcess,
     Probe,
     TcpProxy,
+    chan_variables,
     eventually,
     headers_of,
 )
@@ -156,6 +157,7 @@ class SentAction:
     connection: int
     name: str  # as sent ("Redirect")
     wall: float  # time.time() at the same moment (to compare with Asterisk's Timestamps)
+    text: str = ""  # the whole action, headers joined by " | " (a failure's evidence)
 
     @property
     def acts(self) -> bool:
@@ -182,7 +184,8 @@ class ActionLog:
                 key, _, value = line.partition(b":")
                 if key.strip().lower() == b"action":
                     name = value.strip().decode(errors="replace")
-                    self.sent.append(SentAction(now, connection, name, wall))
+                    text = message.decode(errors="replace").replace("\r\n", " | ")
+                    self.sent.append(SentAction(now, connection, name, wall, text))
                     break
 
     def acting_since(self, since: float) -> list[SentAction]:
@@ -287,6 +290,7 @@ class ClusterRig:
         agents: Sequence[Mapping[str, Any]] = (),
         cluster: Mapping[str, Any] | None = None,
         env: Mapping[str, str] | None = None,
+        source: Path | None = None,
     ) -> None:
         self.asterisk = asterisk
         self.probe = probe
@@ -317,6 +321,7 @@ class ClusterRig:
                 agents=agents,
                 storage_url=database.url,
                 env=env,
+                source=source,
             )
             taken.add(node.http_port)
             self.nodes.append(node)
@@ -414,6 +419,16 @@ class ClusterRig:
 
     async def live_calls(self) -> list[dict[str, Any]]:
         return await (await self.wait_leader()).live_calls()
+
+    async def where_are(self, call_ids: set[str]) -> list[tuple[Any, ...]]:
+        """Where these calls' dialplan halves are in Asterisk right now (a failure's
+        evidence): uniqueid, context, extension, application and its data."""
+        return [
+            (c.get("Uniqueid"), c.get("Context"), c.get("Exten"), c.get("Application"),
+             c.get("ApplicationData"))
+            for c in await self.probe.channels()
+            if c.get("Uniqueid") in call_ids
+        ]  # fmt: skip
 
     def log_tails(self, lines: int = 25) -> str:
         return "\n".join(f"--- {n.node_id} (pid {n.pid}):\n{n.log_tail(lines)}" for n in self.nodes)
@@ -548,6 +563,23 @@ class CallBook:
             key=lambda o: float(o["Timestamp"]),
         )
 
+    def trail(self, call_id: str) -> list[str]:
+        """The dialplan steps of a call's channel and how it ended (a failure's evidence),
+        from the Probe's Newexten and Hangup events."""
+        steps = []
+        for m in self.probe.events.seen:
+            if m.get("Uniqueid") != call_id:
+                continue
+            if m.get("Event") == "Newexten":
+                steps.append(f"{m.get('Context')},{m.get('Extension')},{m.get('Priority')} "
+                             f"{m.get('Application')}({m.get('AppData')})")  # fmt: skip
+            elif m.get("Event") in ("Hangup", "AGIExecEnd", "AsyncAGIEnd"):
+                # At a hang-up the event says where the channel was, with its ChanVariables.
+                where = f"{m.get('Context')},{m.get('Exten')},{m.get('Priority')}"
+                steps.append(f"{m.get('Event')} at {where}: {m.get('Cause-txt') or ''} "
+                             f"{chan_variables(headers_of(m))}")  # fmt: skip
+        return steps
+
     def still_here(self) -> list[str]:
         """Placed calls whose caller has not gone yet."""
         return [c for c, t in self.callers.items() if self.ended_at(t.caller) is None]
@@ -623,3 +655,15 @@ async def verdict(rig: ClusterRig, book: CallBook, settle: float = 20.0) -> Verd
 async def _all_closed(database: PgDatabase, book: CallBook) -> bool:
     finals = await database.final_records()
     return not await database.open_records() and all(finals[c] >= 1 for c in book.callers)
+
+
+async def explain(rig: ClusterRig, book: CallBook, call_ids: set[str]) -> str:
+    """Evidence for calls that went wrong: where they are in Asterisk, their trail, when their
+    caller went, and every acting AMI action any node sent (with its text)."""
+    lines = [f"in Asterisk now: {await rig.where_are(call_ids)}", f"lost: {book.lost()}"]
+    for call_id in sorted(call_ids):
+        ended = book.ended_at(book.callers[call_id].caller)
+        lines.append(f"{call_id}: trail {book.trail(call_id)}, caller gone at {ended}")
+    for node in rig.nodes:
+        lines += [f"{node.node_id} {a.wall:.3f} {a.text}" for a in node.actions.sent if a.acts]
+    return "\n".join(lines)

@@ -2,7 +2,10 @@
 #12 item 5): the leader SIGKILLed under 50 waiting + 20 talking calls, the leader frozen past
 its lease and resumed, Redis restarted, the leader's Redis link cut. Every test ends with the
 issue's counts: 0 lost calls, 0 duplicated records, 0 calls offered twice (rig.verdict), and
-the order in which nodes acted on Asterisk (rig.actors, from each node's AMI tap)."""
+the order in which nodes acted on Asterisk (rig.actors, from each node's AMI tap).
+
+The Redis fixture comes first in each signature: it is torn down after the rig, so no node
+runs on a key prefix that is already deleted (a node elected afresh at teardown)."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import pytest
 from cluster.conftest import PrivateRedis, RedisTarget
 from faults.harness import Caller, eventually, queue, sim_agent
 
-from .rig import CLUSTER_TIMING, CallBook, ClusterNode, ClusterRig, actors, verdict
+from .rig import CLUSTER_TIMING, CallBook, ClusterNode, ClusterRig, actors, explain, verdict
 
 pytestmark = [
     pytest.mark.asterisk,
@@ -31,6 +34,7 @@ LEASE_TTL = float(CLUSTER_TIMING["lease_ttl"])
 OFFER_WITHIN = 5.0
 TALK_LONG = 600.0  # talking calls: until the test hangs them up
 TALK_SHORT = 1.0  # waiting calls, once answered
+REDIS_AWAY = LEASE_TTL + 1.0
 
 
 def support(agents: int) -> dict[str, Any]:
@@ -79,7 +83,7 @@ async def _assert_clean(rig: ClusterRig, book: CallBook) -> None:
 
 
 async def test_leader_sigkilled_with_50_waiting_and_20_talking(
-    cluster_rig: Callable[..., ClusterRig], redis_target: RedisTarget
+    redis_target: RedisTarget, cluster_rig: Callable[..., ClusterRig]
 ) -> None:
     rig = cluster_rig(redis_url=redis_target.url, key_prefix=redis_target.prefix, **support(20))
     book = CallBook(rig.probe)
@@ -115,7 +119,7 @@ async def test_leader_sigkilled_with_50_waiting_and_20_talking(
 
 
 async def test_leader_frozen_past_its_lease_steps_down_without_acting(
-    cluster_rig: Callable[..., ClusterRig], redis_target: RedisTarget
+    redis_target: RedisTarget, cluster_rig: Callable[..., ClusterRig]
 ) -> None:
     rig = cluster_rig(redis_url=redis_target.url, key_prefix=redis_target.prefix, **support(2))
     book = CallBook(rig.probe)
@@ -129,7 +133,9 @@ async def test_leader_frozen_past_its_lease_steps_down_without_acting(
     hung_up_at = time.time()
     await book.hang_up(talkers[0])
     await _first_offer_after(book, hung_up_at, within=OFFER_WITHIN + 5)
-    assert time.monotonic() - frozen_at > LEASE_TTL, "frozen past its lease"
+    # Past its lease for certain (renewed at the latest as it froze), whatever the takeover
+    # took: the fault is defined by it, nothing is measured by this wait.
+    await asyncio.sleep(max(0.0, frozen_at + LEASE_TTL + 0.5 - time.monotonic()))
     thawed_at = rig.thaw(old)
     await rig.wait_role(old, "standby", within=10)
     # Traffic goes on through the new leader while the resumed node watches.
@@ -143,7 +149,7 @@ async def test_leader_frozen_past_its_lease_steps_down_without_acting(
 
 
 async def test_redis_restarted_service_resumes_and_nothing_is_lost(
-    cluster_rig: Callable[..., ClusterRig], durable_redis: PrivateRedis
+    durable_redis: PrivateRedis, cluster_rig: Callable[..., ClusterRig]
 ) -> None:
     rig = cluster_rig(redis_url=durable_redis.url, key_prefix="acd-ha", **support(2))
     book = CallBook(rig.probe)
@@ -151,11 +157,25 @@ async def test_redis_restarted_service_resumes_and_nothing_is_lost(
     talkers, waiters = await _talking_and_waiting(rig, first, book, talking=2, waiting=2)
 
     await asyncio.to_thread(durable_redis.stop)
+    stopped_at = time.monotonic()
     arrived = await book.place("support", 1, talk=TALK_SHORT)  # enters while Redis is away
+    # Away longer than the lease (the leader must stop acting; nobody can be elected).
+    await asyncio.sleep(max(0.0, stopped_at + REDIS_AWAY - time.monotonic()))
     await asyncio.to_thread(durable_redis.start)
-    leader = await rig.wait_leader(within=LEASE_TTL + 20)
-    live = {c["id"] for c in await leader.live_calls()}
-    assert {c.call_id for c in [*talkers, *waiters, *arrived]} <= live, rig.log_tails()
+    every_call = {c.call_id for c in [*talkers, *waiters, *arrived]}
+
+    async def all_live() -> bool:
+        leader = await rig.wait_leader(within=LEASE_TTL + 20)
+        return every_call <= {c["id"] for c in await leader.live_calls()}
+
+    # The arrival's enter AGI failed or waited while Redis was away: the dialplan tries again
+    # every ACD_RETRY_EVERY (3 s).
+    try:
+        await eventually(all_live, within=LEASE_TTL + 15, what="every call live again")
+    except AssertionError:
+        leader = await rig.wait_leader()
+        missing = every_call - {c["id"] for c in await leader.live_calls()}
+        raise AssertionError(f"not live on {leader}: {await explain(rig, book, missing)}") from None
     await _finish(book, talkers)
     assert all(book.bridged_at(c.call_id) for c in [*waiters, *arrived])
     sequence = actors(rig.nodes)
@@ -164,7 +184,7 @@ async def test_redis_restarted_service_resumes_and_nothing_is_lost(
 
 
 async def test_leader_redis_link_cut_steps_down_and_the_other_takes_over(
-    cluster_rig: Callable[..., ClusterRig], redis_target: RedisTarget
+    redis_target: RedisTarget, cluster_rig: Callable[..., ClusterRig]
 ) -> None:
     rig = cluster_rig(redis_url=redis_target.url, key_prefix=redis_target.prefix, **support(2))
     book = CallBook(rig.probe)
@@ -188,8 +208,8 @@ async def test_leader_redis_link_cut_steps_down_and_the_other_takes_over(
     healed_at = time.monotonic()
     await old.redis_proxy.restore()
     await eventually(lambda: _ready_standby(old), within=15, what="healed node follows")
-    assert await _leader_gauge(new) == 1.0
-    assert await _leader_gauge(old) == 0.0
+    assert await _leader_gauge(new) == 1.0, await _cluster_metrics(new)
+    assert await _leader_gauge(old) == 0.0, await _cluster_metrics(old)
     assert any(k.startswith("acd_replication_lag_seconds") for k in await old.metrics())
     await _finish(book, talkers)
     assert old.actions.acting_since(healed_at) == []
@@ -209,3 +229,7 @@ async def _leader_gauge(node: ClusterNode) -> float | None:
         if name.startswith("acd_cluster_leader") and node.node_id in name:
             return value
     return None
+
+
+async def _cluster_metrics(node: ClusterNode) -> dict[str, float]:
+    return {k: v for k, v in (await node.metrics()).items() if "cluster" in k or "replic" in k}

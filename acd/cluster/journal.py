@@ -319,7 +319,8 @@ class JournalFollower:
         self._clock = clock
         self._retry = (retry_delay, retry_max)
         self.lag: float = math.nan
-        """Replication lag of the last applied entry, seconds (`acd_replication_lag_seconds`)."""
+        """Replication lag of the last applied entry, seconds (`acd_replication_lag_seconds`);
+        0 after a read that waited a whole `block` and found nothing new (caught up)."""
         self.commit_delay: float = math.nan
         self.holder = holder
         self._one_holder = one_holder
@@ -349,6 +350,10 @@ class JournalFollower:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise asyncio.CancelledError
+            if not reply:
+                # A whole block without an entry: caught up with the leader, who is idle (an
+                # old entry's lag would otherwise stand for the replica's lag until the next).
+                self.lag = 0.0
             for _, entries in reply or ():
                 for entry_id, fields in entries:
                     self._apply(_text(entry_id), fields)

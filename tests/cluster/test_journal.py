@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
@@ -23,7 +24,7 @@ from acd.cluster.journal import (
 )
 from acd.cluster.lease import LeaseTiming, RedisLease, leader_key
 from acd.router.decisions import Decision, EventRejected
-from acd.router.events import Event
+from acd.router.events import AgentUpserted, Event
 from acd.router.reference import ReferenceRouter
 from acd.router.router import Router
 from cluster.conftest import PrivateRedis, RedisTarget
@@ -315,3 +316,22 @@ async def test_writer_and_follower_survive_a_redis_restart(durable_redis: Privat
     assert [a.seq for a in applied] == list(range(1, len(applied) + 1))  # none lost or repeated
     assert {a.entry_id: list(a.decisions) for a in applied} == leader.decisions
     assert_same_views(leader.router, follower.router, Pools())  # type: ignore[arg-type]
+
+
+async def test_a_follower_caught_up_with_an_idle_leader_has_no_lag(
+    redis: Redis, prefix: str
+) -> None:
+    leader = Leader(await new_writer(redis, prefix))
+    follower = JournalFollower(redis, f"{prefix}:journal", Router(), block=0.1)
+    await leader.step([AgentUpserted(time.time() - 30.0, "a1")])  # an input 30 s old
+    task = asyncio.create_task(follower.run())
+    try:
+        await caught_up(follower, 1, task)
+        assert follower.lag >= 29.0  # that entry's lag, as applied
+        for _ in range(250):  # a whole block (0.1 s) without an entry: caught up
+            if follower.lag == 0.0:
+                break
+            await asyncio.sleep(0.02)
+        assert follower.lag == 0.0
+    finally:
+        task.cancel()

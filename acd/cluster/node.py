@@ -290,13 +290,22 @@ class ClusterNode:
         self._stop = asyncio.Event()
         self.role = "standby"
         self.replica: Replica | None = None
-        self._lag = math.nan
 
     # --- HealthService's ClusterStatus ---------------------------------------------------------
 
     @property
     def following(self) -> bool:
         return self.replica is not None and self.replica.following
+
+    # --- Metrics' ClusterGauges ---------------------------------------------------------------
+
+    @property
+    def leading(self) -> bool:
+        return self.role == "leader"
+
+    @property
+    def lag(self) -> float:
+        return math.nan if self.replica is None else self.replica.lag
 
     def stop(self) -> None:
         self._stop.set()
@@ -349,9 +358,6 @@ class ClusterNode:
         replayed: list[Any] = []
 
         def on_applied(applied: Any) -> None:
-            self._lag = applied.lag
-            if current and current[-1].metrics is not None:
-                current[-1].metrics.cluster = (self.node_id, False, applied.lag)
             if replayed:
                 replayed[-1].on_step(Step(applied.event, applied.decisions))
 
@@ -375,7 +381,7 @@ class ClusterNode:
                         self.settings, next_router.result(), health=health, middlewares=[forward]
                     )
                     if assembly.metrics is not None:
-                        assembly.metrics.cluster = (self.node_id, False, self._lag)
+                        assembly.metrics.cluster = self
                     await self._http.serve(assembly.app)
                     replayed.append(replay)
                     current.append(assembly)
@@ -433,7 +439,7 @@ class ClusterNode:
             assembly = await assemble(self.settings, leadership=leadership)
             assembly.services.health.cluster = self
             if assembly.metrics is not None:
-                assembly.metrics.cluster = (self.node_id, True, 0.0)
+                assembly.metrics.cluster = self
             publish = {"ACD_AGI": self.cluster.agi_address}
             controller = await start_controller(assembly, gate=lease.may_act, publish=publish)
             await redis.set(

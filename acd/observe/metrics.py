@@ -117,6 +117,15 @@ class _Histogram:
         return family
 
 
+class ClusterGauges(Protocol):
+    @property
+    def node_id(self) -> str: ...
+    @property
+    def leading(self) -> bool: ...
+    @property
+    def lag(self) -> float: ...
+
+
 class Metrics(Collector):
     def __init__(
         self, view: LiveView | None = None, clock: Callable[[], float] = time.time
@@ -132,8 +141,8 @@ class Metrics(Collector):
         self.ami_connected = False
         self._dead_lettered: Counter[str] = Counter(dict.fromkeys(DEAD_LETTER_KINDS, 0))
         self._agi_refused: Counter[str] = Counter(dict.fromkeys(AGI_REFUSALS, 0))
-        #: A cluster node's (node id, leading, replication lag); None: a single node.
-        self.cluster: tuple[str, bool, float] | None = None
+        #: A cluster node (its id, whether it leads, its replica's lag); None: a single node.
+        self.cluster: ClusterGauges | None = None
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
@@ -304,7 +313,7 @@ class Metrics(Collector):
             refused.add_metric([reason], float(self._agi_refused[reason]))
         yield refused
         if self.cluster is not None:
-            node, leading, lag = self.cluster
+            node, leading, lag = self.cluster.node_id, self.cluster.leading, self.cluster.lag
             leader = GaugeMetricFamily(
                 "acd_cluster_leader", "1 while this node leads the cluster.", labels=["node"]
             )

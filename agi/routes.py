@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from acd.engine import EngineHalted
 from acd.errors import DomainError
 from acd.service.agents import AgentService
 from acd.service.entry import Entry, EntryService, EntryText
@@ -57,6 +58,10 @@ class AgiRoutes:
             await self.entry.enter(entry, channel.set_many)
         except AgiHangupError:
             log.info("caller %s hung up during enter", channel.name)
+        except EngineHalted as exc:
+            # This node lost the lease: no answer, so ACD_RESULT stays no_controller and the
+            # dialplan retries, by then at the new leader's address (ACD_AGI).
+            log.info("enter of %s left to the next controller: %s", channel.name, exc)
         except Exception:
             log.exception("enter failed on %s", channel.name)
             try:

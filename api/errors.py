@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from acd.config import ConfigError
+from acd.engine import EngineHalted
 from acd.errors import (
     CallerLimit,
     CapacityLimit,
@@ -112,6 +113,8 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return error_response(_domain_status(exc), exc.code, exc.message)
     except ConfigError as exc:
         return error_response(422, "invalid", exc.message, exc.field)
+    except EngineHalted as exc:  # a cluster node that lost the lease: the leader decides now
+        return error_response(503, "not_leader", f"this node no longer decides: {exc}; retry")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

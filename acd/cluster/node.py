@@ -464,6 +464,8 @@ class ClusterNode:
             reason = "failed to lead"
         finally:
             log.info("leaving the lead: %s", reason)
+            if reason != "stopped":
+                self.role = "standby"  # at once: /readyz and acd_cluster_leader say it
             if reason != "stopped" and assembly is not None and assembly.database.fence:
                 assembly.database.fence.release()  # lost: the new leader writes from now on
             if leadership is not None:

@@ -425,3 +425,14 @@ async def test_a_queue_name_outside_the_rules_is_an_unknown_queue(rig: Rig) -> N
     await rig.routes.enter(agi)
     assert agi.variables["ACD_RESULT"] == "unknown_queue"
     assert len(rig.tracker) == 0
+
+
+async def test_an_enter_on_a_node_that_lost_the_lease_is_left_unanswered(rig: Rig) -> None:
+    """A cluster node whose engine halted (its journal was fenced) sets nothing: ACD_RESULT
+    keeps the dialplan's no_controller and the caller retries at the new leader, instead of
+    `error`, which sends the caller away."""
+    rig.engine.halt(RuntimeError("fenced: the lease is another node's"))
+    agi = ScriptedAgi("Local/support@acd-inbound-1;2", "u9", "support")
+    await rig.routes.enter(agi)
+    assert "ACD_RESULT" not in agi.variables
+    assert "ACD_AGENT" not in agi.variables

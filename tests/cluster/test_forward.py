@@ -13,6 +13,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from acd.engine import EngineHalted
+from api.errors import error_middleware
 from api.forward import FORWARDED_BY, forward_writes
 
 
@@ -122,3 +124,20 @@ async def test_no_leader_known_or_reachable_is_a_clear_503(
             assert (await reply.json())["error"]["code"] == "no_leader"
     finally:
         await standby.close()
+
+
+async def test_a_write_on_a_node_whose_engine_halted_is_a_503_not_leader(
+    session: aiohttp.ClientSession,
+) -> None:
+    async def halted(request: web.Request) -> web.Response:
+        raise EngineHalted("journal writer closed mid-batch")
+
+    app = web.Application(middlewares=[error_middleware])
+    app.router.add_post("/api/v1/queues", halted)
+    server = await _serve(app)
+    try:
+        async with session.post(server.make_url("/api/v1/queues"), data="{}") as reply:
+            assert reply.status == 503
+            assert (await reply.json())["error"]["code"] == "not_leader"
+    finally:
+        await server.close()

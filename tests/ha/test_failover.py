@@ -112,8 +112,11 @@ async def test_leader_sigkilled_with_50_waiting_and_20_talking(
     assert offered_after < OFFER_WITHIN
     assert book.offers_since(hung_up_at)[0]["Uniqueid"] == waiters[0].call_id
 
+    # New callers reach the new leader (its FastAGI address is the one Asterisk now calls).
+    arrivals = await book.place("support", 3, talk=TALK_SHORT)
     await rig.restart(old)  # back as a standby
     await _finish(book, talkers)
+    assert all(book.bridged_at(c.call_id) for c in arrivals)
     assert actors(rig.nodes) == [old.node_id, new.node_id]
     await _assert_clean(rig, book)
 

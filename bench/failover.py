@@ -141,6 +141,7 @@ async def one_kill(rig: ClusterRig, book: CallBook) -> dict[str, Any]:
     await rig.restart(old)
     return {
         "killed": old.node_id,
+        "killed_at": killed_wall,
         "new_leader": new.node_id,
         "ready_s": ready_s,
         "first_redirect_s": None if redirect is None else redirect.at - killed,
@@ -246,7 +247,27 @@ async def _measure(rig: ClusterRig, rng: random.Random, args: argparse.Namespace
             await sampler
     await book.wait_all_gone(within=120)
     outcome = await verdict(rig, book)
+    # The evidence of every call that went wrong, before the database is dropped.
+    suspects = set(outcome.lost) | set(outcome.offered_twice) | set(outcome.not_one_final_record)
+    evidence = {}
+    for call_id in sorted(suspects):
+        tracked = book.callers[call_id]
+        evidence[call_id] = {
+            "records": [
+                [str(v) for v in row]
+                for row in await rig.database.rows(
+                    "SELECT leg, outcome, entered, offered, answered, ended, agent_id,"
+                    " exit_reason FROM acd_call_records WHERE call_id = $1 ORDER BY leg",
+                    call_id,
+                )
+            ],
+            "offered_at": [float(o["Timestamp"]) for o in book.offers(call_id)],
+            "bridged_at": book.bridged_at(call_id),
+            "caller_gone_at": book.ended_at(tracked.caller),
+            "talk": tracked.talk,
+        }
     return {
+        "evidence": evidence,
         "kills": kills,
         "takeover": {
             key: summary([k[key] for k in kills if k[key] is not None])

@@ -89,6 +89,9 @@ class Leadership(Protocol):
     def agent_states(self, store: AgentStates) -> AgentStates:
         """Where the agents' states are restored from (the replica), saving to `store`."""
 
+    def may_act(self) -> bool:
+        """Whether this node still leads (the lease): the queue_log is appended only then."""
+
 
 @dataclass
 class Assembly:
@@ -146,7 +149,13 @@ async def assemble(
         journal = None if leadership is None else await leadership.begin(router)
 
         engine = Engine(router, clock, journal)
-        observers = await observe(router, database.records, var_dir, clock)
+        observers = await observe(
+            router,
+            database.records,
+            var_dir,
+            clock,
+            gate=None if leadership is None else leadership.may_act,
+        )
         closers.append(observers.writer.close)
         observers.listen(engine)
         agent_states = AgentStateWriter(
@@ -239,16 +248,19 @@ async def observe(
     clock: Callable[[], float] = time.time,
     *,
     write: bool = True,
+    gate: Callable[[], bool] | None = None,
 ) -> Observers:
     """Build the observers and restore the metrics from the store; `listen` attaches them.
     `var_dir` gets the queue_log and the dead letters (rows the store refused). `write`
-    False (a cluster's standby): the records are kept and counted, never written."""
+    False (a cluster's standby): the records are kept and counted, never written; `gate` (a
+    cluster leader's lease): the queue_log is appended only while it is open."""
     metrics = Metrics(router, clock)
     recorder = CallRecorder(router)
-    # The queue_log before the store within a batch, as it has always been written.
+    # The store before the queue_log within a batch (acd.observe.writer): a line is only
+    # written once its record is stored.
     dead_letters = DeadLetters(var_dir / DEAD_LETTERS_FILE, metrics.dead_lettered, clock)
     writer = BatchWriter(
-        [QueueLogWriter(QueueLog(var_dir / "queue_log")), StoreWriter(store, dead_letters)]
+        [StoreWriter(store, dead_letters), QueueLogWriter(QueueLog(var_dir / "queue_log"), gate)]
     )
     feed = MetricsFeed(metrics)
     if write:

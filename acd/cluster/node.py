@@ -255,6 +255,9 @@ class NodeLeadership:
             return store
         return ReplicaAgentStates(self._replica, store, self._clock())
 
+    def may_act(self) -> bool:
+        return self._lease.may_act()
+
     async def close(self) -> None:
         if self.journal is not None:
             await self.journal.close()

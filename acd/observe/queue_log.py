@@ -36,7 +36,7 @@ entry and ABANDON / EXIT* repeat it as both position and origposition.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -147,9 +147,13 @@ class QueueLogWriter:
     when drained. A failed write is logged and its lines dropped: the queue_log is a copy
     for reporting tools, not worth holding the records back for."""
 
-    def __init__(self, queue_log: QueueLog) -> None:
+    def __init__(self, queue_log: QueueLog, gate: Callable[[], bool] | None = None) -> None:
+        """`gate` (a cluster node's lease): lines are appended only while it is open; a node
+        that lost the lead drops them (the new leader logs those calls from then on)."""
         self._queue_log = queue_log
         self._lines: list[str] = []
+        self._gate = gate
+        self.dropped = 0
 
     def __repr__(self) -> str:
         return f"QueueLogWriter({str(self._queue_log.path)!r})"
@@ -169,6 +173,11 @@ class QueueLogWriter:
     def _write(self) -> None:
         lines, self._lines = self._lines, []
         if not lines:
+            return
+        if self._gate is not None and not self._gate():
+            if not self.dropped:
+                log.warning("queue_log: this node no longer leads; its lines are dropped")
+            self.dropped += len(lines)
             return
         try:
             self._queue_log.write(lines)

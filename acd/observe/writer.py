@@ -4,8 +4,12 @@ queue_log, the store) and writes what they buffered in batches, on one backgroun
 The engine task never waits for I/O: outputs only buffer in `on_record`. The writer task
 (kept in `self._task`) gathers for up to `delay` seconds (or `rows` buffered items, or until
 someone awaits `flush()`), then drains the outputs in the order given, so one batch's
-queue_log lines and rows go out together. At 50 calls/s a transaction per step cost more CPU
-than all the routing; a crash loses at most one batch.
+rows and queue_log lines go out together. An output that raises holds back the ones after it
+until it succeeds: the store comes first, so the queue_log never tells what the store does
+not hold (a controller that dies between the two loses at most one batch's lines; the other
+way round, the next start — or a cluster's new leader — would log those calls again). At
+50 calls/s a transaction per step cost more CPU than all the routing; a crash loses at most
+one batch.
 
 An output that raises keeps what it could not write (`StoreWriter` puts its rows back: the
 database is unavailable; rows it refuses are set aside, not raised); the writer then retries
@@ -118,11 +122,10 @@ class BatchWriter:
             output.close()
 
     async def _drain(self, pause: float) -> bool:
-        ok = True
         for output in self._outputs:
             try:
                 await output.drain()
             except Exception:
                 log.exception("writing %r failed; retrying in %.1f s", output, pause)
-                ok = False
-        return ok
+                return False  # the outputs after it wait (see the module docstring)
+        return True

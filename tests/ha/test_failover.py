@@ -236,3 +236,26 @@ async def _leader_gauge(node: ClusterNode) -> float | None:
 
 async def _cluster_metrics(node: ClusterNode) -> dict[str, float]:
     return {k: v for k, v in (await node.metrics()).items() if "cluster" in k or "replic" in k}
+
+
+async def test_calls_answered_at_the_kill_and_ended_before_the_takeover_are_recorded_once(
+    redis_target: RedisTarget, cluster_rig: Callable[..., ClusterRig]
+) -> None:
+    """bench/failover.py once saw a call with no final record. The narrowest case: calls
+    connected a moment before the leader dies (their records still in its write batch) that
+    end while no node leads; the next leader finds them neither in Asterisk nor, maybe, in
+    the store, only in its replica."""
+    rig = cluster_rig(redis_url=redis_target.url, key_prefix=redis_target.prefix, **support(5))
+    book = CallBook(rig.probe)
+    old = await rig.start()
+    await old.login_all()
+    short = await book.place("support", 5, talk=1.0, spacing=0)
+    await eventually(
+        lambda: all(book.bridged_at(c.call_id) for c in short), within=15, what="all connected"
+    )
+    assert await rig.kill(old) == -signal.SIGKILL  # within the store's 0.25 s batch
+    await book.wait_all_gone(within=10)  # they end while no node leads
+    await rig.wait_leader(within=15, exclude=[old])
+    await rig.restart(old)
+    assert book.lost() == []
+    await _assert_clean(rig, book)

@@ -1,7 +1,7 @@
 """Fixtures of the HA tests: a probe on the worker's Asterisk, a fresh PostgreSQL database,
-and `cluster_rig`, a factory of ClusterRigs stopped after the test. Redis comes from
-tests/cluster's fixtures (`redis_target`: the shared server with a private key prefix;
-`durable_redis`: a private server a test may restart).
+and `cluster_rig`, a factory of ClusterRigs stopped after the test. Redis: `cluster_redis`
+(the shared server with a private key prefix, or a redis-server of the test's own where no
+shared one answers) and tests/cluster's `durable_redis` (a private server a test may restart).
 
 ACD_FAULTS_SOURCE=<dir> runs `python -m acd serve` from that tree (e.g. `git archive HEAD`
 unpacked), as in tests/faults: one commit measured while the working tree moves."""
@@ -9,17 +9,27 @@ unpacked), as in tests/faults: one commit measured while the working tree moves.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cluster.conftest import durable_redis, private_redis, redis_target
+import redis
+from cluster.conftest import (
+    SHARED_REDIS_URL,
+    PrivateRedis,
+    RedisTarget,
+    durable_redis,
+    private_redis,
+    redis_target,
+)
 from faults.harness import Probe
 
 from acd.asterisk.testing import RunningAsterisk
 
-from .rig import ClusterRig, PgDatabase, fresh_database
+from .rig import ClusterRig, PgDatabase, fresh_database, unavailable
 
 __all__ = ["durable_redis", "private_redis", "redis_target"]
 
@@ -34,6 +44,37 @@ async def probe(asterisk: RunningAsterisk) -> AsyncIterator[Probe]:
         yield watcher
     finally:
         await watcher.close(hangup=True)
+
+
+@pytest.fixture
+def cluster_redis(tmp_path: Path) -> Iterator[RedisTarget]:
+    """The shared Redis with a private key prefix (as `redis_target`) or, on a machine where
+    none answers at 127.0.0.1:6379, a `redis-server` of this test's own (skips, or fails
+    under CI, only when neither is there)."""
+    client = redis.Redis.from_url(SHARED_REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError:
+        client.close()
+        binary = shutil.which("redis-server")
+        if binary is None:
+            unavailable(f"no Redis at {SHARED_REDIS_URL} and no redis-server to start")
+            raise AssertionError from None  # unreachable: skip/fail raise
+        server = PrivateRedis(binary, tmp_path)
+        server.start()
+        try:
+            yield RedisTarget(server.url, "acd-ha")
+        finally:
+            server.stop()
+        return
+    prefix = f"acd-test-{uuid.uuid4().hex[:12]}"
+    try:
+        yield RedisTarget(SHARED_REDIS_URL, prefix)
+    finally:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
+        if keys:
+            client.delete(*keys)
+        client.close()
 
 
 @pytest.fixture

@@ -52,6 +52,7 @@ from acd.recovery import AgentStateWriter, restore_agent_states
 from acd.recovery.agent_states import AgentStates
 from acd.router.decisions import EventRejected
 from acd.router.events import AgentUpserted, QueueUpserted
+from acd.router.model import CallView
 from acd.router.router import Router
 from acd.service import (
     AgentService,
@@ -445,8 +446,12 @@ async def start_controller(
     *,
     gate: Callable[[], bool] | None = None,
     publish: Mapping[str, str] | None = None,
+    replica_calls: Sequence[CallView] = (),
 ) -> Controller:
-    """Add the Asterisk side to an assembled application, notes going to its observers."""
+    """Add the Asterisk side to an assembled application, notes going to its observers.
+    `replica_calls` (a cluster's new leader): the old leader's calls, as its replica had them;
+    those nobody recorded and Asterisk no longer holds get their record after the first
+    resync (`CallRecorder.close_vanished`)."""
     notes = None
     recorder = assembly.recorder
     if recorder is not None and assembly.metrics is not None:
@@ -457,6 +462,8 @@ async def start_controller(
     if recorder is not None:
         callbacks = pending_callbacks(recorder.pending_records())
         before_ready.append(lambda: _end_unadopted(recorder, engine.now()))
+        if replica_calls:
+            before_ready.append(lambda: _end_vanished(recorder, replica_calls, engine.now()))
     side = await start_asterisk_side(
         assembly.settings,
         engine,
@@ -476,6 +483,12 @@ async def start_controller(
     assembly.controller = side.controller
     assembly.services.health.attach(side.controller)
     return side.controller
+
+
+def _end_vanished(recorder: CallRecorder, calls: Sequence[CallView], now: float) -> None:
+    ended = recorder.close_vanished(calls, now)
+    if ended:
+        log.info("%d call(s) of the old leader, never recorded and gone, ended unobserved", ended)
 
 
 def _end_unadopted(recorder: CallRecorder, now: float) -> None:

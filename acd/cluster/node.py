@@ -444,7 +444,12 @@ class ClusterNode:
             if assembly.metrics is not None:
                 assembly.metrics.cluster = self
             publish = {"ACD_AGI": self.cluster.agi_address}
-            controller = await start_controller(assembly, gate=lease.may_act, publish=publish)
+            controller = await start_controller(
+                assembly,
+                gate=lease.may_act,
+                publish=publish,
+                replica_calls=() if replica_router is None else replica_router.calls(),
+            )
             await redis.set(
                 leader_api_key(self.cluster.key_prefix),
                 f"{leadership.holder} {self.cluster.api_url}",

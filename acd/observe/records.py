@@ -141,6 +141,7 @@ class CallRecorder:
         self._reserved_at: dict[str, float] = {}
         self._early: OrderedDict[str, str] = OrderedDict()  # caller data before arrival
         self._pending: dict[str, CallRecord] = {}  # left open by a previous run, by call id
+        self._stored_open: set[str] = set()  # every call id `pending` was ever given
 
     def subscribe(self, listener: RecordListener) -> None:
         """Happenings go to the subscribers in the order they subscribed."""
@@ -231,6 +232,7 @@ class CallRecorder:
         call's `CallAdopted`, or for `close_unadopted`."""
         for record in records:
             self._pending[record.call_id] = record
+            self._stored_open.add(record.call_id)
 
     def pending_records(self) -> list[CallRecord]:
         return list(self._pending.values())
@@ -287,29 +289,52 @@ class CallRecorder:
             extra_skills=skills_text(event.extra_skills),
         )
 
+    def close_vanished(self, calls: Iterable[CallView], at: float) -> int:
+        """A cluster's new leader: the calls its replica had (the old leader's router at its
+        death) that the store never recorded and the resync did not adopt: they began and
+        ended while their records were still in the old leader's last batch. Each gets its
+        record, as adopted now and ended unobserved (`close_unadopted`'s rules); how many.
+        Call it after the first resync and `close_unadopted`."""
+        ended = 0
+        for view in calls:
+            if view.id in self._visits or view.id in self._stored_open:
+                continue
+            self._adopted(
+                CallAdopted(at, view.id, view.queue, view.state, view.arrived_at,
+                            max(view.arrived_at, view.queue_entered_at), view.priority,
+                            view.extra_skills, view.agent_id)
+            )  # fmt: skip
+            self._end_unobserved(self._visits.pop(view.id).record, at)
+            self._stored_open.add(view.id)  # once
+            ended += 1
+        return ended
+
     def close_unadopted(self, at: float) -> int:
         """End every pending record no call was adopted for (see the module docstring);
         how many. Runtime: O(p) for p pending records."""
         pending, self._pending = self._pending, {}
         for record in pending.values():
-            if record.answered is not None:
-                record = replace(
-                    record,
-                    ended=at,
-                    outcome="answered",
-                    talk=max(0.0, at - record.answered),
-                    exit_reason=ENDED_UNOBSERVED,
-                )
-            else:
-                record = replace(
-                    record,
-                    ended=at,
-                    outcome="abandoned",
-                    exit_reason=LOST_UNOBSERVED,
-                    wait=max(0.0, at - record.entered),
-                )
-            self._emit(VisitEnded(at, record, 1))
+            self._end_unobserved(record, at)
         return len(pending)
+
+    def _end_unobserved(self, record: CallRecord, at: float) -> None:
+        if record.answered is not None:
+            record = replace(
+                record,
+                ended=at,
+                outcome="answered",
+                talk=max(0.0, at - record.answered),
+                exit_reason=ENDED_UNOBSERVED,
+            )
+        else:
+            record = replace(
+                record,
+                ended=at,
+                outcome="abandoned",
+                exit_reason=LOST_UNOBSERVED,
+                wait=max(0.0, at - record.entered),
+            )
+        self._emit(VisitEnded(at, record, 1))
 
     def _offered(self, offer: OfferCall, now: float) -> None:
         visit = self._visits.get(offer.call_id)

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test check fmt lint types unit bench bench-e2e bench-latency soak asterisk clean
+.PHONY: run test check fmt lint types unit bench bench-e2e bench-latency bench-failover soak asterisk clean
 
 $(STAMP): pyproject.toml
 	@if ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; then \
@@ -63,6 +63,12 @@ bench-latency: $(STAMP) asterisk
 # and writes bench/results/soak.json (SOAK_ARGS="--calls 2000" for a shorter run).
 soak: $(STAMP) asterisk
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
+
+# Two cluster nodes on the real Asterisk, Redis and PostgreSQL: 20 SIGKILLs of the leader under
+# steady traffic (kill to first offer p50/p99/max) and the standby's lag at 50 calls/s; writes
+# bench/results/failover.json (FAILOVER_ARGS="--kills 5" for a shorter run).
+bench-failover: $(STAMP) asterisk
+	$(BIN)/python bench/failover.py $(FAILOVER_ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -337,6 +337,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "failover.json")
     args = parser.parse_args()
     result = asyncio.run(run(args))
+    # Other processes on the machine show here (the lag is sensitive to a loaded CPU).
+    result["machine"]["loadavg_end"] = os.getloadavg()
     print(table(result))
     args.out.write_text(json.dumps(result, indent=1, default=str) + "\n")
     print(f"wrote {args.out}")

@@ -21,6 +21,7 @@ writes are forwarded to the leader, and the same observers, which write nothing.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -51,7 +52,7 @@ from acd.private_files import private_dir
 from acd.recovery import AgentStateWriter, restore_agent_states
 from acd.recovery.agent_states import AgentStates
 from acd.router.decisions import EventRejected
-from acd.router.events import AgentUpserted, QueueUpserted
+from acd.router.events import AgentRemoved, AgentUpserted, QueueUpserted
 from acd.router.model import CallView
 from acd.router.router import Router
 from acd.service import (
@@ -65,6 +66,7 @@ from acd.service import (
 from acd.service.directory import AgentDirectory
 from acd.service.entry import CallNotes, EntryService
 from acd.storage import Database
+from acd.storage.config_store import ConfigStore
 from acd.storage.dead_letters import FILE_NAME as DEAD_LETTERS_FILE
 from acd.storage.dead_letters import DeadLetters
 from acd.storage.record_store import CallRecord, RecordStore
@@ -515,6 +517,34 @@ class Replayed:
                 log.exception("listener %r failed on replayed %r", listener, step.event)
 
 
+class DirectoryFollower:
+    """A standby's agent directory (name, contact: what the router does not hold) follows the
+    store: the leader stores an agent before it submits the change, so when the replayed step
+    arrives the store has it."""
+
+    def __init__(self, directory: AgentDirectory, config: ConfigStore) -> None:
+        self._directory = directory
+        self._config = config
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def on_step(self, step: Step) -> None:
+        if isinstance(step.event, AgentUpserted | AgentRemoved):
+            task = asyncio.create_task(self._refresh(step.event.agent_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _refresh(self, agent_id: str) -> None:
+        try:
+            seed = await self._config.get_agent(agent_id)
+        except Exception:
+            log.exception("standby: agent %s not re-read from the store", agent_id)
+            return
+        if seed is None:
+            self._directory.remove(agent_id)
+        else:
+            self._directory.restore(seed)
+
+
 async def assemble_standby(
     settings: Settings,
     router: Router,
@@ -539,6 +569,7 @@ async def assemble_standby(
         engine = Engine(router, clock)
         engine.halt(RuntimeError("a standby decides nothing: writes go to the leader"))
         replayed = Replayed()
+        replayed.add_listener(DirectoryFollower(directory, database.config))
         observers = await observe(router, database.records, var_dir, clock, write=False)
         observers.listen(replayed)
         hub = EventHub(

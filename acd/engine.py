@@ -116,11 +116,14 @@ class Engine:
         return await asyncio.shield(self._halted)
 
     async def stop(self) -> None:
+        """Stop deciding for good: what is queued, and whatever is submitted later, fails with
+        `EngineHalted` (a request must not wait for a consumer that is gone)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self.halt(EngineHalted("the engine stopped"))
 
     async def _run(self) -> None:
         while True:

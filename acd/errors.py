@@ -39,6 +39,13 @@ class CapacityLimit(DomainError):
     code = "capacity_reached"
 
 
+class NotLeader(DomainError):
+    """A cluster node that no longer leads was asked to change something (its store claim or
+    its engine refused it); the leader decides now: retry there."""
+
+    code = "not_leader"
+
+
 class TooSlow(DomainError):
     """The caller took longer than allowed to send its request (a body trickling in); the
     connection is not kept."""

@@ -43,6 +43,8 @@ MIN_EXPOSED_TOKEN_LENGTH = 32
 #: 32-character hex token (the narrowest usual alphabet) has fewer than 8 distinct characters
 #: with a probability under 1e-6 (fewer than 10: about 1e-4, too many honest refusals).
 MIN_EXPOSED_TOKEN_VARIETY = 8
+#: Seconds the HTTP server waits for requests in flight when it stops.
+SHUTDOWN_TIMEOUT = 2.0
 
 
 def is_loopback(host: str) -> bool:
@@ -97,7 +99,15 @@ def http_runner(app: web.Application, settings: Settings) -> web.AppRunner:
     so does aiohttp's lingering read of a body no handler read (a 401 before it)."""
     seconds = float(settings.http.header_timeout)
     app[BODY_TIMEOUT] = seconds
-    return web.AppRunner(app, access_log=None, keepalive_timeout=seconds, lingering_time=seconds)
+    # A stop (or a cluster node's change of role) waits this long for requests in flight,
+    # not aiohttp's 60 s: an event stream or a hung forward must not hold the port.
+    return web.AppRunner(
+        app,
+        access_log=None,
+        keepalive_timeout=seconds,
+        lingering_time=seconds,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+    )
 
 
 async def serve(settings: Settings) -> int:

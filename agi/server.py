@@ -43,7 +43,7 @@ import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from panoramisk.fast_agi import Request
 
@@ -204,9 +204,10 @@ class FastAgiServer:
                 if self.on_refused is not None:
                     self.on_refused(reason)
                 return
+            routed: Any = request if self._gate is None else _Gated(request, self._gate)
             try:
                 async with asyncio.timeout(ROUTE_TIMEOUT):
-                    await route(request)
+                    await route(routed)
             except TimeoutError:
                 self._note("route", f"route {script!r} not done within {ROUTE_TIMEOUT} s: closed")
             except Exception:
@@ -274,3 +275,22 @@ class FastAgiServer:
         if not live:
             return "not_live", "not a live channel" if live is False else "AMI down"
         return None
+
+
+class _Gated:
+    """A request whose every command asks the gate first: a node that lost the lease while a
+    route ran writes nothing more on the channel (no ACD_AGENT: no offer). The refusal looks
+    like a hang-up to the route, which then stops; the connection closes unanswered and the
+    dialplan retries at the leader."""
+
+    def __init__(self, request: Any, gate: Callable[[], bool]) -> None:
+        self._request = request
+        self._gate = gate
+        self.headers = request.headers
+
+    async def send_command(self, command: str) -> dict[str, Any]:
+        if not self._gate():
+            log.info("AGI %r not sent: this node no longer leads", command.split(" ", 1)[0])
+            return {"error": "AGIResultHangup", "msg": "this node no longer leads"}
+        result: dict[str, Any] = await self._request.send_command(command)
+        return result

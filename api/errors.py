@@ -22,6 +22,7 @@ from acd.errors import (
     DomainError,
     Invalid,
     NotFound,
+    NotLeader,
     TooSlow,
 )
 
@@ -63,6 +64,7 @@ _DOMAIN_STATUSES: dict[type[DomainError], int] = {
     Invalid: 422,
     CallerLimit: 429,
     CapacityLimit: 503,
+    NotLeader: 503,
     TooSlow: 408,
 }
 
@@ -113,7 +115,7 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return error_response(_domain_status(exc), exc.code, exc.message)
     except ConfigError as exc:
         return error_response(422, "invalid", exc.message, exc.field)
-    except EngineHalted as exc:  # a cluster node that lost the lease: the leader decides now
+    except EngineHalted as exc:  # a cluster node that lost the lease (as NotLeader)
         return error_response(503, "not_leader", f"this node no longer decides: {exc}; retry")
     except web.HTTPException as exc:
         if exc.status < 400:

@@ -10,16 +10,20 @@ believe the other leads answer 503 instead of passing a request back and forth.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from api.errors import error_response
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LeaderUrl = Callable[[], Awaitable[str | None]]
 
+#: Seconds to find the leader's address (Redis) before answering 503 no_leader.
+LOOKUP_TIMEOUT = 2.0
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 FORWARDED_BY = "X-ACD-Forwarded-By"
 #: Connection-level headers are the hop's own (RFC 9110 7.6.1), and aiohttp sets the length.
@@ -49,7 +53,11 @@ def forward_writes(
             return error_response(
                 503, "no_leader", "forwarded by another standby; no leader known here"
             )
-        url = await leader_url()
+        try:
+            async with asyncio.timeout(LOOKUP_TIMEOUT):
+                url = await leader_url()
+        except (RedisError, OSError, TimeoutError):  # the leader's address is in Redis
+            url = None
         if url is None:
             return error_response(503, "no_leader", "no cluster leader at the moment; retry")
         body = await request.read()

@@ -56,6 +56,7 @@ from acd.service.health import HealthService
 from acd.storage import Database
 from acd.storage.agent_state_store import StoredAgentState
 from acd.storage.fence import StoreFenced
+from api.errors import error_response
 from api.forward import forward_writes
 
 log = logging.getLogger(__name__)
@@ -256,7 +257,9 @@ class NodeLeadership:
         return ReplicaAgentStates(self._replica, store, self._clock())
 
     def may_act(self) -> bool:
-        return self._lease.may_act()
+        """This leadership's lease, not a later one of the same node: a runtime still closing
+        after a step-down stays shut even if the node has won the lease again."""
+        return self._lease.token == self.token and self._lease.may_act()
 
     async def close(self) -> None:
         if self.journal is not None:
@@ -380,9 +383,16 @@ class ClusterNode:
                     {next_router, elected, stopped, follow}, return_when=asyncio.FIRST_COMPLETED
                 )
                 if next_router in done:
-                    assembly, replay = await assemble_standby(
-                        self.settings, next_router.result(), health=health, middlewares=[forward]
-                    )
+                    router = next_router.result()
+                    try:
+                        assembly, replay = await assemble_standby(
+                            self.settings, router, health=health, middlewares=[forward]
+                        )
+                    except Exception as exc:  # PostgreSQL away: keep what serves, try again
+                        log.error("standby read side not rebuilt (%r); retrying in 1 s", exc)
+                        loop = asyncio.get_running_loop()
+                        loop.call_later(1.0, _retry_unless_newer, rebuilt, router, replica)
+                        continue
                     if assembly.metrics is not None:
                         assembly.metrics.cluster = self
                     await self._http.serve(assembly.app)
@@ -446,7 +456,7 @@ class ClusterNode:
             publish = {"ACD_AGI": self.cluster.agi_address}
             controller = await start_controller(
                 assembly,
-                gate=lease.may_act,
+                gate=leadership.may_act,
                 publish=publish,
                 replica_calls=() if replica_router is None else replica_router.calls(),
             )
@@ -474,21 +484,53 @@ class ClusterNode:
             log.info("leaving the lead: %s", reason)
             if reason != "stopped":
                 self.role = "standby"  # at once: /readyz and acd_cluster_leader say it
-            if reason != "stopped" and assembly is not None and assembly.database.fence:
-                assembly.database.fence.release()  # lost: the new leader writes from now on
+                # Before the close: no request reaches the old leader's services from now on
+                # (a standby's read side replaces this once the replica has loaded).
+                try:
+                    await self._http.serve(stepping_down_app(self))
+                except Exception:
+                    log.exception("could not take the leader's API off the port")
+            # The store's fence is not released here: until a new leader claims it, what this
+            # node still flushes is valid (and the new leader reads it after its claim).
             if leadership is not None:
                 await leadership.close()
             if assembly is not None:
                 await assembly.close()
             for old in standby_left:
                 await old.close()
-            if reason != "stopped" and lease.role is Role.LEADER:
+            held = leadership is not None and lease.token == leadership.token
+            if reason != "stopped" and held and lease.role is Role.LEADER:
                 await lease.release()
         if reason == "controller failed":
             return 1
         if reason == "failed to lead":
             await asyncio.sleep(self.timing.renew_every)  # PostgreSQL or Asterisk away: not a spin
         return 0
+
+
+def _retry_unless_newer(queue: asyncio.Queue[Router], router: Router, replica: Replica) -> None:
+    if queue.empty() and replica.router is router:
+        queue.put_nowait(router)
+
+
+def stepping_down_app(node: ClusterNode) -> web.Application:
+    """What the port answers between a lost lead and the standby's read side: not ready, and
+    503 `not_leader` for everything else (the leader decides; a client retries there)."""
+
+    async def answer(request: web.Request) -> web.Response:
+        path = request.path.removeprefix("/api/v1")
+        if path == "/healthz":
+            return web.json_response({"status": "ok"})
+        if path == "/readyz":
+            checks = {"controller": False, "ami_connected": False, "state_synced": False,
+                      "replica_following": False}  # fmt: skip
+            body = {"status": "not_ready", "role": "standby", "node": node.node_id}
+            return web.json_response({**body, "checks": checks}, status=503)
+        return error_response(503, "not_leader", "this node stepped down; retry at the leader")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    return app
 
 
 def _text(value: bytes | str) -> str:

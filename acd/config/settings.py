@@ -346,6 +346,9 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     )
 
 
+_ANY_ADDRESS = ("", "0.0.0.0", "::", "[::]")
+
+
 def _cluster_node(
     cluster: ClusterSettings, agi: AgiSettings, http: HttpSettings, storage: StorageSettings
 ) -> ClusterSettings:
@@ -356,6 +359,16 @@ def _cluster_node(
             "the nodes of a cluster share one PostgreSQL store: set [storage] url "
             "(ACD_STORAGE_URL) to postgresql+asyncpg://…; SQLite is one node's",
         )
+    for key, host, given in (
+        ("api_url", http.host, cluster.api_url),
+        ("agi_address", agi.host, cluster.agi_address),
+    ):
+        if not given and host in _ANY_ADDRESS:
+            raise ConfigError(
+                f"cluster.{key}",
+                f"the listening host {host!r} is every address, not one the other nodes (or "
+                f"Asterisk) can reach: set [cluster] {key}",
+            )
     return replace(
         cluster,
         api_url=(cluster.api_url or f"http://{http.host}:{http.port}").rstrip("/"),

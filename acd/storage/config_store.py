@@ -26,6 +26,7 @@ from acd.config.documents import ROLES, parse_stored_queue
 from acd.errors import Invalid
 from acd.router.model import QueueConfig
 from acd.storage import token_hash
+from acd.storage.fence import WriteFence, begin_write
 from acd.storage.tables import agents, api_tokens, meta, queues
 from acd.storage.upsert import upsert
 
@@ -47,7 +48,16 @@ def hash_secret(secret: str) -> str:
 
 
 class ConfigStore:
-    def __init__(self, engine: AsyncEngine, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        clock: Callable[[], float] = time.time,
+        fence: WriteFence | None = None,
+    ) -> None:
+        """`fence` (a cluster node): queue and agent writes are the store owner's only
+        (`acd.storage.fence`); tokens are not fenced: every node stores the same admin
+        token, and a standby may be the first to start."""
+        self._fence = fence
         self._engine = engine
         self._clock = clock
 
@@ -78,11 +88,11 @@ class ConfigStore:
     async def put_queue(self, queue: QueueConfig) -> None:
         """Create or replace the queue named `queue.name`."""
         values = {"document": queue_to_dict(queue), "updated_at": self._clock()}
-        async with self._engine.begin() as conn:
+        async with begin_write(self._engine, self._fence) as conn:
             await upsert(conn, queues, {"name": queue.name}, values)
 
     async def delete_queue(self, name: str) -> bool:
-        async with self._engine.begin() as conn:
+        async with begin_write(self._engine, self._fence) as conn:
             result = await conn.execute(delete(queues).where(queues.c.name == name))
         return result.rowcount > 0
 
@@ -105,11 +115,11 @@ class ConfigStore:
             "skills": dict(agent.skills),
             "updated_at": self._clock(),
         }
-        async with self._engine.begin() as conn:
+        async with begin_write(self._engine, self._fence) as conn:
             await upsert(conn, agents, {"id": agent.id}, values)
 
     async def delete_agent(self, agent_id: str) -> bool:
-        async with self._engine.begin() as conn:
+        async with begin_write(self._engine, self._fence) as conn:
             result = await conn.execute(delete(agents).where(agents.c.id == agent_id))
         return result.rowcount > 0
 

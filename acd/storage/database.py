@@ -53,7 +53,7 @@ class Database:
         if self.backend == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.fence = WriteFence(self.engine) if fenced else None
-        self.config = ConfigStore(self.engine)
+        self.config = ConfigStore(self.engine, fence=self.fence)
         self.records = RecordStore(self.engine, self.fence)
         self.agent_states = AgentStateStore(self.engine, self.fence)
 

@@ -47,6 +47,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from acd.errors import NotLeader
 from acd.storage.tables import cluster_fence
 
 #: Seconds a fenced session may sit idle inside a transaction before the server ends it.
@@ -60,7 +61,7 @@ _STORED_TOKEN = select(cluster_fence.c.token).where(_ROW)
 _LOCKED_TOKEN = _STORED_TOKEN.with_for_update(read=True)
 
 
-class StoreFenced(Exception):
+class StoreFenced(NotLeader):
     """A write refused by the fence: a later leader owns the store (`stored` is its token), or
     this node holds no claim (`holder` None)."""
 

@@ -4,7 +4,9 @@ leader the caller gets a clear 503, and a forwarded request is never forwarded a
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -13,7 +15,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from acd.cluster.node import HttpSlot
+from acd.config import load_settings
 from acd.engine import EngineHalted
+from acd.serve import SHUTDOWN_TIMEOUT, http_runner
 from api.errors import error_middleware
 from api.forward import FORWARDED_BY, forward_writes
 
@@ -141,3 +146,36 @@ async def test_a_write_on_a_node_whose_engine_halted_is_a_503_not_leader(
             assert (await reply.json())["error"]["code"] == "not_leader"
     finally:
         await server.close()
+
+
+async def test_a_hung_request_holds_the_port_swap_for_the_shutdown_timeout_only(
+    session: aiohttp.ClientSession, unused_tcp_port: int
+) -> None:
+    """A node changing role swaps the app on its port; a request that never finishes (a
+    forward to a leader that stopped answering) holds that up for SHUTDOWN_TIMEOUT, not for
+    aiohttp's default 60 s, during which the node would watch neither its lease nor SIGTERM."""
+    settings = load_settings(env={"ACD_HTTP_PORT": str(unused_tcp_port)})
+    slot = HttpSlot(settings, lambda app: http_runner(app, settings))
+
+    async def never(request: web.Request) -> web.Response:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def fine(request: web.Request) -> web.Response:
+        return web.json_response({"new": True})
+
+    hung_app, new_app = web.Application(), web.Application()
+    hung_app.router.add_get("/x", never)
+    new_app.router.add_get("/x", fine)
+    await slot.serve(hung_app)
+    try:
+        hung = asyncio.ensure_future(session.get(f"http://127.0.0.1:{unused_tcp_port}/x"))
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        await asyncio.wait_for(slot.serve(new_app), SHUTDOWN_TIMEOUT + 3.0)
+        assert time.monotonic() - started < SHUTDOWN_TIMEOUT + 3.0
+        async with session.get(f"http://127.0.0.1:{unused_tcp_port}/x") as reply:
+            assert await reply.json() == {"new": True}
+        hung.cancel()
+    finally:
+        await slot.close()

@@ -91,6 +91,10 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
          "http(s)://"),
         ('[cluster]\nredis_url = "redis://x"\nagi_address = "a b:1"\n', PG,
          "cluster.agi_address", "host:port"),
+        ('[http]\nhost = "0.0.0.0"\n[cluster]\nredis_url = "redis://x"\n', PG,
+         "cluster.api_url", "set [cluster] api_url"),
+        ('[agi]\nhost = "::"\n[cluster]\nredis_url = "redis://x"\n', PG,
+         "cluster.agi_address", "set [cluster] agi_address"),
     ],
 )  # fmt: skip
 def test_bad_cluster_settings_get_a_clear_error(

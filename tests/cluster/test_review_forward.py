@@ -2,12 +2,11 @@
 in Redis (`ClusterNode._leader_url`, an MGET on the data link) with nothing around it, so a
 Redis that is away turns a forwarded write into a 500 (and a Redis that stops answering, on
 the data link without a socket timeout, into a request that never ends) instead of the
-documented 503 `no_leader`. Fails on purpose today (`xfail(strict=True)`)."""
+documented 503 `no_leader`. Fixed; kept as a regression test."""
 
 from __future__ import annotations
 
 import aiohttp
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -19,11 +18,6 @@ async def _redis_away() -> str | None:
     raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: api/forward.py awaits leader_url() unguarded: Redis away gives a 500, "
-    "not 503 no_leader",
-)
 async def test_a_write_on_a_standby_whose_redis_is_away_is_a_503() -> None:
     async def read(request: web.Request) -> web.Response:
         return web.json_response({"standby": True})

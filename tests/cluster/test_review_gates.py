@@ -4,13 +4,11 @@ channel after the gate shut (its lease deadline passed, or the process was pause
 
 The enter route answers the engine's decision with channel variables (ACD_AGENT and its
 contact: the dialplan then dials that agent), so such an answer is an offer made without the
-gate that every AMI action passes. Fails on purpose today (`xfail(strict=True)`)."""
+gate that every AMI action passes. Fixed; kept as a regression test."""
 
 from __future__ import annotations
 
 import asyncio
-
-import pytest
 
 from agi.channel import AgiChannel, AgiRequest
 from agi.server import FastAgiServer
@@ -31,11 +29,6 @@ class Gate:
         return self.open
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: agi/server.py asks the gate only at accept; an accepted enter still "
-    "answers ACD_AGENT (an offer) after the lease deadline",
-)
 async def test_no_channel_write_after_the_gate_shut() -> None:
     decided = asyncio.Event()
 

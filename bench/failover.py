@@ -278,6 +278,7 @@ async def _measure(rig: ClusterRig, rng: random.Random, args: argparse.Namespace
             "seconds": args.lag_seconds,
             "placed": placed,
             "samples_ms": summary([v * 1000 for v in lag]),
+            "samples_over_50ms": sorted(round(v * 1000, 1) for v in lag if v > 0.05),
         },
         "calls": len(book.callers),
         "refused_originates": feeder.refused,

@@ -65,6 +65,7 @@ from acd.service import (
 )
 from acd.service.directory import AgentDirectory
 from acd.service.entry import CallNotes, EntryService
+from acd.service.reports import QueueReportSource
 from acd.storage import Database
 from acd.storage.config_store import ConfigStore
 from acd.storage.dead_letters import FILE_NAME as DEAD_LETTERS_FILE
@@ -171,29 +172,18 @@ async def assemble(
         # Closers run in reverse: the last agent states are written after the engine stops.
         closers.append(agent_states.close)
         engine.add_listener(agent_states)
-        hub = EventHub(
-            max_streams=settings.http.max_event_streams,
-            max_per_owner=settings.http.max_event_streams_per_token,
+        services = await _services(
+            settings,
+            engine,
+            directory,
+            database,
+            observers,
+            _FlushedReports(observers.writer, Reports(database.records, clock)),
+            HealthService(),
+            clock,
         )
-        engine.add_listener(hub)
-
-        tokens = TokenService(database.config, directory)
-        await tokens.configure_admin(settings.api_token)
-        await tokens.revoke_orphans()
-        services = ApiServices(
-            queues=QueueService(engine, database.config),
-            agents=AgentService(engine, directory, database.config),
-            calls=CallService(engine, finished=observers.calls, caller_info=observers.recorder),
-            tokens=tokens,
-            reports=ReportService(
-                engine,
-                QueueStats(router, observers.metrics, clock),
-                _FlushedReports(observers.writer, Reports(database.records, clock)),
-            ),
-            health=HealthService(),
-            events=hub,
-            metrics=observers.metrics.registry,
-        )
+        engine.add_listener(services.events)
+        await services.tokens.revoke_orphans()
         engine.start()
         closers.append(engine.stop)
         # Through the engine, once every listener is attached: the records open each restored
@@ -226,6 +216,35 @@ async def assemble(
 
 class Listened(Protocol):
     def add_listener(self, listener: Listener) -> None: ...
+
+
+async def _services(
+    settings: Settings,
+    engine: Engine,
+    directory: AgentDirectory,
+    database: Database,
+    observers: Observers,
+    reports: QueueReportSource,
+    health: HealthService,
+    clock: Callable[[], float],
+) -> ApiServices:
+    """The API's use cases over `engine` (a leader's or a standby's); the configured admin
+    token stored (or kept) first."""
+    tokens = TokenService(database.config, directory)
+    await tokens.configure_admin(settings.api_token)
+    return ApiServices(
+        queues=QueueService(engine, database.config),
+        agents=AgentService(engine, directory, database.config),
+        calls=CallService(engine, finished=observers.calls, caller_info=observers.recorder),
+        tokens=tokens,
+        reports=ReportService(engine, QueueStats(engine.router, observers.metrics, clock), reports),
+        health=health,
+        events=EventHub(
+            max_streams=settings.http.max_event_streams,
+            max_per_owner=settings.http.max_event_streams_per_token,
+        ),
+        metrics=observers.metrics.registry,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -572,27 +591,17 @@ async def assemble_standby(
         replayed.add_listener(DirectoryFollower(directory, database.config))
         observers = await observe(router, database.records, var_dir, clock, write=False)
         observers.listen(replayed)
-        hub = EventHub(
-            max_streams=settings.http.max_event_streams,
-            max_per_owner=settings.http.max_event_streams_per_token,
+        services = await _services(
+            settings,
+            engine,
+            directory,
+            database,
+            observers,
+            Reports(database.records, clock),
+            health,
+            clock,
         )
-        replayed.add_listener(hub)
-        tokens = TokenService(database.config, directory)
-        await tokens.configure_admin(settings.api_token)
-        services = ApiServices(
-            queues=QueueService(engine, database.config),
-            agents=AgentService(engine, directory, database.config),
-            calls=CallService(engine, finished=observers.calls, caller_info=observers.recorder),
-            tokens=tokens,
-            reports=ReportService(
-                engine,
-                QueueStats(router, observers.metrics, clock),
-                Reports(database.records, clock),
-            ),
-            health=health,
-            events=hub,
-            metrics=observers.metrics.registry,
-        )
+        replayed.add_listener(services.events)
     except BaseException:
         await _close_all(closers)
         raise

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,3 +148,31 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
 @pytest.fixture
 def durable_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     yield from _private_redis(tmp_path, durable=True)
+
+
+PG_ADMIN = os.environ.get("ACD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def free_port() -> int:
+    return _free_port()
+
+
+@pytest.fixture
+async def database() -> AsyncIterator[str]:
+    """A PostgreSQL database of this test alone on the shared server (dropped after): the
+    `[storage] url` cluster nodes share. Skips with the reason on a developer machine without
+    PostgreSQL, fails under CI=true."""
+    import asyncpg  # only the tests that ask for a database need the driver loaded
+
+    name = f"acd_node_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = await asyncpg.connect(PG_ADMIN, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        _unavailable(f"no PostgreSQL at {PG_ADMIN}: {exc}")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        server = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        yield f"{server}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

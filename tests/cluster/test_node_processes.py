@@ -8,12 +8,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,36 +21,13 @@ import asyncpg
 import pytest
 import redis.asyncio
 
-from .conftest import RedisTarget
+from .conftest import RedisTarget, free_port
 
 pytestmark = [pytest.mark.redis, pytest.mark.xdist_group("cluster-nodes")]
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 TOKEN = "cluster-test-token-0123456789abcdefghij"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-async def database() -> AsyncIterator[str]:
-    name = f"acd_node_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = await asyncpg.connect(f"{PG}/test", timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"no PostgreSQL at 127.0.0.1:5432: {exc}", pytrace=False)
-        pytest.skip(f"no PostgreSQL at 127.0.0.1:5432: {exc}")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @dataclass
@@ -101,17 +76,17 @@ class Node:
 @pytest.fixture
 def nodes(tmp_path: Path, redis_target: RedisTarget, database: str) -> Iterator[list[Node]]:
     made: list[Node] = []
-    closed_ami = _free_port()  # nobody listens: the leader keeps trying to log in
+    closed_ami = free_port()  # nobody listens: the leader keeps trying to log in
     for name in ("node-a", "node-b"):
         workdir = tmp_path / name
         workdir.mkdir(mode=0o700)
-        http_port = _free_port()
+        http_port = free_port()
         (workdir / "acd.toml").write_text(
             f"""api_token = "{TOKEN}"
 [http]
 port = {http_port}
 [agi]
-port = {_free_port()}
+port = {free_port()}
 secret = "agi-secret-of-this-test-0123456789"
 [ami]
 port = {closed_ami}

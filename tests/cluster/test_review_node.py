@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +25,7 @@ from acd.config import load_settings
 from acd.config.settings import Settings
 from acd.storage import Database
 
-from .conftest import RedisTarget
+from .conftest import RedisTarget, free_port
 
 pytestmark = [pytest.mark.redis, pytest.mark.xdist_group("cluster-nodes")]
 
@@ -38,41 +35,18 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 CONTACT = "Local/2001@acd-sim-agent"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-async def database() -> AsyncIterator[str]:
-    name = f"acd_review_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = await asyncpg.connect(f"{PG}/test", timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"no PostgreSQL at 127.0.0.1:5432: {exc}", pytrace=False)
-        pytest.skip(f"no PostgreSQL at 127.0.0.1:5432: {exc}")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
 def _settings(workdir: Path, name: str, redis_url: str, prefix: str, storage: str) -> Settings:
     workdir.mkdir(mode=0o700)
     path = workdir / "acd.toml"
     path.write_text(
         f"""api_token = "{TOKEN}"
 [http]
-port = {_free_port()}
+port = {free_port()}
 [agi]
-port = {_free_port()}
+port = {free_port()}
 secret = "agi-secret-of-this-test-0123456789"
 [ami]
-port = {_free_port()}
+port = {free_port()}
 secret = "ami-secret-of-this-test"
 [storage]
 url = "{storage}"
@@ -157,7 +131,7 @@ async def test_a_node_keeps_running_while_postgresql_is_away(
         await client.set(f"{redis_target.prefix}:leader", "node-z:7", px=60_000)
     finally:
         await client.aclose()
-    closed = f"postgresql+asyncpg://postgres@127.0.0.1:{_free_port()}/nowhere"
+    closed = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nowhere"
     node = running(_settings(tmp_path / "a", "node-a", redis_target.url, redis_target.prefix,
                              closed))  # fmt: skip
     # A standby whose PostgreSQL is away (or that reloads its replica at a takeover while it

@@ -64,8 +64,13 @@ class TokenService:
             return None
         configured = self._configured
         if configured is not None and hmac.compare_digest(_digest(secret), configured[0]):
-            if await self.store.stored_hash(CONFIGURED_NAME) != configured[1]:
-                return None  # revoked (or replaced) since this start
+            stored = await self.store.stored_hash(CONFIGURED_NAME)
+            if stored != configured[1]:
+                # Replaced since this start: revoked, unless another node sharing the store
+                # stored the same secret again (two nodes starting on an empty store).
+                if stored is None or not await self.store.holds_current(CONFIGURED_NAME, secret):
+                    return None
+                self._configured = (configured[0], stored)
             return Principal(CONFIGURED_NAME, "admin")
         found = await self.store.find_token(secret)
         if found is None:

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test check fmt lint types unit bench bench-e2e bench-latency bench-failover soak asterisk clean
+.PHONY: run test check fmt lint types unit bench bench-e2e bench-latency bench-failover soak asterisk promtool clean
 
 $(STAMP): pyproject.toml
 	@if ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; then \
@@ -26,7 +26,13 @@ run: $(STAMP) asterisk
 	@echo "acd: API http://127.0.0.1:8080/api/v1 (token demo-admin-token), metrics http://127.0.0.1:8080/metrics, events http://127.0.0.1:8080/api/v1/events; Ctrl-C stops both"
 	@trap '$(BIN)/acd asterisk stop' EXIT; $(BIN)/acd serve --config acd.example.toml
 
-test: $(STAMP) asterisk
+# promtool checks and unit-tests monitoring/prometheus (tests/monitoring); Debian's prometheus
+# package ships it.
+promtool:
+	@command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends prometheus; }
+
+test: $(STAMP) asterisk promtool
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 unit: $(STAMP)

@@ -1,0 +1,1 @@
+"""Tests of monitoring/ (Prometheus rules, Grafana dashboard) with the real promtool."""

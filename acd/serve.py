@@ -31,6 +31,7 @@ from aiohttp import web
 from acd.compose import assemble, start_controller
 from acd.config import ConfigError, Settings, load_settings
 from acd.fdlimit import raise_open_files_limit
+from acd.gc_tuning import settle_heap
 from acd.private_files import private_dir
 from api.bodies import BODY_TIMEOUT
 
@@ -122,6 +123,7 @@ async def serve(settings: Settings) -> int:
     status = 0
     try:
         controller = await start_controller(assembly)
+        settle_heap()  # what the start built stays out of the collector's full passes
         await runner.setup()
         site = web.TCPSite(runner, settings.http.host, settings.http.port)
         await site.start()

@@ -48,6 +48,7 @@ from acd.compose import Assembly, assemble, assemble_standby, start_controller
 from acd.config import Settings
 from acd.config.settings import ClusterSettings
 from acd.engine import Step
+from acd.gc_tuning import settle_heap
 from acd.recovery.agent_states import AgentStates, stored_state
 from acd.router.events import Event
 from acd.router.model import AgentState
@@ -395,6 +396,7 @@ class ClusterNode:
                         continue
                     if assembly.metrics is not None:
                         assembly.metrics.cluster = self
+                    settle_heap()
                     await self._http.serve(assembly.app)
                     replayed.append(replay)
                     current.append(assembly)
@@ -464,6 +466,7 @@ class ClusterNode:
                 leader_api_key(self.cluster.key_prefix),
                 f"{leadership.holder} {self.cluster.api_url}",
             )
+            settle_heap()
             self.role = "leader"  # from the moment its API answers
             await self._http.serve(assembly.app)
             for old in standby_left:

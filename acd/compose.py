@@ -38,7 +38,7 @@ from acd.controller.adoption import PendingCallback
 from acd.controller.calls import CallTracker
 from acd.controller.live_channels import LiveChannelCheck
 from acd.controller.snapshot import parse_skills
-from acd.engine import Engine, Journal, Listener, Step
+from acd.engine import Engine, Journal, Step
 from acd.observe.dispatch import DispatchLatency
 from acd.observe.metrics import Metrics
 from acd.observe.metrics_feed import MetricsFeed
@@ -214,10 +214,6 @@ async def assemble(
     )
 
 
-class Listened(Protocol):
-    def add_listener(self, listener: Listener) -> None: ...
-
-
 async def _services(
     settings: Settings,
     engine: Engine,
@@ -257,7 +253,7 @@ class Observers:
     writer: BatchWriter
     calls: StoredCalls
 
-    def listen(self, engine: Listened) -> None:
+    def listen(self, engine: Engine) -> None:
         # Dispatch first: its latency should not include the records' work.
         engine.add_listener(self.dispatch)
         engine.add_listener(self.recorder)
@@ -518,24 +514,6 @@ def _end_unadopted(recorder: CallRecorder, now: float) -> None:
         log.info("%d call record(s) left open by the last run ended unobserved", ended)
 
 
-class Replayed:
-    """A standby's engine listeners, fed the steps its replica applies (nothing is decided
-    here: the journal's inputs were the leader's, and so are their decisions)."""
-
-    def __init__(self) -> None:
-        self.listeners: list[Listener] = []
-
-    def add_listener(self, listener: Listener) -> None:
-        self.listeners.append(listener)
-
-    def on_step(self, step: Step) -> None:
-        for listener in self.listeners:
-            try:
-                listener.on_step(step)
-            except Exception:
-                log.exception("listener %r failed on replayed %r", listener, step.event)
-
-
 class DirectoryFollower:
     """A standby's agent directory (name, contact: what the router does not hold) follows the
     store: the leader stores an agent before it submits the change, so when the replayed step
@@ -571,11 +549,11 @@ async def assemble_standby(
     health: HealthService,
     middlewares: Sequence[Any] = (),
     clock: Callable[[], float] = time.time,
-) -> tuple[Assembly, Replayed]:
+) -> Assembly:
     """A standby's read side over `router`, its replica (acd/cluster/replica.py): the API
     answers reads from it and forwards writes (`middlewares`); the observers count what the
-    replayed steps tell and write nothing. Its engine never runs: the journal feeds `router`,
-    and `Replayed` hands each applied step to the listeners."""
+    replayed steps tell and write nothing. Its engine never runs (halted): the journal feeds
+    `router`, and `engine.replay` hands each applied step to the listeners."""
     var_dir = private_dir(settings.storage.var_dir)
     # Fenced with no claim: a standby writes no record or agent state, whatever asks it to.
     database = Database(settings.storage.resolved_url(), fenced=True)
@@ -587,10 +565,9 @@ async def assemble_standby(
             directory.restore(agent)
         engine = Engine(router, clock)
         engine.halt(RuntimeError("a standby decides nothing: writes go to the leader"))
-        replayed = Replayed()
-        replayed.add_listener(DirectoryFollower(directory, database.config))
+        engine.add_listener(DirectoryFollower(directory, database.config))
         observers = await observe(router, database.records, var_dir, clock, write=False)
-        observers.listen(replayed)
+        observers.listen(engine)
         services = await _services(
             settings,
             engine,
@@ -601,12 +578,12 @@ async def assemble_standby(
             health,
             clock,
         )
-        replayed.add_listener(services.events)
+        engine.add_listener(services.events)
     except BaseException:
         await _close_all(closers)
         raise
     app = create_app(services, middlewares)
-    assembly = Assembly(
+    return Assembly(
         settings,
         database,
         engine,
@@ -618,4 +595,3 @@ async def assemble_standby(
         None,
         _closers=closers,
     )
-    return assembly, replayed

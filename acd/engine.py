@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 EventFactory = Callable[[float], Event]
 """Builds the event from the moment it is processed (`lambda now: AgentLoggedIn(now, "1001")`)."""
+_Input = tuple[EventFactory, asyncio.Future[list[Decision]] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +70,7 @@ class Engine:
         self._halted: asyncio.Future[BaseException] | None = None
         self.halt_reason: BaseException | None = None
         self._listeners: list[Listener] = []
-        self._ingress: asyncio.Queue[tuple[EventFactory, asyncio.Future[list[Decision]] | None]]
-        self._ingress = asyncio.Queue()
+        self._ingress: asyncio.Queue[_Input] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     def add_listener(self, listener: Listener) -> None:
@@ -127,20 +127,8 @@ class Engine:
 
     async def _run(self) -> None:
         while True:
-            deadline = self.router.next_deadline()
-            try:
-                if deadline is None:
-                    item = await self._ingress.get()
-                else:
-                    delay = deadline - self._clock()
-                    if delay <= 0:
-                        raise TimeoutError
-                    # asyncio.timeout, not wait_for: on 3.11 wait_for returns the item and
-                    # drops a cancel that lands as the item arrives, and stop() then waits
-                    # for a loop that never ends.
-                    async with asyncio.timeout(delay):
-                        item = await self._ingress.get()
-            except TimeoutError:
+            item = await self._next_input(self.router.next_deadline())
+            if item is None:
                 self._step(Tick(self._clock()), None)
                 continue
             factory, future = item
@@ -153,20 +141,27 @@ class Engine:
                 continue
             self._step(event, future)
 
+    async def _next_input(self, deadline: float | None) -> _Input | None:
+        """The next input, or None once `deadline` (the router's next one) has come."""
+        if deadline is None:
+            return await self._ingress.get()
+        delay = deadline - self._clock()
+        if delay <= 0:
+            return None
+        try:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for returns the item and drops a
+            # cancel that lands as the item arrives, and stop() then waits for a loop that
+            # never ends.
+            async with asyncio.timeout(delay):
+                return await self._ingress.get()
+        except TimeoutError:
+            return None
+
     async def _run_journalled(self, journal: Journal) -> None:
         while self.halt_reason is None:
             deadline = self.router.next_deadline()
-            items: list[tuple[EventFactory, asyncio.Future[list[Decision]] | None]] = []
-            try:
-                if deadline is None:
-                    items.append(await self._ingress.get())
-                else:
-                    delay = deadline - self._clock()
-                    if delay > 0:
-                        async with asyncio.timeout(delay):  # see _run
-                            items.append(await self._ingress.get())
-            except TimeoutError:
-                pass
+            first = await self._next_input(deadline)
+            items = [] if first is None else [first]
             while not self._ingress.empty():
                 items.append(self._ingress.get_nowait())
             now = self._clock()
@@ -185,15 +180,11 @@ class Engine:
             try:
                 await journal.append([event for event, _ in batch])
             except asyncio.CancelledError:
-                for _, future in batch:
-                    if future is not None and not future.done():
-                        future.set_exception(EngineHalted("the engine stopped"))
+                _fail([future for _, future in batch], EngineHalted("the engine stopped"))
                 raise
             except Exception as exc:
                 log.error("journal refused a batch of %d input(s): %r; halting", len(batch), exc)
-                for _, future in batch:
-                    if future is not None and not future.done():
-                        future.set_exception(EngineHalted(str(exc)))
+                _fail([future for _, future in batch], EngineHalted(str(exc)))
                 self.halt(exc)
                 return
             for event, future in batch:
@@ -204,10 +195,10 @@ class Engine:
                 log.exception("journal's after-batch step failed")
 
     def _fail_queued(self) -> None:
+        queued = []
         while not self._ingress.empty():
-            _, future = self._ingress.get_nowait()
-            if future is not None and not future.done():
-                future.set_exception(EngineHalted(str(self.halt_reason)))
+            queued.append(self._ingress.get_nowait()[1])
+        _fail(queued, EngineHalted(str(self.halt_reason)))
 
     def _step(self, event: Event, future: asyncio.Future[list[Decision]] | None) -> None:
         try:
@@ -217,11 +208,21 @@ class Engine:
             if future is not None and not future.done():
                 future.set_exception(exc)
             return
-        step = Step(event, decisions)
+        self.replay(Step(event, decisions))
+        if future is not None and not future.done():
+            future.set_result(decisions)
+
+    def replay(self, step: Step) -> None:
+        """Hand a step to every listener, in order. The engine's own steps come here; so do a
+        cluster standby's, which its replica applied (acd/cluster/replica.py)."""
         for listener in self._listeners:
             try:
                 listener.on_step(step)
             except Exception:
-                log.exception("listener %r failed on %r", listener, event)
+                log.exception("listener %r failed on %r", listener, step.event)
+
+
+def _fail(futures: Sequence[asyncio.Future[list[Decision]] | None], exc: BaseException) -> None:
+    for future in futures:
         if future is not None and not future.done():
-            future.set_result(decisions)
+            future.set_exception(exc)

@@ -180,10 +180,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    health = request.app[SERVICES].health
-    checks = health.readiness()
-    ready = health.ready(checks)
-    body = {"status": "ready" if ready else "not_ready", **health.role(), "checks": checks}
+    body, ready = request.app[SERVICES].health.report()
     return _json(body, 200 if ready else 503)
 
 

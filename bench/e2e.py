@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import random
 import re
 import shutil
@@ -52,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _e2e_ami import AmiClient
 from _e2e_analysis import EventLog, percentile, summarise
+from _machine import machine
 
 from acd.asterisk.install import Installation, install
 from acd.asterisk.instance import OBSERVER_USERNAME, AsteriskInstance, PortInUseError
@@ -425,26 +425,6 @@ def sustained(result: dict[str, Any]) -> bool:
 
 
 # --- reporting --------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem = ""
-    with contextlib.suppress(OSError, IndexError):
-        mem = Path("/proc/meminfo").read_text().splitlines()[0].split(":", 1)[1].strip()
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory": mem,
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "loadavg": os.getloadavg(),
-    }
 
 
 def fmt(value: Any, spec: str = ".1f") -> str:

@@ -24,7 +24,6 @@ import contextlib
 import gc
 import json
 import os
-import platform
 import random
 import signal
 import sys
@@ -38,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests")]
 
 import redis  # noqa: E402
+from _machine import machine  # noqa: E402  (bench/, the script's folder)
 from faults.harness import Probe, queue, sim_agent  # noqa: E402
 from ha.rig import CallBook, ClusterNode, ClusterRig, actors, fresh_database, verdict  # noqa: E402
 
@@ -58,26 +58,6 @@ def pct(values: list[float], q: float) -> float | None:
 def summary(values: list[float]) -> dict[str, float | None]:
     return {"n": len(values), "p50": pct(values, 0.5), "p99": pct(values, 0.99),
             "max": max(values) if values else None}  # fmt: skip
-
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem = ""
-    with contextlib.suppress(OSError, IndexError):
-        mem = Path("/proc/meminfo").read_text().splitlines()[0].split(":", 1)[1].strip()
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory": mem,
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "loadavg": os.getloadavg(),
-    }
 
 
 class Feeder:

@@ -107,7 +107,8 @@ def head_key(stream_key: str) -> str:
     return f"{stream_key}:head"
 
 
-def _text(value: bytes | str) -> str:
+def as_text(value: bytes | str) -> str:
+    """A Redis reply field as text (the clients here return bytes)."""
     return value.decode() if isinstance(value, bytes) else value
 
 
@@ -247,21 +248,21 @@ class JournalWriter:
                 await asyncio.sleep(delay)
                 delay = min(most, delay * 2)
         self.round_trips.append((len(batch), time.perf_counter() - started))
-        status = _text(reply[0])
+        status = as_text(reply[0])
         if status == "sequence":
             raise JournalError(
-                f"journal head is at {_text(reply[1])}, this writer expected {first - 1}"
+                f"journal head is at {as_text(reply[1])}, this writer expected {first - 1}"
                 " (another writer with this holder, or Redis lost the journal)"
             )
         self._next_seq = first + len(batch)
         if status == "already":
             # An earlier try landed but its reply was lost: read back the ids it got.
             return await self._ids_of(first, len(batch))
-        return [_text(entry_id) for entry_id in reply[1:]]
+        return [as_text(entry_id) for entry_id in reply[1:]]
 
     async def _ids_of(self, first: int, count: int) -> list[str]:
         entries: Any = await self._redis.xrevrange(self._keys[1], count=count)
-        ids = [_text(entry_id) for entry_id, _ in reversed(entries)]
+        ids = [as_text(entry_id) for entry_id, _ in reversed(entries)]
         seqs = [int(fields[b"s"]) for _, fields in reversed(entries)]
         if seqs != list(range(first, first + count)):
             raise JournalError(f"journal tail {seqs} does not hold the batch {first}..")
@@ -356,7 +357,7 @@ class JournalFollower:
                 self.lag = 0.0
             for _, entries in reply or ():
                 for entry_id, fields in entries:
-                    self._apply(_text(entry_id), fields)
+                    self._apply(as_text(entry_id), fields)
 
     def _apply(self, entry_id: str, fields: dict[bytes, bytes]) -> None:
         where = f"entry {entry_id} after {self.applied_id} (sequence {self.applied_seq})"
@@ -369,8 +370,8 @@ class JournalFollower:
             written_by = fields.get(b"t")
             if written_by is None:
                 raise JournalCorrupt(f"{where}: no holder field")
-            if self.holder is not None and _text(written_by) != self.holder:
-                raise HolderChanged(f"{where}: written by {_text(written_by)}, not {self.holder}")
+            if self.holder is not None and as_text(written_by) != self.holder:
+                raise HolderChanged(f"{where}: written by {as_text(written_by)}, not {self.holder}")
         if seq != self.applied_seq + 1:
             raise JournalGap(f"{where}: sequence {seq}, expected {self.applied_seq + 1}")
         try:
@@ -385,7 +386,7 @@ class JournalFollower:
         now = self._clock()
         self.applied_id, self.applied_seq = entry_id, seq
         if self._one_holder and self.holder is None:
-            self.holder = _text(fields[b"t"])
+            self.holder = as_text(fields[b"t"])
         self.lag = now - event.now
         self.commit_delay = now - entry_time(entry_id)
         if self._on_applied is not None:

@@ -40,7 +40,7 @@ import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
-from acd.cluster.journal import JournalWriter
+from acd.cluster.journal import Applied, JournalWriter, as_text
 from acd.cluster.lease import LeaseTiming, RedisLease, Role, epoch_key, leader_key
 from acd.cluster.replica import Replica
 from acd.cluster.snapshot import dump_router, journal_key, write_snapshot
@@ -149,7 +149,6 @@ class LeaderJournal:
         self.entry_id = entry_id
         self._snapshot_at = clock()
         self._snapshotting: asyncio.Task[None] | None = None
-        self.snapshots = 0
 
     async def append(self, events: Sequence[Event]) -> None:
         ids = await self._writer.append(events)
@@ -176,7 +175,6 @@ class LeaderJournal:
             if seq:
                 trimmed = await self._writer.trim_before(entry_id)
                 log.info("snapshot at %d (%d bytes); %d entries trimmed", seq, len(data), trimmed)
-            self.snapshots += 1
         except Exception as exc:
             log.warning("snapshot at %d not stored: %r", seq, exc)
 
@@ -209,12 +207,10 @@ class NodeLeadership:
             raise RuntimeError("NodeLeadership needs the lease")
         self.holder, self.token = holder, token
         self.journal: LeaderJournal | None = None
-        self.database: Database | None = None
 
     async def claim_store(self, database: Database) -> None:
         if database.fence is None:
             raise RuntimeError("a cluster leader's store must be fenced (Database(fenced=True))")
-        self.database = database
         try:
             await database.fence.claim(self.token)
         except StoreFenced as exc:
@@ -277,7 +273,7 @@ async def _entry_at(redis: Redis, stream: str, seq: int) -> str:
     entry_id, fields = entries[0]
     if int(fields[b"s"]) != seq:
         raise RuntimeError(f"the journal's last entry is {fields[b's']!r}, its head {seq}")
-    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    return as_text(entry_id)
 
 
 class ClusterNode:
@@ -362,11 +358,10 @@ class ClusterNode:
         health = HealthService(self)
         current: list[Assembly] = []
         rebuilt: asyncio.Queue[Router] = asyncio.Queue()
-        replayed: list[Any] = []
 
-        def on_applied(applied: Any) -> None:
-            if replayed:
-                replayed[-1].on_step(Step(applied.event, applied.decisions))
+        def on_applied(applied: Applied) -> None:
+            if current:
+                current[-1].engine.replay(Step(applied.event, applied.decisions))
 
         replica = Replica(redis, self.cluster.key_prefix, on_applied=on_applied,
                           on_reset=rebuilt.put_nowait)  # fmt: skip
@@ -386,7 +381,7 @@ class ClusterNode:
                 if next_router in done:
                     router = next_router.result()
                     try:
-                        assembly, replay = await assemble_standby(
+                        assembly = await assemble_standby(
                             self.settings, router, health=health, middlewares=[forward]
                         )
                     except Exception as exc:  # PostgreSQL away: keep what serves, try again
@@ -398,11 +393,9 @@ class ClusterNode:
                         assembly.metrics.cluster = self
                     settle_heap()
                     await self._http.serve(assembly.app)
-                    replayed.append(replay)
                     current.append(assembly)
                     while len(current) > 1:
                         await current.pop(0).close()
-                    del replayed[:-1]
                     continue
                 next_router.cancel()
                 if follow in done:  # it never returns by itself: log and start over
@@ -432,8 +425,8 @@ class ClusterNode:
         holder, published = await redis.mget(leader_key(prefix), leader_api_key(prefix))
         if holder is None or published is None:
             return None
-        published_holder, _, url = _text(published).partition(" ")
-        return url if published_holder == _text(holder) else None
+        published_holder, _, url = as_text(published).partition(" ")
+        return url if published_holder == as_text(holder) else None
 
     # --- leader --------------------------------------------------------------------------------
 
@@ -524,20 +517,14 @@ def stepping_down_app(node: ClusterNode) -> web.Application:
         path = request.path.removeprefix("/api/v1")
         if path == "/healthz":
             return web.json_response({"status": "ok"})
-        if path == "/readyz":
-            checks = {"controller": False, "ami_connected": False, "state_synced": False,
-                      "replica_following": False}  # fmt: skip
-            body = {"status": "not_ready", "role": "standby", "node": node.node_id}
-            return web.json_response({**body, "checks": checks}, status=503)
+        if path == "/readyz":  # a standby not following yet: what its read side will say
+            body, ready = HealthService(node).report()
+            return web.json_response(body, status=200 if ready else 503)
         return error_response(503, "not_leader", "this node stepped down; retry at the leader")
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", answer)
     return app
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 async def _until_may_act(lease: RedisLease) -> None:

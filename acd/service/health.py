@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class ControllerStatus(Protocol):
@@ -45,13 +45,15 @@ class HealthService:
             checks["replica_following"] = self.cluster.following
         return checks
 
-    def ready(self, checks: dict[str, bool]) -> bool:
+    def report(self) -> tuple[dict[str, Any], bool]:
+        """`/readyz`'s body (status, a cluster node's role and name, the checks) and whether
+        it is ready."""
+        checks = self.readiness()
         if "replica_following" in checks:
-            return checks["replica_following"]
-        return checks["ami_connected"] and checks["state_synced"]
-
-    def role(self) -> dict[str, str]:
-        """A cluster node's role and name (empty for a single node)."""
-        if self.cluster is None:
-            return {}
-        return {"role": self.cluster.role, "node": self.cluster.node_id}
+            ready = checks["replica_following"]
+        else:
+            ready = checks["ami_connected"] and checks["state_synced"]
+        role = {} if self.cluster is None else {
+            "role": self.cluster.role, "node": self.cluster.node_id
+        }  # fmt: skip
+        return {"status": "ready" if ready else "not_ready", **role, "checks": checks}, ready

@@ -38,6 +38,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
 from acd.cluster.journal import Applied, JournalWriter, as_text
@@ -49,6 +50,7 @@ from acd.config import Settings
 from acd.config.settings import ClusterSettings
 from acd.engine import Step
 from acd.gc_tuning import settle_heap
+from acd.observe.metrics import ClusterRegistry
 from acd.recovery.agent_states import AgentStates, stored_state
 from acd.router.events import Event
 from acd.router.model import AgentState
@@ -510,8 +512,9 @@ def _retry_unless_newer(queue: asyncio.Queue[Router], router: Router, replica: R
 
 
 def stepping_down_app(node: ClusterNode) -> web.Application:
-    """What the port answers between a lost lead and the standby's read side: not ready, and
-    503 `not_leader` for everything else (the leader decides; a client retries there)."""
+    """What the port answers between a lost lead and the standby's read side: not ready, the
+    cluster gauges, and 503 `not_leader` for everything else (the leader decides; a client
+    retries there)."""
 
     async def answer(request: web.Request) -> web.Response:
         path = request.path.removeprefix("/api/v1")
@@ -520,6 +523,9 @@ def stepping_down_app(node: ClusterNode) -> web.Application:
         if path == "/readyz":  # a standby not following yet: what its read side will say
             body, ready = HealthService(node).report()
             return web.json_response(body, status=200 if ready else 503)
+        if path == "/metrics":  # the cluster gauges: acd_cluster_leader is 0 from now on
+            text = generate_latest(ClusterRegistry(node))
+            return web.Response(body=text, headers={"Content-Type": CONTENT_TYPE_LATEST})
         return error_response(503, "not_leader", "this node stepped down; retry at the leader")
 
     app = web.Application()

@@ -126,6 +126,35 @@ class ClusterGauges(Protocol):
     def lag(self) -> float: ...
 
 
+def cluster_families(cluster: ClusterGauges) -> Iterator[Metric]:
+    """`acd_cluster_leader` and `acd_replication_lag_seconds` of a cluster node (also what a
+    node that just stepped down serves, before its standby side is up)."""
+    node, leading = cluster.node_id, cluster.leading
+    leader = GaugeMetricFamily(
+        "acd_cluster_leader", "1 while this node leads the cluster.", labels=["node"]
+    )
+    leader.add_metric([node], float(leading))
+    yield leader
+    replication = GaugeMetricFamily(
+        "acd_replication_lag_seconds",
+        "Standby: applied minus the input's time on the leader (0 on the leader).",
+        labels=["node"],
+    )
+    replication.add_metric([node], 0.0 if leading else cluster.lag)
+    yield replication
+
+
+class ClusterRegistry(CollectorRegistry):
+    """A registry of the cluster gauges alone (`cluster_families`)."""
+
+    def __init__(self, cluster: ClusterGauges) -> None:
+        super().__init__(auto_describe=False)
+        self._cluster = cluster
+
+    def collect(self) -> Iterator[Metric]:
+        yield from cluster_families(self._cluster)
+
+
 class Metrics(Collector):
     def __init__(
         self, view: LiveView | None = None, clock: Callable[[], float] = time.time
@@ -313,16 +342,4 @@ class Metrics(Collector):
             refused.add_metric([reason], float(self._agi_refused[reason]))
         yield refused
         if self.cluster is not None:
-            node, leading, lag = self.cluster.node_id, self.cluster.leading, self.cluster.lag
-            leader = GaugeMetricFamily(
-                "acd_cluster_leader", "1 while this node leads the cluster.", labels=["node"]
-            )
-            leader.add_metric([node], float(leading))
-            yield leader
-            replication = GaugeMetricFamily(
-                "acd_replication_lag_seconds",
-                "Standby: applied minus the input's time on the leader (0 on the leader).",
-                labels=["node"],
-            )
-            replication.add_metric([node], 0.0 if leading else lag)
-            yield replication
+            yield from cluster_families(self.cluster)

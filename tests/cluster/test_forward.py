@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from acd.cluster.node import HttpSlot
+from acd.cluster.node import HttpSlot, stepping_down_app
 from acd.config import load_settings
 from acd.engine import EngineHalted
 from acd.serve import SHUTDOWN_TIMEOUT, http_runner
@@ -179,3 +179,36 @@ async def test_a_hung_request_holds_the_port_swap_for_the_shutdown_timeout_only(
         hung.cancel()
     finally:
         await slot.close()
+
+
+class _SteppedDown:
+    node_id = "node-a"
+    role = "standby"
+    following = False
+    leading = False
+    lag = float("nan")
+
+
+async def test_a_node_that_stepped_down_says_so_until_its_standby_side_is_up(
+    session: aiohttp.ClientSession,
+) -> None:
+    server = await _serve(stepping_down_app(_SteppedDown()))  # type: ignore[arg-type]
+    try:
+        async with session.get(server.make_url("/readyz")) as reply:
+            assert reply.status == 503
+            body = await reply.json()
+            assert (body["status"], body["role"], body["node"]) == (
+                "not_ready",
+                "standby",
+                "node-a",
+            )
+            assert body["checks"]["replica_following"] is False
+        async with session.get(server.make_url("/metrics")) as reply:
+            assert reply.status == 200
+            text = await reply.text()
+            assert 'acd_cluster_leader{node="node-a"} 0.0' in text
+        async with session.post(server.make_url("/api/v1/queues"), data="{}") as reply:
+            assert reply.status == 503
+            assert (await reply.json())["error"]["code"] == "not_leader"
+    finally:
+        await server.close()

@@ -152,6 +152,7 @@ class QueueLogWriter:
         that lost the lead drops them (the new leader logs those calls from then on)."""
         self._queue_log = queue_log
         self._lines: list[str] = []
+        self._sealed: list[str] | None = None  # the batch being written (`seal`), if cut
         self._gate = gate
         self.dropped = 0
 
@@ -162,16 +163,26 @@ class QueueLogWriter:
         self._lines.extend(lines_for(happening))
 
     def pending(self) -> int:
-        return len(self._lines)
+        return len(self._sealed or ()) + len(self._lines)
+
+    def seal(self) -> None:
+        self._sealed = [*(self._sealed or ()), *self._lines]
+        self._lines = []
 
     async def drain(self) -> None:
-        self._write()
+        """Write the sealed lines (all buffered ones if `seal` was not called)."""
+        if self._sealed is None:
+            self.seal()
+        lines, self._sealed = self._sealed or [], None
+        self._write(lines)
 
     def give_up(self, reason: str) -> None:
-        self._write()  # a file: the database being down does not keep it from being written
+        # A file: the database being down does not keep it from being written.
+        self.seal()
+        lines, self._sealed = self._sealed or [], None
+        self._write(lines)
 
-    def _write(self) -> None:
-        lines, self._lines = self._lines, []
+    def _write(self, lines: list[str]) -> None:
         if not lines:
             return
         if self._gate is not None and not self._gate():

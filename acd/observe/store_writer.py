@@ -69,6 +69,10 @@ class StoreWriter:
         else:
             self._calls[happening.record.id] = happening.record
 
+    def seal(self) -> None:
+        """Nothing to cut: a drain saves all it holds, at least what the outputs after it
+        (the queue_log) sealed."""
+
     def pending(self) -> int:
         return len(self._calls) + len(self._intervals)
 

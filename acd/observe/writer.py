@@ -51,6 +51,12 @@ class Output(Protocol):
         """Items (rows, lines) buffered and not yet written."""
         ...
 
+    def seal(self) -> None:
+        """The batch ends here: `drain` writes what was buffered before this call. Called on
+        every output at once, before any drains: what an output writes never runs ahead of
+        what an earlier one wrote (the store's save yields to the engine, which may record
+        more meanwhile)."""
+
     async def drain(self) -> None:
         """Write everything buffered. Raise to be retried, keeping what must not be lost."""
 
@@ -122,6 +128,8 @@ class BatchWriter:
             output.close()
 
     async def _drain(self, pause: float) -> bool:
+        for output in self._outputs:
+            output.seal()
         for output in self._outputs:
             try:
                 await output.drain()

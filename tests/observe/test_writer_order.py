@@ -4,6 +4,7 @@ appends no line (the new leader logs those calls)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from acd.observe.happenings import RecordHappening, VisitOpened
@@ -29,6 +30,9 @@ class FlakyStore:
 
     def pending(self) -> int:
         return len(self.rows)
+
+    def seal(self) -> None:
+        pass
 
     async def drain(self) -> None:
         if self.down:
@@ -74,3 +78,39 @@ async def test_a_shut_gate_appends_no_line(tmp_path: Path) -> None:
     assert "|c2|" not in text
     assert "|c3|" not in text
     assert output.dropped == 2
+
+
+class SlowStore(FlakyStore):
+    """Saves what it holds when the drain starts, then waits (a round trip) before it is in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+        self.saving = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def drain(self) -> None:
+        batch, self.rows = self.rows, []
+        self.saving.set()
+        await self.release.wait()
+        self.stored += batch
+
+
+async def test_a_line_recorded_while_the_store_saves_waits_for_its_row(tmp_path: Path) -> None:
+    path = tmp_path / "queue_log"
+    store = SlowStore()
+    writer = BatchWriter([store, QueueLogWriter(QueueLog(path))], delay=0.01, retry=0.05)
+    writer.on_record(_opened("c1", 1.0))
+    await asyncio.wait_for(store.saving.wait(), 2.0)
+    writer.on_record(_opened("c2", 2.0))  # the engine goes on while the save is in flight
+    store.saving.clear()
+    store.release.set()  # the first save is in ...
+    store.release.clear()  # ... the next one waits
+    await asyncio.wait_for(store.saving.wait(), 2.0)  # the next batch: c2's row
+    text = path.read_text()
+    assert "|c1|" in text
+    assert "|c2|" not in text  # its row was not in the batch that was stored
+    store.release.set()
+    assert await writer.flush_within(2.0)
+    assert "|c2|" in path.read_text()
+    await writer.close()

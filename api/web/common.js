@@ -1,0 +1,1 @@
+"use strict"; // token, API fetch and the live stream, shared by both pages

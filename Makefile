@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test check fmt lint types unit bench bench-e2e bench-latency bench-failover soak asterisk promtool clean
+.PHONY: run test check fmt lint types unit bench bench-e2e bench-latency bench-failover soak asterisk promtool chromium clean
 
 $(STAMP): pyproject.toml
 	@if ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; then \
@@ -32,7 +32,14 @@ promtool:
 	@command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends prometheus; }
 
-test: $(STAMP) asterisk promtool
+# Headless Chromium and the chromedriver Selenium drives (tests/browser, make screenshots);
+# Debian's packages, never a browser downloaded by Selenium.
+chromium:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		chromium chromium-driver; }
+
+test: $(STAMP) asterisk promtool chromium
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 unit: $(STAMP)

@@ -1,0 +1,65 @@
+"""Fixtures of the browser tests: `chrome`, a headless Chromium with a fresh profile that fails
+its test on a severe console error, and `live_acd`, a real `acd serve` on the worker's real
+Asterisk with the test configuration (tests/browser/harness.py), one per test module.
+
+Without Chromium (`make chromium` installs Debian's chromium and chromium-driver) the tests
+fail under CI=true and are skipped with the reason elsewhere, as the Asterisk tests are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from acd.asterisk.testing import RunningAsterisk
+
+from .chrome import Browser, missing, start_chrome
+from .harness import LiveAcd
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture
+def chrome(tmp_path: Path) -> Iterator[Browser]:
+    """A headless Chromium (1280x900) with a fresh profile. After the test, every SEVERE JS
+    console entry the test did not `allow` fails it."""
+    reason = missing()
+    if reason is not None:
+        message = f"Chromium is not available: {reason}"
+        if _in_ci():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    browser = Browser(start_chrome(tmp_path / "chromium-profile"))
+    try:
+        yield browser
+        errors = browser.severe()
+    finally:
+        browser.close()
+    assert not errors, f"severe JS console entries: {errors}"
+
+
+@contextlib.contextmanager
+def running_live_acd(asterisk: RunningAsterisk, workdir: Path, **options: Any) -> Iterator[LiveAcd]:
+    live = LiveAcd(asterisk, workdir, **options)
+    try:
+        live.start()
+        yield live
+    finally:
+        live.close()
+
+
+@pytest.fixture(scope="module")
+def live_acd(
+    asterisk: RunningAsterisk, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveAcd]:
+    """`acd serve` for the whole module, served to the browser through the access-log relay;
+    its tests leave the agents as they found them."""
+    with running_live_acd(asterisk, tmp_path_factory.mktemp("live-acd")) as live:
+        yield live

@@ -1,1 +1,253 @@
 "use strict";
+// The agent panel: one agent's state and its call. The agent is the token's own (GET /me) or,
+// for an admin or supervisor, `#agent=<id>`. Like the wallboard it refetches on every stream
+// message (at most every 250 ms) and ticks its clocks on the server's time in between.
+
+(() => {
+  const { api, el, duration, serverNow, STATE_LABELS } = ACD;
+
+  const view = {
+    me: null,
+    agentId: null,
+    agent: null,
+    reasons: [], // [{code, label}] offered in the select
+    labels: new Map(), // code -> label, for showing a pause reason
+    call: null, // the call offered to or connected with the agent, or the one it wraps up
+    lastLive: null, // the last live call seen for the agent (shown again in its wrap-up)
+    since: null, // {state, at, atLeast}
+    answeredAt: new Map(), // call id -> epoch s
+    finished: new Map(), // call id -> its stored record (wrap-up of a call no longer live)
+  };
+
+  const $ = (id) => document.getElementById(id);
+
+  // --- data --------------------------------------------------------------------------------
+
+  const satisfies = (skills, required) =>
+    Object.entries(required || {}).every(([skill, level]) => (skills[skill] || 0) >= level);
+
+  /** The pause reasons of every queue the agent can serve, each code once (first label). */
+  async function loadReasons() {
+    const queues = await api("/queues");
+    const skills = (view.agent && view.agent.skills) || {};
+    const byCode = new Map();
+    for (const queue of queues) {
+      if (!satisfies(skills, queue.skills)) continue;
+      for (const reason of queue.pause_reasons || []) {
+        if (!byCode.has(reason.code)) byCode.set(reason.code, reason.label);
+      }
+    }
+    view.reasons = [...byCode].map(([code, label]) => ({ code, label }));
+    view.labels = byCode;
+    renderReasons();
+  }
+
+  async function refetch() {
+    const id = encodeURIComponent(view.agentId);
+    const [agent, calls] = await Promise.all([api(`/agents/${id}`), api("/calls")]);
+    view.agent = agent;
+    noteState();
+    const live = calls.find((call) => call.agent_id === agent.id) || null;
+    if (live) view.lastLive = live;
+    if (live || !agent.call_id) view.call = live;
+    else {
+      // Wrap-up: the call is over. Its stored record says how long the caller waited; until
+      // it is stored (records are written in batches) the call as last seen live stands in.
+      const seen = view.lastLive && view.lastLive.id === agent.call_id ? view.lastLive : null;
+      const known = seen && view.answeredAt.has(seen.id);
+      view.call = known ? seen : (await finishedCall(agent.call_id)) || seen;
+    }
+    render();
+    ACD.markUpdated();
+  }
+
+  /** A call the agent still holds (wrap-up) that is no longer live: its stored record. */
+  async function finishedCall(callId) {
+    if (!view.finished.has(callId)) {
+      try {
+        const record = await api(`/calls/${encodeURIComponent(callId)}`);
+        view.finished.clear(); // only the latest one matters
+        view.finished.set(callId, record);
+      } catch (error) {
+        if (!(error instanceof ACD.ApiError)) throw error;
+        setTimeout(scheduleRefetch, 1000); // not stored yet (records are written in batches)
+        return null;
+      }
+    }
+    return view.finished.get(callId);
+  }
+
+  function noteState() {
+    const agent = view.agent;
+    if (view.since && view.since.state === agent.state) return;
+    const exact = agent.state === "available" && agent.idle_since !== null;
+    view.since = { state: agent.state, at: exact ? agent.idle_since : serverNow(), atLeast: !exact };
+  }
+
+  const scheduleRefetch = ACD.throttled(() =>
+    refetch().catch((error) => {
+      if (error instanceof ACD.Unauthorized) return;
+      console.warn("refetch failed:", error.message);
+    }),
+  );
+
+  function onMessage(type, data) {
+    if (type === "agent" && data.agent_id === view.agentId && data.state) {
+      view.since = { state: data.state, at: data.at, atLeast: false };
+    } else if (type === "call" && data.state === "connected") {
+      view.answeredAt.set(data.call_id, data.at);
+    }
+    scheduleRefetch();
+  }
+
+  // --- drawing -----------------------------------------------------------------------------
+
+  function renderReasons() {
+    const select = $("reason");
+    const text = $("reason-text");
+    const chosen = select.value;
+    select.replaceChildren(
+      ...view.reasons.map((r) => el("option", { value: r.code, text: r.label })),
+    );
+    if (view.reasons.some((r) => r.code === chosen)) select.value = chosen;
+    select.hidden = view.reasons.length === 0;
+    text.hidden = view.reasons.length > 0;
+  }
+
+  function reasonText(code) {
+    return view.labels.get(code) || code;
+  }
+
+  function render() {
+    const agent = view.agent;
+    const state = agent.state;
+    const badge = $("agent-state");
+    badge.textContent = STATE_LABELS[state] || state;
+    badge.dataset.state = state;
+    document.body.dataset.agentState = state;
+    $("agent-name").textContent = `${agent.name || agent.id} (${agent.id})`;
+    document.title = `${STATE_LABELS[state] || state} · ${agent.name || agent.id}`;
+
+    let reason = state === "paused" && agent.pause_reason ? reasonText(agent.pause_reason) : "";
+    if (agent.pending === "pause") reason = "Pausing after this call";
+    if (agent.pending === "logout") reason = "Logging out after this call";
+    $("pause-reason").textContent = reason;
+
+    const ready = $("ready");
+    ready.textContent = state === "logged_out" ? "Log in" : "Ready";
+    ready.disabled = !["logged_out", "paused"].includes(state);
+    ready.classList.toggle("primary", !ready.disabled);
+    $("pause").disabled = ["logged_out", "paused"].includes(state) || agent.pending === "pause";
+    $("reason").disabled = $("pause").disabled;
+    $("reason-text").disabled = $("pause").disabled;
+    $("logout").disabled = state === "logged_out" || agent.pending === "logout";
+    $("done").hidden = state !== "wrap_up";
+    $("unreachable-notice").hidden = agent.reachable !== false;
+
+    renderCall();
+    tick();
+  }
+
+  function renderCall() {
+    const call = view.call;
+    $("call").hidden = call === null;
+    if (call === null) return;
+    $("call-queue").textContent = call.queue || "";
+    const wrapping = view.agent.state === "wrap_up";
+    const phase = wrapping ? "wrap-up" : call.state === "offered" ? "ringing" : call.state || "";
+    $("call-state").textContent = phase;
+    // A live call carries `caller` ({caller_data, ...}); a stored one `caller_data`.
+    const data = call.caller ? call.caller.caller_data : call.caller_data;
+    $("caller-data").textContent = data || "(no caller data)";
+  }
+
+  /** The caller's wait: entry into the queue until answered (counting while it rings). */
+  function callWait(call, now) {
+    if (!call.live && call.legs) {
+      const leg = call.legs[call.legs.length - 1] || {};
+      return typeof leg.wait === "number" ? leg.wait : null;
+    }
+    if (call.state !== "connected") return now - call.queue_entered_at;
+    const answered = view.answeredAt.get(call.id);
+    return answered === undefined ? null : answered - call.queue_entered_at;
+  }
+
+  function tick() {
+    if (!view.agent) return;
+    const now = serverNow();
+    const since = view.since;
+    $("time-in-state").textContent =
+      since && view.agent.state !== "logged_out"
+        ? (since.atLeast ? "≥" : "") + duration(now - since.at)
+        : "";
+    if (view.call) $("call-wait").textContent = duration(callWait(view.call, now));
+  }
+
+  // --- actions -----------------------------------------------------------------------------
+
+  async function act(path, body) {
+    const notice = $("action-error");
+    notice.textContent = "";
+    try {
+      await api(`/agents/${encodeURIComponent(view.agentId)}/${path}`, { method: "POST", body });
+    } catch (error) {
+      if (error instanceof ACD.Unauthorized) return;
+      notice.textContent = error.message;
+    }
+    scheduleRefetch();
+  }
+
+  $("ready").addEventListener("click", () =>
+    act(view.agent && view.agent.state === "logged_out" ? "login" : "unpause"),
+  );
+  $("pause").addEventListener("click", () => {
+    const reason = view.reasons.length ? $("reason").value : $("reason-text").value.trim();
+    act("pause", reason ? { reason } : {});
+  });
+  $("logout").addEventListener("click", () => act("logout"));
+  $("done").addEventListener("click", () => act("end_wrap_up"));
+
+  // --- page --------------------------------------------------------------------------------
+
+  async function whoAmI() {
+    try {
+      return await api("/me");
+    } catch (error) {
+      if (error instanceof ACD.ApiError && error.status === 404) return { role: null };
+      throw error;
+    }
+  }
+
+  /** A token that is not an agent's and no #agent=: a list of agents to pick from. */
+  async function showPicker() {
+    const agents = await api("/agents");
+    $("agent-list").replaceChildren(
+      ...agents.map((a) =>
+        el("a", { href: `#agent=${encodeURIComponent(a.id)}`, text: `${a.name || a.id} (${a.id})` }),
+      ),
+    );
+    $("agent-picker").hidden = false;
+    $("state-card").hidden = true;
+    $("panel").hidden = false;
+    ACD.setStream("live");
+    ACD.markUpdated();
+    await new Promise(() => {}); // the page reloads on the hash change
+  }
+
+  window.addEventListener("hashchange", () => location.reload());
+  ACD.everySecond(tick);
+
+  ACD.boot(async (params) => {
+    view.me = await whoAmI();
+    view.agentId = view.me.role === "agent" ? view.me.agent_id : params.get("agent");
+    if (!view.agentId) return showPicker();
+    await ACD.follow({
+      onOpen: async () => {
+        await refetch(); // the agent first: its skills choose the queues' reasons
+        await loadReasons();
+        $("panel").hidden = false;
+      },
+      onMessage,
+    });
+  });
+})();

@@ -42,9 +42,17 @@
     renderReasons();
   }
 
+  // Refetches may overlap (a reconnect's and a message's): an older answer than the one
+  // drawn is dropped.
+  let started = 0;
+  let drawn = 0;
+
   async function refetch() {
+    const serial = ++started;
     const id = encodeURIComponent(view.agentId);
     const [agent, calls] = await Promise.all([api(`/agents/${id}`), api("/calls")]);
+    if (serial < drawn) return;
+    drawn = serial;
     view.agent = agent;
     noteState();
     const live = calls.find((call) => call.agent_id === agent.id) || null;

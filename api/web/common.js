@@ -45,6 +45,8 @@ const ACD = (() => {
     document.getElementById("token-error").textContent = error || "";
     form.hidden = false;
     document.querySelector("main").hidden = true;
+    setStream("connecting");
+    document.getElementById("stream-status").textContent = "no token";
     input.value = "";
     input.focus();
     return new Promise((resolve) => {
@@ -297,11 +299,14 @@ const ACD = (() => {
     return `${Math.floor(m / 60)}:${String(m % 60).padStart(2, "0")}:${s}`;
   }
 
-  /** A ratio as a whole percent, rounded down (83.9% shows 83%, so a figure shown equal to
-   * the target never hides one below it); "–" when null. */
+  /** A ratio as a whole percent ("83%"), "–" when null. Halves round to even, as Python's
+   * round() does, so the page and a report made from the API never differ by one. */
   function percent(ratio) {
     if (ratio === null || ratio === undefined || !Number.isFinite(ratio)) return "–";
-    return Math.floor(ratio * 100 + 1e-9) + "%";
+    const x = ratio * 100;
+    let whole = Math.round(x);
+    if (Math.abs(x - Math.trunc(x)) === 0.5 && whole % 2 !== 0) whole -= 1;
+    return whole + "%";
   }
 
   const STATE_LABELS = {

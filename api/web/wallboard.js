@@ -26,12 +26,20 @@
 
   // --- data --------------------------------------------------------------------------------
 
+  // Refetches may overlap (the one a reconnect starts and one a message starts): an answer
+  // older than the one already drawn is dropped.
+  let started = 0;
+  let drawn = 0;
+
   async function refetch() {
+    const serial = ++started;
     const [stats, agents, calls] = await Promise.all([
       api("/stats/queues"),
       api("/agents"),
       api("/calls"),
     ]);
+    if (serial < drawn) return;
+    drawn = serial;
     Object.assign(view, { stats, agents, calls });
     noteStates();
     render();
@@ -143,7 +151,7 @@
       sl_ignore_abandons: [sl.ignore_abandons ?? null, percent(sl.ignore_abandons)],
       sl_abandons_against: [sl.abandons_against ?? null, percent(sl.abandons_against)],
       sl_abandons_for: [sl.abandons_for ?? null, percent(sl.abandons_for)],
-      sl_target: [target, target === null ? "–" : Math.round(target * 100) + "%"],
+      sl_target: [target, percent(target)],
       asa: [today.asa ?? null, today.asa === null || today.asa === undefined ? "–" : duration(Math.round(today.asa))],
       lost_today: n(today.abandoned),
       short_abandons_today: n(today.short_abandoned),

@@ -8,18 +8,16 @@ fail under CI=true and are skipped with the reason elsewhere, as the Asterisk te
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from acd.asterisk.testing import RunningAsterisk
 
 from .chrome import Browser, missing, start_chrome
-from .harness import LiveAcd
+from .harness import LiveAcd, running_live_acd
 
 
 def _in_ci() -> bool:
@@ -43,16 +41,6 @@ def chrome(tmp_path: Path) -> Iterator[Browser]:
     finally:
         browser.close()
     assert not errors, f"severe JS console entries: {errors}"
-
-
-@contextlib.contextmanager
-def running_live_acd(asterisk: RunningAsterisk, workdir: Path, **options: Any) -> Iterator[LiveAcd]:
-    live = LiveAcd(asterisk, workdir, **options)
-    try:
-        live.start()
-        yield live
-    finally:
-        live.close()
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import itertools
+import os
 import re
 import secrets
 import signal
@@ -171,6 +172,10 @@ class LiveAcd:
     """`acd serve` on the worker's Asterisk with the test configuration (two queues, six
     simulated agents, a token per role), on fixed free ports for its whole life.
 
+    `agent_token_for`: the agent the agent-role token names (None: no agent token).
+    `source`: run `python -m acd` from that tree instead of the installed package (as
+    tests/faults' ACD_FAULTS_SOURCE; the fixtures pass that variable on).
+
     `through_relay` (default) serves the browser through the access-log relay; without it the
     browser connects to `acd serve` itself (a test of what the page sees when the process
     dies: the relay would turn a reset into an orderly close)."""
@@ -184,8 +189,10 @@ class LiveAcd:
         queues: Sequence[Mapping[str, Any]] = QUEUES,
         agents: Sequence[Mapping[str, Any]] = AGENTS,
         logged_in: Sequence[str] = STREAM_AGENTS,
+        agent_token_for: str | None = PANEL_AGENT,
         sections: Mapping[str, Mapping[str, Any]] | None = None,
         env: Mapping[str, str] | None = None,
+        source: Path | None = None,
     ) -> None:
         self.asterisk = asterisk
         self.workdir = workdir
@@ -198,8 +205,10 @@ class LiveAcd:
             token=self.admin_token,
             env={"ACD_API_TOKEN": self.admin_token, **(env or {})},
             sections=sections,
+            source=source,
         )
         self.logged_in = tuple(logged_in)
+        self.agent_token_for = agent_token_for
         self.access_log = AccessLog()
         self.relay: TcpProxy | None = None
         if through_relay:
@@ -229,7 +238,9 @@ class LiveAcd:
         for role in ROLES:
             document: dict[str, Any] = {"name": f"browser-{role}", "role": role}
             if role == "agent":
-                document["agent_id"] = PANEL_AGENT
+                if self.agent_token_for is None:
+                    continue
+                document["agent_id"] = self.agent_token_for
             reply = await self.controller.api("POST", "/tokens", document)
             assert reply.status == 201, reply
             self.tokens[role] = reply.body["token"]
@@ -294,8 +305,19 @@ class LiveAcd:
 
     # --- callers -------------------------------------------------------------------------------
 
-    def call(self, queue_name: str, *, talk: float = 3, hold: int = 120) -> Caller:
-        return self.background.run(self.probe.call(queue_name, talk=talk, hold=hold))
+    def call(
+        self,
+        queue_name: str,
+        *,
+        talk: float = 3,
+        hold: int = 120,
+        variables: Mapping[str, str] | None = None,
+    ) -> Caller:
+        """One simulated caller into `queue_name` (channel `variables` such as
+        ACD_CALLER_DATA); the agent it reaches talks `talk` s."""
+        return self.background.run(
+            self.probe.call(queue_name, talk=talk, hold=hold, variables=variables)
+        )
 
     @contextlib.contextmanager
     def calls(
@@ -327,6 +349,21 @@ class LiveAcd:
     def hang_up_everyone(self) -> int:
         """Hang up every channel of the instance; how many there were."""
         return self.background.run(self.probe.hangup_all())
+
+
+@contextlib.contextmanager
+def running_live_acd(asterisk: RunningAsterisk, workdir: Path, **options: Any) -> Iterator[LiveAcd]:
+    """A started LiveAcd (`options` as LiveAcd takes them), closed at the end of the block.
+    ACD_FAULTS_SOURCE=<dir> runs `python -m acd serve` from that tree (a commit exported with
+    `git archive`), as in the fault tests."""
+    if os.environ.get("ACD_FAULTS_SOURCE"):
+        options.setdefault("source", Path(os.environ["ACD_FAULTS_SOURCE"]))
+    live = LiveAcd(asterisk, workdir, **options)
+    try:
+        live.start()
+        yield live
+    finally:
+        live.close()
 
 
 def wait_until(

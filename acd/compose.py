@@ -38,6 +38,7 @@ from acd.controller.adoption import PendingCallback
 from acd.controller.calls import CallTracker
 from acd.controller.live_channels import LiveChannelCheck
 from acd.controller.snapshot import parse_skills
+from acd.demo.driver import start_demo
 from acd.engine import Engine, Journal, Step
 from acd.observe.dispatch import DispatchLatency
 from acd.observe.metrics import Metrics
@@ -499,6 +500,11 @@ async def start_controller(
     assembly._closers.append(side.stop)
     assembly.controller = side.controller
     assembly.services.health.attach(side.controller)
+    if assembly.settings.demo.enabled:  # stopped before the controller (closers reversed)
+        demo = start_demo(
+            assembly.settings.demo, side.controller, assembly.services.agents, gate=gate
+        )
+        assembly._closers.append(demo.stop)
     return side.controller
 
 

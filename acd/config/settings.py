@@ -16,6 +16,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from acd.config.dialstrings import (
     CONTEXT_NAME,
     DEFAULT_CALLBACK_NUMBERS,
@@ -26,7 +28,15 @@ from acd.config.dialstrings import (
     DialRules,
     DialStringError,
 )
-from acd.config.documents import AgentSeed, ConfigError, parse_agent, parse_queue
+from acd.config.documents import (
+    MAX_PAUSE_REASON_LENGTH,
+    QUEUE_NAME_PATTERN,
+    AgentId,
+    AgentSeed,
+    ConfigError,
+    parse_agent,
+    parse_queue,
+)
 from acd.router.model import QueueConfig
 
 #: Where `acd asterisk install` writes the default instance's secrets (mode 0600).
@@ -258,6 +268,159 @@ def _cluster(data: Any, env: Mapping[str, str]) -> ClusterSettings | None:
 
 
 @dataclass(frozen=True, slots=True)
+class DemoSettings:
+    """`[demo]`: simulated callers and agents on the real Asterisk (acd/demo/), so a fresh
+    `make run` shows calls flowing. Off unless `enabled`; acd.example.toml enables it.
+    Environment: ACD_DEMO_<KEY>; lists comma-separated (`ACD_DEMO_QUEUES=support:2,sales`)."""
+
+    enabled: bool = False
+    #: Callers per minute on average, a Poisson stream (exponential gaps between them).
+    calls_per_minute: float = 8.0
+    #: (queue, weight): each queue's share of the callers. Empty: every queue alike (those
+    #: configured when a caller is drawn). In the file `{ support = 2, sales = 1 }` or a list.
+    queues: tuple[tuple[str, float], ...] = ()
+    #: Seconds: a simulated agent talks an exponential time of this mean (at least 1 s),
+    #: handed to it as the caller's __ACD_SIM_TALK.
+    talk_mean: float = 12.0
+    #: Seconds a simulated agent rings before it answers (__ACD_SIM_RING).
+    ring: float = 2.0
+    #: Seconds: a caller still waiting (or ringing an agent) after an exponential patience of
+    #: this mean (at least 2 s) hangs up, a lost call. 0: callers never give up.
+    patience_mean: float = 60.0
+    #: Invented ACD_CALLER_DATA on every caller (customer number, name, tier).
+    caller_data: bool = True
+    #: Agent ids logged in at start. Empty: every agent whose contact is
+    #: Local/<ext>@acd-sim-agent.
+    agents: tuple[str, ...] = ()
+    #: The random source's seed (the same callers, talk times and breaks again); absent: new.
+    seed: int | None = None
+    #: Seconds: each demo agent takes a break after an exponential time of this mean (one
+    #: agent at a time, only when available). 0: no breaks.
+    break_every: float = 120.0
+    #: Seconds: a break lasts an exponential time of this mean (at least 5 s).
+    break_mean: float = 20.0
+    #: The pause reasons a break is given, one drawn for each.
+    break_reasons: tuple[str, ...] = ("coffee", "coaching", "admin")
+
+
+#: Most callers per minute the demo offers: it shows the ACD at work, bench/ loads it.
+MAX_DEMO_CALLS_PER_MINUTE = 600.0
+#: Longest mean time (talk, patience, breaks) in seconds: a day.
+_MAX_DEMO_SECONDS = 86400.0
+
+
+def _demo(data: Any, env: Mapping[str, str]) -> DemoSettings:
+    if not isinstance(data, Mapping):
+        raise ConfigError("demo", "must be a table ([demo])")
+    for key in data:
+        if key not in {f.name for f in fields(DemoSettings)}:
+            raise ConfigError(f"demo.{key}", "unknown key")
+    demo: DemoSettings = _section(DemoSettings, data, "demo", env)
+    for name in ("enabled", "caller_data"):
+        if not isinstance(getattr(demo, name), bool):
+            raise ConfigError(f"demo.{name}", "must be true or false")
+    numbers: dict[str, Any] = {}
+    for name, low, high, low_included in (
+        ("calls_per_minute", 0.0, MAX_DEMO_CALLS_PER_MINUTE, False),
+        ("talk_mean", 0.0, _MAX_DEMO_SECONDS, False),
+        ("ring", 0.0, 60.0, True),
+        ("patience_mean", 0.0, _MAX_DEMO_SECONDS, True),
+        ("break_every", 0.0, _MAX_DEMO_SECONDS, True),
+        ("break_mean", 0.0, _MAX_DEMO_SECONDS, False),
+    ):
+        value = getattr(demo, name)
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok or not (low <= value <= high if low_included else low < value <= high):
+            bound = f"from {low:g}" if low_included else f"above {low:g}"
+            raise ConfigError(
+                f"demo.{name}", f"must be a number {bound} to {high:g}, got {value!r}"
+            )
+        numbers[name] = float(value)
+    return replace(
+        demo,
+        **numbers,
+        queues=_demo_queues(demo.queues),
+        agents=_demo_agents(demo.agents),
+        seed=_demo_seed(demo.seed),
+        break_reasons=_demo_reasons(demo.break_reasons, numbers["break_every"] > 0),
+    )
+
+
+def _demo_queues(value: Any) -> tuple[tuple[str, float], ...]:
+    """`{ support = 2, sales = 1 }`, or a list of names, each `name` or `name:weight` (the
+    environment's form)."""
+    field = "demo.queues"
+    pairs: list[tuple[Any, Any]] = []
+    if isinstance(value, Mapping):
+        pairs = list(value.items())
+    elif isinstance(value, list | tuple):
+        for item in value:
+            if not isinstance(item, str):
+                raise ConfigError(field, f"must be queue names or name = weight, got {item!r}")
+            name, _, given = item.partition(":")
+            pairs.append((name.strip(), given.strip() or 1.0))
+    else:
+        raise ConfigError(field, "must be a table of queue = weight, or a list of queue names")
+    queues: dict[str, float] = {}
+    for name, raw in pairs:
+        if not isinstance(name, str) or not re.fullmatch(QUEUE_NAME_PATTERN, name):
+            raise ConfigError(field, f"{name!r} is not a queue name (letters, digits, _ -)")
+        if name in queues:
+            raise ConfigError(field, f"{name!r} is named twice")
+        try:
+            weight = float(raw) if not isinstance(raw, bool) else float("nan")
+        except ValueError:
+            weight = float("nan")
+        if not 0 < weight < 1e9:  # nan fails too
+            raise ConfigError(
+                field, f"the weight of {name!r} must be a number above 0, got {raw!r}"
+            )
+        queues[name] = weight
+    return tuple(queues.items())
+
+
+_AGENT_ID: TypeAdapter[str] = TypeAdapter(AgentId)
+
+
+def _demo_agents(value: Any) -> tuple[str, ...]:
+    try:
+        if not isinstance(value, list | tuple):
+            raise ValueError(value)
+        return tuple(_AGENT_ID.validate_python(v, strict=True) for v in value)
+    except (ValueError, ValidationError):
+        raise ConfigError("demo.agents", f"must be a list of agent ids, got {value!r}") from None
+
+
+def _demo_seed(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # from ACD_DEMO_SEED
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError("ACD_DEMO_SEED", f"expected an integer, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError("demo.seed", f"must be an integer, got {value!r}")
+    return value
+
+
+def _demo_reasons(value: Any, breaks: bool) -> tuple[str, ...]:
+    field = "demo.break_reasons"
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(v, str) and v and v.isprintable() and len(v) <= MAX_PAUSE_REASON_LENGTH
+        for v in value
+    ):
+        raise ConfigError(
+            field,
+            f"must be a list of pause reasons (1-{MAX_PAUSE_REASON_LENGTH} printable "
+            f"characters), got {value!r}",
+        )
+    if breaks and not value:
+        raise ConfigError(field, "needs at least one reason while break_every is above 0")
+    return tuple(value)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     ami: AmiSettings = AmiSettings()
     agi: AgiSettings = AgiSettings()
@@ -269,6 +432,7 @@ class Settings:
     agents: tuple[AgentSeed, ...] = ()
     #: None: a single node (no Redis).
     cluster: ClusterSettings | None = None
+    demo: DemoSettings = DemoSettings()
 
 
 def _coerce(value: str, target: Any, name: str) -> Any:
@@ -343,6 +507,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         queues=queues,
         agents=agents,
         cluster=cluster,
+        demo=_demo(data.get("demo", {}), env),
     )
 
 

@@ -5,9 +5,10 @@ Time and the random source are passed in; `due(now, seen)` returns what to do no
 `next_due()` when to ask again. The driver (`acd.demo.driver`) carries the actions out.
 
 Theory of operation
-  Arrivals are a Poisson process of rate `calls_per_minute / 60`: the gaps are exponential
-  draws. Each caller is given a queue (by weight; without weights one of the queues the
-  router has at that moment, alike), a talk time (exponential, mean `talk_mean`, at least
+  Arrivals: the first caller comes at once (a newcomer sees a call at the start), then a
+  Poisson process of rate `calls_per_minute / 60`: the gaps are exponential draws. Each
+  caller is given a queue (by weight; without weights one of the queues the router has at
+  that moment, alike), a talk time (exponential, mean `talk_mean`, at least
   MIN_TALK), the agents' ring time, a patience (exponential, mean `patience_mean`, at least
   MIN_PATIENCE; none when the mean is 0) and invented caller data.
   Patience: when it runs out, a caller the router still holds as waiting or ringing an agent
@@ -148,7 +149,7 @@ class DemoSchedule:
         self._legs = itertools.count(1)
         self._pushed = itertools.count()  # ties in the patience heap: first in, first out
         self._rate = plan.calls_per_minute / 60.0
-        self._next_arrival = now + self._gaps.expovariate(self._rate)
+        self._next_arrival = now  # the first caller at once: the demo shows motion
         #: (gives_up_at, serial, caller): the callers whose patience has yet to run out.
         self._patience: list[tuple[float, int, Caller]] = []
         self._break_at: dict[str, float] = {}

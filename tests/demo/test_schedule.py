@@ -101,13 +101,16 @@ def test_arrivals_are_a_poisson_stream_of_the_configured_rate() -> None:
     assert counts.count(0) / len(counts) == pytest.approx(math.exp(-8), abs=0.001)
 
 
-def test_the_first_caller_comes_within_seconds_at_the_default_rate() -> None:
-    """8 a minute: the first caller after an exponential 7.5 s on average."""
+def test_the_first_caller_comes_at_once_then_the_stream() -> None:
+    """A newcomer sees a call at the start, not after an exponential wait (at 8 a minute one
+    start in 14 would wait over 20 s); the Poisson stream follows from there."""
+    seen = router("support")
     firsts = []
     for seed in range(2000):
-        schedule = DemoSchedule(callers_only(), (), random.Random(seed), START)
-        assert schedule.next_due() is not None
-        firsts.append(schedule.next_due() - START)  # type: ignore[operator]
+        schedule = DemoSchedule(callers_only(patience_mean=0.0), (), random.Random(seed), START)
+        assert schedule.next_due() == START
+        assert [type(a) for a in schedule.due(START, seen)] == [Arrive]
+        firsts.append(schedule.next_due() - START)
     assert statistics.fmean(firsts) == pytest.approx(7.5, rel=0.05)
 
 
@@ -328,10 +331,10 @@ def test_only_available_agents_break_and_one_at_a_time() -> None:
 def test_a_break_due_while_unavailable_is_tried_again_after_the_retry() -> None:
     seen = router("support", agents=("2001",))
     seen.handle(AgentPaused(START, "2001", "lunch"))
-    schedule = DemoSchedule(with_breaks(), ("2001",), random.Random(14), START)
+    schedule = DemoSchedule(with_breaks(patience_mean=0.0), ("2001",), random.Random(14), START)
+    assert [type(a) for a in schedule.due(START, seen)] == [Arrive]  # the first caller
     first = schedule.next_due()
-    assert first is not None
-    # The callers' stream is far away (0.001 a minute): the first due is the break.
+    # The callers' stream is far away (0.001 a minute): the next due is the break.
     assert schedule.due(first, seen) == []
     assert schedule.next_due() == first + BREAK_RETRY
 

@@ -1,7 +1,8 @@
 """The aiohttp application: the route table, the error middleware, nothing global.
 
 `create_app(services)` is called by `acd serve` (and the tests) with the use cases built by
-hand in `acd.serve`; the app holds them under one typed key.
+hand in `acd.serve`; the app holds them under one typed key. It also serves the browser pages
+(`api.pages`: `/`, `/agent`, `/static/<name>`), outside PREFIX and without a token.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from aiohttp.typedefs import Middleware
 from api import handlers as h
 from api.context import SERVICES, ApiServices
 from api.errors import error_middleware
+from api.pages import add_page_routes
 
 PREFIX = "/api/v1"
 MAX_BODY_BYTES = 1024 * 1024
@@ -64,6 +66,8 @@ def create_app(services: ApiServices, middlewares: Sequence[Middleware] = ()) ->
         app.router.add_route(method, PREFIX + path, handler)
         if path in PUBLIC_PATHS:
             app.router.add_route(method, path, handler)
+    # The wallboard and the agent panel (no data, no token): on every node, a standby too.
+    add_page_routes(app)
     app.on_shutdown.append(_end_event_streams)
     return app
 

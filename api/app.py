@@ -46,6 +46,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/tokens", h.list_tokens),
     ("POST", "/tokens", h.create_token),
     ("DELETE", "/tokens/{name}", h.delete_token),
+    ("GET", "/me", h.me),
     ("GET", "/healthz", h.healthz),
     ("GET", "/readyz", h.readyz),
     ("GET", "/openapi.json", h.openapi),

@@ -13,6 +13,7 @@ from api.bodies import parse_bool, parse_instant, parse_whole, read_json
 from api.context import SERVICES
 from api.events import stream
 from api.openapi import openapi_document
+from api.principal import PRINCIPAL
 
 READ, AGENT_STATE, ADMIN = Permission.READ, Permission.AGENT_STATE, Permission.ADMIN
 
@@ -170,6 +171,11 @@ async def create_token(request: web.Request) -> web.Response:
 async def delete_token(request: web.Request) -> web.Response:
     await request.app[SERVICES].tokens.revoke(request.match_info["name"])
     return web.Response(status=204)
+
+
+@requires(READ)
+async def me(request: web.Request) -> web.Response:
+    return _json(views.principal_doc(request[PRINCIPAL]))
 
 
 # --- without a token -----------------------------------------------------------------------

@@ -468,6 +468,10 @@ def _paths() -> Schema:
             "delete": _op("deleteToken", "Revoke a token (admin)",
                           _responses("204", None, "revoked", "404")),
         },
+        "/me": {
+            "get": _op("me", "Who this token is (any role): its name, role and, for an agent "
+                       "token, its agent", _responses("200", _ref("Token"), "the caller")),
+        },
         "/healthz": {
             "get": _public("healthz", "The process is up",
                            {"200": {"description": "up",

@@ -217,15 +217,6 @@
 
   // --- page --------------------------------------------------------------------------------
 
-  async function whoAmI() {
-    try {
-      return await api("/me");
-    } catch (error) {
-      if (error instanceof ACD.ApiError && error.status === 404) return { role: null };
-      throw error;
-    }
-  }
-
   /** A token that is not an agent's and no #agent=: a list of agents to pick from. */
   async function showPicker() {
     const agents = await api("/agents");
@@ -246,7 +237,7 @@
   ACD.everySecond(tick);
 
   ACD.boot(async (params) => {
-    view.me = await whoAmI();
+    view.me = await api("/me");
     view.agentId = view.me.role === "agent" ? view.me.agent_id : params.get("agent");
     if (!view.agentId) return showPicker();
     await ACD.follow({

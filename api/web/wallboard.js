@@ -349,16 +349,6 @@
     scheduleRefetch();
   }
 
-  /** Who holds the token (what it may do decides the supervisor buttons). */
-  async function whoAmI() {
-    try {
-      return await api("/me");
-    } catch (error) {
-      if (error instanceof ACD.ApiError && error.status === 404) return { role: "reader" };
-      throw error; // a controller that does not know /me yet shows no buttons
-    }
-  }
-
   // --- page --------------------------------------------------------------------------------
 
   function render() {
@@ -390,7 +380,7 @@
     document.querySelector("#agents tbody").replaceChildren(); // rows follow the role's buttons
     await ACD.follow({
       onOpen: async () => {
-        if (view.me === null) view.me = await whoAmI();
+        if (view.me === null) view.me = await api("/me"); // the role decides the buttons
         await refetch();
         document.getElementById("board").hidden = false;
       },

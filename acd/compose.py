@@ -48,6 +48,7 @@ from acd.observe.records import CallRecorder
 from acd.observe.reports import Reports
 from acd.observe.stats import QueueStats
 from acd.observe.store_writer import READ_WAIT, StoredCalls, StoreWriter
+from acd.observe.today import TodayCounts
 from acd.observe.writer import BatchWriter
 from acd.private_files import private_dir
 from acd.recovery import AgentStateWriter, restore_agent_states
@@ -234,7 +235,9 @@ async def _services(
         agents=AgentService(engine, directory, database.config),
         calls=CallService(engine, finished=observers.calls, caller_info=observers.recorder),
         tokens=tokens,
-        reports=ReportService(engine, QueueStats(engine.router, observers.metrics, clock), reports),
+        reports=ReportService(
+            engine, QueueStats(engine.router, observers.metrics, observers.today, clock), reports
+        ),
         health=health,
         events=EventHub(
             max_streams=settings.http.max_event_streams,
@@ -253,6 +256,7 @@ class Observers:
     recorder: CallRecorder
     writer: BatchWriter
     calls: StoredCalls
+    today: TodayCounts
 
     def listen(self, engine: Engine) -> None:
         # Dispatch first: its latency should not include the records' work.
@@ -282,9 +286,11 @@ async def observe(
         [StoreWriter(store, dead_letters), QueueLogWriter(QueueLog(var_dir / "queue_log"), gate)]
     )
     feed = MetricsFeed(metrics)
+    today = TodayCounts()
     if write:
         recorder.subscribe(writer)
     recorder.subscribe(feed)
+    recorder.subscribe(today)
     # A previous run's open agent intervals end now (the restored agents open new ones); its
     # open call records stay open, pending adoption (see the module docstring). Every stored
     # record is counted through the feed the live happenings take, once: an adopted record
@@ -292,9 +298,16 @@ async def observe(
     if write:
         await store.close_open_intervals(clock())
     recorder.pending(await store.open_calls())
-    feed.restore(await store.all_calls())
+    stored = await store.all_calls()
+    feed.restore(stored)
+    today.restore(stored, clock())
     return Observers(
-        metrics, DispatchLatency(metrics, clock), recorder, writer, StoredCalls(store, writer)
+        metrics,
+        DispatchLatency(metrics, clock),
+        recorder,
+        writer,
+        StoredCalls(store, writer),
+        today,
     )
 
 

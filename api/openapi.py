@@ -188,9 +188,11 @@ SCHEMAS: dict[str, Schema] = {
             "oldest_wait",
             "agents",
             "service_level",
+            "today",
         ],
         "description": "live KPIs of one queue: calls now, agents (by state) whose skills meet "
-        "the queue's base requirements, service level over sl_window, all-time totals",
+        "the queue's base requirements, service level over sl_window, all-time totals, "
+        "today's figures",
         "properties": {
             "queue": {"type": "string"},
             "waiting": {"type": "integer"},
@@ -203,6 +205,26 @@ SCHEMAS: dict[str, Schema] = {
             "service_level": _ref("ServiceLevels"),
             "window": {"type": "object", "additionalProperties": {"type": "integer"}},
             "totals": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "today": _ref("QueueToday"),
+        },
+    },
+    "QueueToday": {
+        "type": "object",
+        "required": ["offered", "answered", "abandoned", "short_abandoned", "asa", "since"],
+        "additionalProperties": False,
+        "description": "the queue visits that entered the queue since local midnight (the "
+        "controller's time zone), as a report from `since` to now counts them; kept across "
+        "a restart",
+        "properties": {
+            "offered": {"type": "integer"},
+            "answered": {"type": "integer"},
+            "abandoned": {"type": "integer", "description": "lost calls"},
+            "short_abandoned": {"type": "integer"},
+            "asa": {
+                **_nullable("number"),
+                "description": "mean wait of today's answered calls in seconds; null when none",
+            },
+            "since": {"type": "number", "description": "epoch seconds of local midnight"},
         },
     },
     "QueueReportRow": {

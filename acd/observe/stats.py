@@ -4,8 +4,9 @@ counters and rolling service level.
 Per queue: calls waiting (not yet ringing), ringing (offered), connected; the oldest wait of
 a call not yet connected; agents by state among those whose skills meet the queue's base
 requirements; the service level over the queue's sl_window (three treatments, null when
-undefined) with the A_in/A_out/B_in/B_out behind it; and the all-time counters (the same
-numbers as the Prometheus counters, restored from the records at start).
+undefined) with the A_in/A_out/B_in/B_out behind it; the all-time counters (the same
+numbers as the Prometheus counters, restored from the records at start); and today's figures
+since local midnight (`acd.observe.today`, restored from the records too).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 
 from acd.observe.kpi import service_levels
 from acd.observe.metrics import COUNTERS, Metrics
+from acd.observe.today import TodayCounts
 from acd.router.model import AgentState, AgentView, CallState, CallView, QueueConfig, satisfies
 
 
@@ -28,10 +30,15 @@ class LiveRouter(Protocol):
 
 class QueueStats:
     def __init__(
-        self, router: LiveRouter, metrics: Metrics, clock: Callable[[], float] = time.time
+        self,
+        router: LiveRouter,
+        metrics: Metrics,
+        today: TodayCounts,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.router = router
         self.metrics = metrics
+        self.today = today
         self._clock = clock
 
     def queue_stats(self) -> list[dict[str, Any]]:
@@ -66,6 +73,7 @@ class QueueStats:
                         name.removeprefix("acd_calls_"): self.metrics.count(name, queue.name)
                         for name in COUNTERS
                     },
+                    "today": self.today.figures(queue.name, now),
                 }
             )
         return result

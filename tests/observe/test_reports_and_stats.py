@@ -80,7 +80,8 @@ async def test_live_queue_stats(rig: Rig) -> None:
     await rig.at(190, lambda now: CallArrived(now, "c8", "support"))
     rig.clock.now = rig.start + 200
     stats = {
-        row["queue"]: row for row in QueueStats(rig.router, rig.metrics, rig.clock).queue_stats()
+        row["queue"]: row
+        for row in QueueStats(rig.router, rig.metrics, rig.observers.today, rig.clock).queue_stats()
     }
     support = stats["support"]
     assert (support["waiting"], support["ringing"], support["connected"]) == (1, 0, 0)

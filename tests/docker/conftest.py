@@ -84,9 +84,18 @@ def timed(label: str, started: float) -> None:
     print(f"tests/docker: {label} took {time.monotonic() - started:.1f} s", file=sys.stderr)
 
 
+#: An older cache entry is removed once unused this long (another checkout's test session may
+#: still be using one from a moment ago).
+STALE_AFTER_SECONDS = 3600
+
+
 def _drop_other(cache: Path, pattern: str, keep: Path) -> None:
     for old in cache.glob(pattern):
-        if old != keep:
+        if old == keep or old.name.endswith((".context", ".partial")):
+            continue
+        with contextlib.suppress(OSError):
+            if time.time() - old.stat().st_mtime < STALE_AFTER_SECONDS:
+                continue
             shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
 
 

@@ -110,7 +110,8 @@ def render(prefix: Path, secrets: Path, out: Path, *extra: str) -> subprocess.Co
     service = df.compose()["services"]["asterisk-config"]
     entry = [word.replace("/opt/acd", str(prefix)) for word in service["entrypoint"]]
     command = [
-        arg.replace("${ACD_MEDIA_ADDRESS:-127.0.0.1}", "127.0.0.1") for arg in service["command"]
+        arg.replace("${ACD_DOCKER_MEDIA_ADDRESS:-127.0.0.1}", "127.0.0.1")
+        for arg in service["command"]
     ]
     return subprocess.run(
         [

@@ -243,6 +243,29 @@ def test_every_acd_name_in_the_compose_file_is_a_setting() -> None:
     ]
 
 
+def test_the_compose_file_own_variables_are_no_settings() -> None:
+    # `${NAME:-default}` is read by compose on the host, not by the controller: an ACD_ name
+    # there is ACD_DOCKER_*, which no setting is.
+    variables = set(re.findall(r"\$\{([A-Z0-9_]+)", df.COMPOSE.read_text()))
+    assert variables == {"ACD_DOCKER_MEDIA_ADDRESS", "ACD_DOCKER_SIP_ADDRESS"}
+    assert not [name for name in setting_names() if name.startswith("ACD_DOCKER_")]
+
+
+def test_asterisk_permits_ami_from_the_compose_network_only() -> None:
+    import ipaddress
+
+    data = df.compose()
+    [subnet] = [item["subnet"] for item in data["networks"]["acd"]["ipam"]["config"]]
+    network = ipaddress.ip_network(subnet)
+    render = dict(arg.split("=", 1) for arg in data["services"]["asterisk-config"]["command"])
+    assert render["--ami-permit"] == f"{network.network_address}/{network.netmask}"
+    for name, service in data["services"].items():
+        assert service["networks"] == ["acd"], name
+        if name != "asterisk":
+            assert not any("5038" in str(port) for port in service.get("ports", [])), name
+    assert not any("5038" in str(port) for port in data["services"]["asterisk"]["ports"])
+
+
 def test_the_controllers_form_one_cluster_on_the_shared_services() -> None:
     services = df.compose()["services"]
     nodes = {name: s for name, s in services.items() if name.startswith("controller-")}

@@ -48,6 +48,8 @@ Per event (rejections emit one EventRejected and change nothing)
                      LOGGED_OUT: rejected `agent_not_logged_in`; otherwise pending pause.
   AgentUnpaused      PAUSED → AVAILABLE (idle_since = now), agent-driven; a pending pause is
                      cancelled; LOGGED_OUT: rejected `agent_not_logged_in`; else no-op.
+  AgentWrapUpDone    WRAP_UP: the wrap-up end step now (its deadline dropped); LOGGED_OUT:
+                     rejected `agent_not_logged_in`; else no-op.
   AgentReachabilityChanged  flag set; becoming reachable while AVAILABLE → agent-driven.
   AgentRestored      (at start, from the store) only for a LOGGED_OUT agent, else rejected
                      `agent_logged_in`. AVAILABLE, PAUSED(reason, "rona" included) and

@@ -193,6 +193,7 @@ _SHAPES: dict[type, tuple[tuple[str, ...], Callable[[Any], str | None] | None]] 
     ev.AgentLoggedOut: (("agent_id",), None),
     ev.AgentPaused: (("agent_id",), _paused_problem),
     ev.AgentUnpaused: (("agent_id",), None),
+    ev.AgentWrapUpDone: (("agent_id",), None),
     ev.AgentReachabilityChanged: (("agent_id",), _reachability_problem),
     ev.AgentRestored: (("agent_id",), _restored_problem),
     ev.CallArrived: (("call_id", "queue"), _call_arrived_problem),

@@ -95,6 +95,16 @@ class AgentUnpaused:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentWrapUpDone:
+    """The agent ends its wrap-up now, before its deadline: as at the wrap-up's end (a
+    pending pause or logout applies, else AVAILABLE with idle_since = now). Ignored in the
+    other logged-in states; LOGGED_OUT: rejected `agent_not_logged_in`."""
+
+    now: float
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class AgentReachabilityChanged:
     """The softphone went offline/online, or the agent took/ended a call that did not come
     from the ACD. Unreachable agents keep their state and idle_since but get no offers."""
@@ -222,6 +232,7 @@ Event = (
     | AgentLoggedOut
     | AgentPaused
     | AgentUnpaused
+    | AgentWrapUpDone
     | AgentReachabilityChanged
     | AgentRestored
     | CallArrived

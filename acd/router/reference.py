@@ -11,6 +11,9 @@ handlers, so that the differential tests catch a table row drifting from the pol
   agent  logged_out -login-> available -offer-> reserved -answer-> busy -hang up-> wrap_up
          available or paused -logout-> logged_out; -pause-> paused (a reason change re-emits)
          paused -unpause or end of a rona delay-> available
+         wrap_up -the agent ends it early-> as at the end of wrap-up (below); ending a
+         wrap-up is a no-op in the other logged-in states, refused `agent_not_logged_in`
+         while logged out
          reserved, busy, wrap_up (on a call): logout and pause wait as `pending` (a pending
          logout is not replaced by a pause), unpause cancels a pending pause, removal is
          refused `agent_busy`; pause or unpause while logged out is refused
@@ -290,6 +293,7 @@ class ReferenceRouter:
                 ev.AgentLoggedOut,
                 ev.AgentPaused,
                 ev.AgentUnpaused,
+                ev.AgentWrapUpDone,
                 ev.AgentReachabilityChanged,
                 ev.AgentRestored,
             ),
@@ -301,7 +305,7 @@ class ReferenceRouter:
             if isinstance(event, ev.AgentRemoved) and a.state in ON_A_CALL:
                 raise _RejectedError("agent_busy", message)
             if (
-                isinstance(event, (ev.AgentPaused, ev.AgentUnpaused))
+                isinstance(event, (ev.AgentPaused, ev.AgentUnpaused, ev.AgentWrapUpDone))
                 and a.state == AgentState.LOGGED_OUT
             ):
                 raise _RejectedError("agent_not_logged_in", message)
@@ -545,6 +549,12 @@ class ReferenceRouter:
             self._become_available(a, self._now)
         elif a.state in ON_A_CALL and a.pending == "pause":
             a.pending = a.pending_reason = None
+
+    def _on_AgentWrapUpDone(self, event: ev.AgentWrapUpDone) -> None:  # noqa: N802
+        a = self._agents[event.agent_id]
+        if a.state == AgentState.WRAP_UP:
+            a.wrap_until = None
+            self._settle(a, "wrap_end", self._now)
 
     def _on_AgentReachabilityChanged(self, event: ev.AgentReachabilityChanged) -> None:  # noqa: N802
         a = self._agents[event.agent_id]

@@ -96,6 +96,7 @@ _T_RETRACT = AgentTrigger.RETRACT
 _T_FAIL = AgentTrigger.FAIL
 _T_HANG_UP = AgentTrigger.HANG_UP
 _T_WRAP_END = AgentTrigger.WRAP_END
+_T_WRAP_DONE = AgentTrigger.WRAP_DONE
 _T_RONA_END = AgentTrigger.RONA_END
 _C_OFFER = CallTrigger.OFFER
 _C_ANSWER = CallTrigger.ANSWER
@@ -115,6 +116,7 @@ _AGENT_TRIGGERS: Mapping[type, AgentTrigger] = {
     ev.AgentLoggedOut: AgentTrigger.LOGOUT,
     ev.AgentPaused: AgentTrigger.PAUSE,
     ev.AgentUnpaused: AgentTrigger.UNPAUSE,
+    ev.AgentWrapUpDone: AgentTrigger.WRAP_DONE,
 }
 _CALL_TRIGGERS: Mapping[type, CallTrigger] = {
     ev.CallAbandoned: CallTrigger.ABANDON,
@@ -181,6 +183,7 @@ class Router:
             ev.AgentLoggedOut: (agent_check, self._on_agent_logged_out),
             ev.AgentPaused: (agent_check, self._on_agent_paused),
             ev.AgentUnpaused: (agent_check, self._on_agent_unpaused),
+            ev.AgentWrapUpDone: (agent_check, self._on_agent_wrap_up_done),
             ev.AgentReachabilityChanged: (agent_check, self._on_reachability_changed),
             ev.AgentRestored: (self._reject_restored, self._on_agent_restored),
             ev.CallArrived: (self._reject_call_arrived, self._on_call_arrived),
@@ -742,9 +745,10 @@ class Router:
         self._agent_driven(a, at)
 
     def _settle(self, a: Agent, trigger: AgentTrigger, at: float) -> None:
-        """`a` leaves its call (RETRACT, FAIL, WRAP_END): it lands on the SETTLE row's target,
-        or, with a request pending, on the target of that request's row for the landing state
-        (see `acd.router.states`). Then the leave-empty check or agent-driven dispatch."""
+        """`a` leaves its call (RETRACT, FAIL, WRAP_END, WRAP_DONE): it lands on the SETTLE
+        row's target, or, with a request pending, on the target of that request's row for the
+        landing state (see `acd.router.states`). Then the leave-empty check or agent-driven
+        dispatch."""
         rows = self._agent_rows
         outcome = rows[trigger][a.state]
         landing = outcome.target
@@ -761,7 +765,7 @@ class Router:
                 return
         elif landing is _PAUSED:
             reason = RONA_REASON  # the only pause the router makes itself
-        elif trigger is _T_WRAP_END:
+        elif trigger is _T_WRAP_END or trigger is _T_WRAP_DONE:
             a.idle_since = at  # a finished call starts a new idle period, an undone offer not
         self._move_agent(a, outcome, at, reason)
         if a.state is _LOGGED_OUT:
@@ -912,6 +916,14 @@ class Router:
             self._become_available(a, outcome, self._now)
         elif outcome.do is _CANCEL and a.pending == "pause":
             a.pending = a.pending_reason = None
+
+    def _on_agent_wrap_up_done(self, event: ev.AgentWrapUpDone) -> None:
+        """The WRAP_DONE row: in WRAP_UP the agent settles now, as at its wrap-up's end (the
+        deadline left in the heap is dead: the agent is no longer in WRAP_UP with it)."""
+        a = self._agents[event.agent_id]
+        if self._agent_rows[_T_WRAP_DONE][a.state].do is _SETTLE:
+            a.wrap_until = None
+            self._settle(a, _T_WRAP_DONE, self._now)
 
     def _on_reachability_changed(self, event: ev.AgentReachabilityChanged) -> None:
         a = self._agents[event.agent_id]

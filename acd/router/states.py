@@ -17,12 +17,12 @@ Theory of operation
   here drifting from the policy in `acd.router`.
 
   Settling: an agent leaves its call (RETRACT: the offered call went away, abandoned or its
-  queue removed; FAIL: it did not take the offer; WRAP_END; RESTORE_CALL, below). The
-  SETTLE row's target is where it lands when nothing is pending. A pending request is applied
-  as if it came right after landing there: a pending logout takes the LOGOUT row of the
-  landing state, a pending pause its PAUSE row (both MOVE rows). Only the final state is
-  emitted. Without a pending request, landing in PAUSED means the rona pause (reason
-  "rona").
+  queue removed; FAIL: it did not take the offer; WRAP_END; WRAP_DONE: the agent ends its
+  wrap-up early; RESTORE_CALL, below). The SETTLE row's target is where it lands when
+  nothing is pending. A pending request is applied as if it came right after landing there:
+  a pending logout takes the LOGOUT row of the landing state, a pending pause its PAUSE row
+  (both MOVE rows). Only the final state is emitted. Without a pending request, landing in
+  PAUSED means the rona pause (reason "rona").
 
   Restoring: at start the recovery layer hands a LOGGED_OUT agent back the state a previous
   run stored for it (`AgentRestored`); the stored state picks the trigger. RESTORE_IDLE,
@@ -57,6 +57,7 @@ Theory of operation
     FAIL            .                .          .          settle:paused    .       .
     HANG_UP         .                .          .          .                wrap_up .
     WRAP_END        .                .          .          .                .       settle:available
+    WRAP_DONE       rej              -          -          -                -       settle:available
     RONA_END        .                .          available  .                .       .
     RESTORE_IDLE    available        rej        rej        rej              rej     rej
     RESTORE_PAUSE   paused           rej        rej        rej              rej     rej
@@ -78,7 +79,7 @@ Theory of operation
     ADOPT_OFFERED   offered   .         .
     ADOPT_CONNECTED connected .         .
 
-  (`-` ignore; `rej` rejected: PAUSE/UNPAUSE `agent_not_logged_in`, REMOVE `agent_busy`,
+  (`-` ignore; `rej` rejected: PAUSE/UNPAUSE/WRAP_DONE `agent_not_logged_in`, REMOVE `agent_busy`,
   RESTORE_* `agent_logged_in`, ADOPT_* `agent_busy`; `gone` leaves the router; REMOVE of a
   logged-in agent moves it to logged_out, emitted, and then it leaves; `.` no row: an event
   meeting one is rejected `wrong_state` (for agent rows the call is checked first), a router
@@ -112,6 +113,7 @@ class AgentTrigger(enum.StrEnum):
     FAIL = "fail"  # the agent did not take the offer (ring-no-answer and friends)
     HANG_UP = "hang_up"
     WRAP_END = "wrap_end"
+    WRAP_DONE = "wrap_done"  # the agent ends its wrap-up early (settles as WRAP_END does)
     RONA_END = "rona_end"
     REMOVE = "remove"
     # AgentRestored, by the stored state (see "Restoring" above)
@@ -255,6 +257,12 @@ AGENT_TABLE: Mapping[tuple[AgentState, AgentTrigger], AgentOutcome] = MappingPro
         (_A.WRAP_UP, _T.PAUSE): _DEFER,
         (_A.WRAP_UP, _T.UNPAUSE): _CANCEL,
         (_A.WRAP_UP, _T.WRAP_END): Outcome(Do.SETTLE, _A.AVAILABLE),
+        (_A.LOGGED_OUT, _T.WRAP_DONE): _NOT_LOGGED_IN,
+        (_A.AVAILABLE, _T.WRAP_DONE): _IGNORE,
+        (_A.PAUSED, _T.WRAP_DONE): _IGNORE,
+        (_A.RESERVED, _T.WRAP_DONE): _IGNORE,
+        (_A.BUSY, _T.WRAP_DONE): _IGNORE,
+        (_A.WRAP_UP, _T.WRAP_DONE): Outcome(Do.SETTLE, _A.AVAILABLE),
         (_A.WRAP_UP, _T.REMOVE): _AGENT_BUSY,
         # restoring: only a logged-out agent takes its stored state back
         **{(_A.LOGGED_OUT, trigger): outcome for trigger, outcome in _RESTORES.items()},

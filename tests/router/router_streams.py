@@ -47,6 +47,7 @@ KINDS = (
     ("logout", 4),
     ("pause", 5),
     ("unpause", 5),
+    ("wrap_done", 3),
     ("reach", 3),
     ("agent_upsert", 5),
     ("agent_remove", 1),
@@ -293,6 +294,10 @@ class StreamMaker:
             return ev.AgentPaused(now, self.agent_id(), rng.choice(["", "lunch", "rona"]))
         if kind == "unpause":
             return ev.AgentUnpaused(now, self.agent_id())
+        if kind == "wrap_done":  # usually an agent in wrap-up: it ends it early
+            wrapping = [a.id for a in ref.agents() if a.state == AgentState.WRAP_UP]
+            pick = wrapping and rng.random() < 0.8
+            return ev.AgentWrapUpDone(now, rng.choice(wrapping) if pick else self.agent_id())
         if kind == "reach":
             return ev.AgentReachabilityChanged(now, self.agent_id(), rng.random() < 0.6)
         if kind == "agent_upsert":
@@ -358,6 +363,8 @@ def run_differential(
             isinstance(d, EventRejected) for d in expected
         ):
             seen[f"accepted:{event.state.value}"] += 1
+        if isinstance(event, ev.AgentWrapUpDone) and expected:
+            seen["wrap_done:accepted"] += 1
         if isinstance(event, ev.CallAdopted) and not any(
             isinstance(d, EventRejected) or getattr(d, "reason", "") == "unknown_queue"
             for d in expected

@@ -492,3 +492,49 @@ def test_offer_to_an_agent_whose_call_was_abandoned_applies_its_pending_pause(s:
 def test_reachability_of_unknown_agent_is_rejected(s: Scenario) -> None:
     [rejected] = s.send(ev.AgentReachabilityChanged(0, "ghost", True))
     assert rejected.code == "unknown_agent"  # type: ignore[union-attr]
+
+
+def test_an_agent_ending_its_wrap_up_early_is_available_at_once(s: Scenario) -> None:
+    s.agent("a1", {"support": 1})
+    s.connect("c1", "support", "a1")
+    s.at(10).send(ev.CallEnded(10, "c1"))  # wrap-up until 15
+    s.at(11).arrive("c2", "support")
+    assert s.send(ev.AgentWrapUpDone(12, "a1")) == [
+        changed("a1", A.AVAILABLE, 12, 12),
+        reserved("a1", 12, 12),
+        offer("c2", "a1"),
+    ]
+    assert s.tick(15) == []  # the wrap-up's deadline died with it
+    assert s.router.next_deadline() is None
+
+
+def test_a_pending_pause_or_logout_applies_when_the_wrap_up_is_ended_early(s: Scenario) -> None:
+    s.agent("a1", {"support": 1})
+    s.agent("a2", {"support": 1})
+    s.connect("c1", "support", "a1")
+    s.connect("c2", "support", "a2")
+    s.send(ev.AgentPaused(0, "a1", "lunch"))
+    s.send(ev.AgentLoggedOut(0, "a2"))
+    s.at(3).send(ev.CallEnded(3, "c1"))
+    s.send(ev.CallEnded(3, "c2"))
+    assert s.send(ev.AgentWrapUpDone(4, "a1")) == [changed("a1", A.PAUSED, 0, 4, "lunch")]
+    assert s.send(ev.AgentWrapUpDone(4, "a2")) == [changed("a2", A.LOGGED_OUT, None, 4)]
+
+
+def test_ending_a_wrap_up_is_ignored_off_wrap_up_and_refused_logged_out(s: Scenario) -> None:
+    s.agent("a0", {"support": 1}, login=False)
+    s.agent("a1", {"support": 1})
+    s.agent("a2", {"support": 1})
+    s.send(ev.AgentPaused(0, "a2", "x"))
+    assert s.send(ev.AgentWrapUpDone(1, "a1")) == []  # available
+    assert s.send(ev.AgentWrapUpDone(1, "a2")) == []  # paused
+    s.at(1).connect("c1", "support", "a1")
+    assert s.send(ev.AgentWrapUpDone(1, "a1")) == []  # busy
+    s.arrive("c2", "support")
+    s.send(ev.AgentUnpaused(1, "a2"))  # reserved for c2
+    assert s.router.agent("a2").state == A.RESERVED  # type: ignore[union-attr]
+    assert s.send(ev.AgentWrapUpDone(1, "a2")) == []
+    [rejected] = s.send(ev.AgentWrapUpDone(1, "a0"))
+    assert rejected.code == "agent_not_logged_in"  # type: ignore[union-attr]
+    [unknown] = s.send(ev.AgentWrapUpDone(1, "ghost"))
+    assert unknown.code == "unknown_agent"  # type: ignore[union-attr]

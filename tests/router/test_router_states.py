@@ -29,6 +29,7 @@ EXTERNAL = (
     AgentTrigger.PAUSE,
     AgentTrigger.UNPAUSE,
     AgentTrigger.REMOVE,
+    AgentTrigger.WRAP_DONE,
     AgentTrigger.RESTORE_IDLE,
     AgentTrigger.RESTORE_PAUSE,
     AgentTrigger.RESTORE_WRAP,

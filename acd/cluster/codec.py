@@ -31,7 +31,8 @@ from typing import Any
 from acd.router import events as ev
 
 #: Bumped when the wire form changes incompatibly; a standby refuses any other version.
-VERSION = 1
+#: 2: AgentWrapUpDone; QueueConfig's sl_target and pause_reasons (PauseReason records).
+VERSION = 2
 
 
 class CodecError(ValueError):

@@ -44,7 +44,8 @@ from acd.cluster.lease import FENCE_CHECK_LUA, FENCED_ERROR, leader_key
 from acd.router.router import Router
 
 #: Bumped when the snapshot's form changes incompatibly; a node refuses any other.
-FORMAT = 1
+#: 2: QueueConfig's sl_target and pause_reasons (PauseReason records).
+FORMAT = 2
 _HEADER = b"acd-router-snapshot %d\n" % FORMAT
 
 
@@ -96,7 +97,7 @@ def _fill_allowlist() -> None:
     from acd.router import _records, model
 
     _allow(Router, _records.Agent, _records.AgentClass, _records.Call, _records.Queue)
-    _allow(_records.ReqSet, model.QueueConfig, model.EscalationStep)
+    _allow(_records.ReqSet, model.QueueConfig, model.EscalationStep, model.PauseReason)
     _allow(model.AgentState, model.CallState, model.AgentPolicy, model.RonaAction)
     _allow(_frozen)
 

@@ -63,6 +63,7 @@ from acd.router.model import (
     MIN_LEVEL,
     AgentPolicy,
     EscalationStep,
+    PauseReason,
     QueueConfig,
     RonaAction,
     frozen_skills,
@@ -177,6 +178,17 @@ class EscalationStepInput(Document):
     skills: Skills = {}
 
 
+MAX_PAUSE_CODE_LENGTH = 16
+MAX_PAUSE_LABEL_LENGTH = 40
+
+
+class PauseReasonInput(Document):
+    """One pause reason a UI offers: the code it sends, the label it shows."""
+
+    code: Annotated[str, Field(pattern=rf"^[A-Za-z0-9_-]{{1,{MAX_PAUSE_CODE_LENGTH}}}$")]
+    label: Annotated[str, Field(min_length=1, max_length=MAX_PAUSE_LABEL_LENGTH)]
+
+
 class QueueInput(Document):
     """A queue; omitted keys take their defaults."""
 
@@ -241,6 +253,26 @@ class QueueInput(Document):
     fallback_after: Annotated[
         Seconds, Field(description="seconds without a controller before fallback; 0: never")
     ] = _QUEUE.fallback_after
+    sl_target: Annotated[
+        float,
+        Field(gt=0, le=1, description="the service-level objective: ratio within sl_threshold"),
+    ] = _QUEUE.sl_target
+    pause_reasons: Annotated[
+        list[PauseReasonInput],
+        Field(
+            description="the pause reasons UIs offer this queue's agents; codes unique "
+            "(checked by the server); a pause itself stays free text",
+            json_schema_extra={"uniqueItems": True},
+        ),
+    ] = []
+
+    @field_validator("pause_reasons")
+    @classmethod
+    def _unique_codes(cls, reasons: list[PauseReasonInput]) -> list[PauseReasonInput]:
+        codes = [reason.code for reason in reasons]
+        if len(set(codes)) != len(codes):
+            raise PydanticCustomError("pause_reasons", "each code may appear only once")
+        return reasons
 
     @field_validator("escalation")
     @classmethod
@@ -272,6 +304,7 @@ class QueueInput(Document):
                 **self.__dict__,  # the fields, as pydantic keeps them; dict(self) costs 5 µs
                 "skills": frozen_skills(self.skills),
                 "escalation": tuple(steps),
+                "pause_reasons": tuple(PauseReason(r.code, r.label) for r in self.pause_reasons),
                 # The router refuses a zero max wait (a call could bounce between queues).
                 "max_wait": self.max_wait or None,
             }
@@ -443,6 +476,7 @@ def queue_to_dict(queue: QueueConfig) -> dict[str, Any]:
     document.update(
         skills=dict(queue.skills),
         escalation=[{"after": s.after, "skills": dict(s.skills)} for s in queue.escalation],
+        pause_reasons=[{"code": r.code, "label": r.label} for r in queue.pause_reasons],
         policy=queue.policy.value,
         rona_action=queue.rona_action.value,
     )

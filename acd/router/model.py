@@ -82,6 +82,15 @@ class EscalationStep:
 
 
 @dataclass(frozen=True, slots=True)
+class PauseReason:
+    """A pause reason a UI offers for a queue's agents: the `code` sent as the pause reason
+    (what the softphone's `*73<digits>` sends too) and how to show it."""
+
+    code: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
 class QueueConfig:
     name: str
     skills: Mapping[str, int] = field(default_factory=lambda: frozen_skills(None))
@@ -115,6 +124,10 @@ class QueueConfig:
     #: the same agents); None or 0: keep waiting with music until the controller is back.
     fallback: str | None = None
     fallback_after: float = 0.0
+    #: The service-level objective: the ratio of calls to be served within sl_threshold.
+    sl_target: float = 0.8
+    #: The pause reasons UIs offer this queue's agents (a pause itself stays free text).
+    pause_reasons: tuple[PauseReason, ...] = ()
 
     def ranked_skill(self) -> str | None:
         if self.primary_skill is not None:

@@ -28,7 +28,7 @@ from acd.cluster.snapshot import (
     write_snapshot,
 )
 from acd.router import events as ev
-from acd.router.model import QueueConfig
+from acd.router.model import PauseReason, QueueConfig
 from acd.router.reference import ReferenceRouter
 from acd.router.router import Router
 from cluster.conftest import RedisTarget
@@ -139,6 +139,16 @@ def test_read_only_mappings_come_back_read_only_in_their_order() -> None:
         pickle.dumps(router)
 
 
+def test_a_queue_keeps_its_target_and_pause_reasons_through_a_snapshot() -> None:
+    router = Router()
+    reasons = (PauseReason("lunch", "Lunch"), PauseReason("07", "Training"))
+    router.handle(ev.QueueUpserted(1.0, QueueConfig("q", sl_target=0.9, pause_reasons=reasons)))
+    loaded = load_router(dump_router(router))
+    config = loaded.queue("q")
+    assert config is not None
+    assert (config.sl_target, config.pause_reasons) == (0.9, reasons)
+
+
 class RunsCode:
     """What a Redis writer could put in the snapshot: a pickle that calls a function."""
 
@@ -204,7 +214,9 @@ def test_bad_bytes_and_other_versions_are_refused() -> None:
     with pytest.raises(SnapshotError, match="not a router snapshot of format"):
         load_router(pickle.dumps(Router()))  # no header
     with pytest.raises(SnapshotError, match="not a router snapshot of format"):
-        load_router(good.replace(b"snapshot 1", b"snapshot 9", 1))
+        load_router(good.replace(b"snapshot %d" % snapshot.FORMAT, b"snapshot 9", 1))
+    with pytest.raises(SnapshotError, match="not a router snapshot of format"):
+        load_router(good.replace(b"snapshot %d" % snapshot.FORMAT, b"snapshot 1", 1))
     with pytest.raises(SnapshotError, match="cannot load"):
         load_router(good[:-5])  # truncated
     with pytest.raises(SnapshotError, match="trailing bytes"):

@@ -117,3 +117,55 @@ def test_the_example_config_loads_through_the_declarations() -> None:
     support = next(q for q in settings.queues if q.name == "support")
     assert [step.after for step in support.escalation] == [30.0, 60.0]
     assert {a.id for a in settings.agents} >= {"1001", "1002", "2001"}
+
+
+def test_a_queue_carries_its_service_level_target_and_pause_reasons() -> None:
+    queue = parse_queue(
+        {
+            "name": "sales",
+            "sl_target": 0.9,
+            "pause_reasons": [
+                {"code": "lunch", "label": "Lunch"},
+                {"code": "07", "label": "Training"},
+            ],
+        }
+    )
+    assert queue.sl_target == 0.9
+    assert [(r.code, r.label) for r in queue.pause_reasons] == [
+        ("lunch", "Lunch"),
+        ("07", "Training"),
+    ]
+    document = queue_to_dict(queue)
+    assert document["sl_target"] == 0.9
+    assert document["pause_reasons"] == [
+        {"code": "lunch", "label": "Lunch"},
+        {"code": "07", "label": "Training"},
+    ]
+    assert json.loads(json.dumps(document)) == document
+    assert parse_queue(document) == queue
+    defaults = parse_queue({"name": "x"})
+    assert (defaults.sl_target, defaults.pause_reasons) == (0.8, ())
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"sl_target": 0}, "queue.sl_target"),
+        ({"sl_target": 1.01}, "queue.sl_target"),
+        ({"sl_target": True}, "queue.sl_target"),
+        ({"pause_reasons": [{"code": "", "label": "x"}]}, "queue.pause_reasons[0].code"),
+        ({"pause_reasons": [{"code": "a" * 17, "label": "x"}]}, "queue.pause_reasons[0].code"),
+        ({"pause_reasons": [{"code": "a b", "label": "x"}]}, "queue.pause_reasons[0].code"),
+        ({"pause_reasons": [{"code": "a", "label": ""}]}, "queue.pause_reasons[0].label"),
+        ({"pause_reasons": [{"code": "a", "label": "x" * 41}]}, "queue.pause_reasons[0].label"),
+        ({"pause_reasons": [{"code": "a"}]}, "queue.pause_reasons[0].label"),
+        (
+            {"pause_reasons": [{"code": "a", "label": "x"}, {"code": "a", "label": "y"}]},
+            "queue.pause_reasons",
+        ),
+    ],
+)
+def test_bad_targets_and_pause_reasons_are_refused(body: dict[str, Any], field: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_queue({"name": "q", **body})
+    assert caught.value.field == field

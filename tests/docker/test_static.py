@@ -292,12 +292,27 @@ def test_redis_keeps_what_it_acknowledged() -> None:
     assert pairs["--appendfsync"] == "always"
 
 
+def has_healthcheck(service: dict[str, Any]) -> bool:
+    """Its own in the compose file, else its image's HEALTHCHECK (the services built here)."""
+    if "healthcheck" in service:
+        return not service["healthcheck"].get("disable", False)
+    if build := service.get("build"):
+        path = (df.DOCKER / build["context"] / build["dockerfile"]).resolve()
+        return any(item.keyword == "HEALTHCHECK" for item in df.instructions(path))
+    return False
+
+
 def test_every_healthy_condition_has_a_healthcheck() -> None:
     services = df.compose()["services"]
+    waited = set()
     for name, service in services.items():
         for dependency, condition in service.get("depends_on", {}).items():
             if condition["condition"] == "service_healthy":
-                assert "healthcheck" in services[dependency], f"{name} waits on {dependency}"
+                assert has_healthcheck(services[dependency]), f"{name} waits on {dependency}"
+                waited.add(dependency)
+    assert waited == {"asterisk", "postgres", "redis", "prometheus"}
+    assert has_healthcheck(services["controller-1"])
+    assert not has_healthcheck({"image": "redis:7.4.6-bookworm"})
 
 
 def test_make_secrets_writes_every_secret_the_compose_file_mounts(tmp_path: Path) -> None:

@@ -1,5 +1,8 @@
 """Server-sent events: call and agent state changes, fanned out to every subscriber.
 
+An agent message is either a state change (`state`, `pause_reason`, `idle_since`, `at`) or,
+when only its phone's reachability changed, `{"agent_id", "reachable", "at"}` with no `state`.
+
 `EventHub` is an engine listener. It turns each step into small JSON messages and offers them
 to every subscriber's bounded buffer without waiting: a subscriber whose buffer is full is
 dropped (its stream ends; the client reconnects), so a slow client never delays routing. A
@@ -36,6 +39,8 @@ from acd.router.decisions import (
     OfferCall,
 )
 from acd.router.events import (
+    AgentReachabilityChanged,
+    AgentRemoved,
     CallAbandoned,
     CallArrived,
     CallEnded,
@@ -120,6 +125,15 @@ def _call_event_messages(step: Step) -> list[tuple[str, dict[str, Any]]]:
         ]
     if isinstance(event, CallEnded):
         return [("call", {"call_id": event.call_id, "state": "ended", "at": event.now})]
+    if isinstance(event, AgentReachabilityChanged):
+        # The router decides nothing visible on it (its state and idle_since stay): the
+        # event is the news. `EventHub` leaves out what it has said already.
+        return [
+            (
+                "agent",
+                {"agent_id": event.agent_id, "reachable": event.reachable, "at": event.now},
+            )
+        ]
     return []
 
 
@@ -235,14 +249,28 @@ class EventHub:
         self._max_per_owner = max_per_owner
         self._subscribers: set[Subscription] = set()
         self._ids = itertools.count(1)
+        #: The reachability last told per agent: the controller tells the router every
+        #: device agent again after an AMI reconnect, which is no news to a page.
+        self._reachable: dict[str, bool] = {}
 
     def on_step(self, step: Step) -> None:
+        if isinstance(step.event, AgentRemoved):
+            self._reachable.pop(step.event.agent_id, None)  # a new agent of that id: news
         for kind, data in step_messages(step):
+            if "reachable" in data and not self._reachability_news(data):
+                continue
             message = Message(next(self._ids), kind, data)
             for subscription in list(self._subscribers):
                 # A dropped one keeps its slot until its handler unsubscribes.
                 if not subscription.dropped and not subscription.offer(message):
                     log.warning("dropped a slow event-stream subscriber")
+
+    def _reachability_news(self, data: dict[str, Any]) -> bool:
+        agent_id, reachable = data["agent_id"], data["reachable"]
+        if self._reachable.get(agent_id) == reachable:
+            return False
+        self._reachable[agent_id] = reachable
+        return True
 
     def subscribe(self, owner: str | None = None) -> Subscription:
         """A new subscription, or CallerLimit / CapacityLimit when `owner` (a token's name)

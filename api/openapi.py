@@ -189,6 +189,8 @@ SCHEMAS: dict[str, Schema] = {
             "agents",
             "service_level",
             "today",
+            "sl_target",
+            "pause_reasons",
         ],
         "description": "live KPIs of one queue: calls now, agents (by state) whose skills meet "
         "the queue's base requirements, service level over sl_window, all-time totals, "
@@ -201,11 +203,13 @@ SCHEMAS: dict[str, Schema] = {
             "oldest_wait": {"type": "number"},
             "agents": {"type": "object", "additionalProperties": {"type": "integer"}},
             "sl_threshold": {"type": "number"},
+            "sl_target": _QUEUE["properties"]["sl_target"],
             "sl_window": {"type": "number"},
             "service_level": _ref("ServiceLevels"),
             "window": {"type": "object", "additionalProperties": {"type": "integer"}},
             "totals": {"type": "object", "additionalProperties": {"type": "integer"}},
             "today": _ref("QueueToday"),
+            "pause_reasons": _QUEUE["properties"]["pause_reasons"],
         },
     },
     "QueueToday": {

@@ -6,7 +6,9 @@ a call not yet connected; agents by state among those whose skills meet the queu
 requirements; the service level over the queue's sl_window (three treatments, null when
 undefined) with the A_in/A_out/B_in/B_out behind it; the all-time counters (the same
 numbers as the Prometheus counters, restored from the records at start); and today's figures
-since local midnight (`acd.observe.today`, restored from the records too).
+since local midnight (`acd.observe.today`, restored from the records too). Beside them the
+queue's service-level objective (`sl_target`) and pause reasons, so one request gives a
+wallboard everything per queue.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class QueueStats:
                     "oldest_wait": max(waits) if waits else 0.0,
                     "agents": {s.value: staff[s] for s in AgentState},
                     "sl_threshold": queue.sl_threshold,
+                    "sl_target": queue.sl_target,
                     "sl_window": queue.sl_window,
                     "service_level": service_levels(window),
                     "window": {
@@ -74,6 +77,10 @@ class QueueStats:
                         for name in COUNTERS
                     },
                     "today": self.today.figures(queue.name, now),
+                    # What a wallboard or agent panel offers (the queue document's list).
+                    "pause_reasons": [
+                        {"code": r.code, "label": r.label} for r in queue.pause_reasons
+                    ],
                 }
             )
         return result

@@ -67,3 +67,15 @@ async def test_a_restart_keeps_todays_figures(tmp_path: Path) -> None:
         finally:
             await client.close()
             await assembly.close()
+
+
+async def test_each_queue_brings_its_objective_and_its_pause_reasons(api: Api) -> None:
+    reasons = [{"code": "1", "label": "Lunch"}, {"code": "coach", "label": "Coaching"}]
+    status, _ = await api.put(
+        "/api/v1/queues/support",
+        {"skills": {"support": 1}, "sl_target": 0.9, "pause_reasons": reasons},
+    )
+    assert status == 200
+    stats = await _stats(api)
+    assert (stats["support"]["sl_target"], stats["support"]["pause_reasons"]) == (0.9, reasons)
+    assert (stats["sales"]["sl_target"], stats["sales"]["pause_reasons"]) == (0.8, [])

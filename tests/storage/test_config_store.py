@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from acd.config import AgentSeed, Settings, parse_queue
+from acd.config import AgentSeed, Settings, parse_queue, queue_to_dict
 from acd.errors import Invalid
 from acd.router.model import EscalationStep, QueueConfig
 from acd.storage import Database, TokenInfo, hash_secret
-from acd.storage.tables import api_tokens
+from acd.storage.tables import api_tokens, queues
 
 
 async def test_queue_round_trip_upsert_and_delete(database: Database) -> None:
@@ -37,6 +37,30 @@ async def test_queue_round_trip_upsert_and_delete(database: Database) -> None:
     assert await store.delete_queue("support") is True
     assert await store.delete_queue("support") is False
     assert await store.get_queue("support") is None
+
+
+async def test_a_queue_keeps_its_target_and_pause_reasons_in_the_store(database: Database) -> None:
+    store = database.config
+    queue = parse_queue(
+        {
+            "name": "support",
+            "sl_target": 0.95,
+            "pause_reasons": [{"code": "lunch", "label": "Lunch"}, {"code": "7", "label": "Té"}],
+        }
+    )
+    await store.put_queue(queue)
+    assert await store.get_queue("support") == queue
+    assert await store.list_queues() == [queue]
+
+
+async def test_a_queue_stored_before_the_target_and_reasons_takes_their_defaults(
+    database: Database,
+) -> None:
+    document = queue_to_dict(QueueConfig("old"))
+    del document["sl_target"], document["pause_reasons"]
+    async with database.engine.begin() as conn:
+        await conn.execute(sa.insert(queues).values(name="old", document=document, updated_at=0.0))
+    assert await database.config.get_queue("old") == QueueConfig("old")
 
 
 async def test_agent_round_trip(database: Database) -> None:

@@ -299,6 +299,15 @@
     document.body.classList.toggle("can-act", canAct());
   }
 
+  /** A pause code as its queues label it (the first label found), else as it is. */
+  function reasonLabel(code) {
+    for (const q of view.stats) {
+      const found = (q.pause_reasons || []).find((r) => r.code === code);
+      if (found) return found.label;
+    }
+    return code;
+  }
+
   function fillRow(row, agent, now) {
     const cell = (column) => row.querySelector(`td[data-col="${column}"]`);
     if (row.dataset.state !== agent.state) row.dataset.state = agent.state;
@@ -314,7 +323,7 @@
     setText(name.children[0], agent.name || agent.id);
     setText(name.children[1], agent.id);
     setText(cell("state"), STATE_LABELS[agent.state] || agent.state);
-    let reason = agent.pause_reason || "";
+    let reason = agent.pause_reason ? reasonLabel(agent.pause_reason) : "";
     if (agent.pending) reason = `then ${agent.pending}` + (reason ? ` (${reason})` : "");
     setText(cell("reason"), reason);
     const since = view.stateSince.get(agent.id);

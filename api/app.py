@@ -38,6 +38,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", "/agents/{agent_id}/logout", h.logout_agent),
     ("POST", "/agents/{agent_id}/pause", h.pause_agent),
     ("POST", "/agents/{agent_id}/unpause", h.unpause_agent),
+    ("POST", "/agents/{agent_id}/end_wrap_up", h.end_wrap_up),
     ("GET", "/calls", h.list_calls),
     ("GET", "/calls/{call_id}", h.get_call),
     ("GET", "/stats/queues", h.queue_stats),

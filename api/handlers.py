@@ -115,6 +115,12 @@ async def unpause_agent(request: web.Request) -> web.Response:
     return _json(views.agent_state_doc(view))
 
 
+@requires(AGENT_STATE)
+async def end_wrap_up(request: web.Request) -> web.Response:
+    view = await request.app[SERVICES].agents.end_wrap_up(request.match_info["agent_id"])
+    return _json(views.agent_state_doc(view))
+
+
 # --- calls, statistics, reports, events ----------------------------------------------------
 
 

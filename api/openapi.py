@@ -444,6 +444,13 @@ def _paths() -> Schema:
             "parameters": [agent_id],
             "post": _op("unpauseAgent", "Unpause (idle since now)", _AGENT_STATE_OK),
         },
+        "/agents/{agent_id}/end_wrap_up": {
+            "parameters": [agent_id],
+            "post": _op("endWrapUp", "End the wrap-up now, before its time: available (idle "
+                        "since now), or the pending pause or logout applies; nothing changes "
+                        "outside wrap-up; 409 agent_not_logged_in while logged out",
+                        _AGENT_STATE_OK),
+        },
         "/calls": {
             "get": _op("listCalls", "Live calls: waiting, offered, connected",
                        _responses("200", {"type": "array", "items": _ref("LiveCall")}, "calls")),

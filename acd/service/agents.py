@@ -16,6 +16,7 @@ from acd.router.events import (
     AgentRemoved,
     AgentUnpaused,
     AgentUpserted,
+    AgentWrapUpDone,
 )
 from acd.router.model import AgentState, AgentView
 from acd.service.common import ConfigStoreLike, invalid, raise_if_rejected, validated
@@ -36,7 +37,7 @@ class AgentRecord:
 
 
 class AgentService:
-    """Agent CRUD and state changes (login, logout, pause, unpause)."""
+    """Agent CRUD and state changes (login, logout, pause, unpause, end of wrap-up)."""
 
     def __init__(
         self, engine: Engine, directory: AgentDirectory, store: ConfigStoreLike | None = None
@@ -151,6 +152,11 @@ class AgentService:
 
     async def unpause(self, agent_id: str) -> AgentView:
         return await self._change(agent_id, lambda now: AgentUnpaused(now, agent_id))
+
+    async def end_wrap_up(self, agent_id: str) -> AgentView:
+        """The agent is done before its wrap-up time is over: as at the wrap-up's end (a
+        pending pause or logout applies, else available now). A no-op outside wrap-up."""
+        return await self._change(agent_id, lambda now: AgentWrapUpDone(now, agent_id))
 
 
 def _record(seed: AgentSeed, view: AgentView | None) -> AgentRecord:

@@ -58,7 +58,7 @@ SCHEMATHESIS_CONFIG = f"""
 fail-on = true
 
 [[operations]]
-include-operation-id = ["pauseAgent", "unpauseAgent"]
+include-operation-id = ["pauseAgent", "unpauseAgent", "endWrapUp"]
 parameters = {{ agent_id = "{KNOWN_AGENT}" }}
 
 [[operations]]

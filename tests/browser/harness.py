@@ -55,11 +55,15 @@ QUEUES = [
         "support",
         skills={"support": 1},
         sl_threshold=10,
+        sl_target=0.8,
+        pause_reasons=SUPPORT_REASONS,
     ),
     queue(
         "sales",
         skills={"sales": 1},
         sl_threshold=15,
+        sl_target=0.9,
+        pause_reasons=SALES_REASONS,
     ),
 ]
 #: Simulated agents (Asterisk answers for them in acd-sim-agent): two per queue that take the
@@ -303,6 +307,10 @@ class LiveAcd:
         assert reply.status == 200, reply
         return dict(reply.body)
 
+    def finished(self, call_id: str, within: float = 15.0) -> dict[str, Any]:
+        """The call's stored record, once it is no longer live (GET /calls/{id})."""
+        return self.background.run(self.controller.finished(call_id, within))
+
     # --- callers -------------------------------------------------------------------------------
 
     def call(
@@ -367,9 +375,13 @@ def running_live_acd(asterisk: RunningAsterisk, workdir: Path, **options: Any) -
 
 
 def wait_until(
-    check: Callable[[], T | None], within: float = 15.0, every: float = 0.2, what: str = ""
+    check: Callable[[], T | None],
+    within: float = 15.0,
+    every: float = 0.2,
+    what: str | Callable[[], str] = "",
 ) -> T:
-    """Call `check` until it returns something truthy; that value (or AssertionError)."""
+    """Call `check` until it returns something truthy; that value (or AssertionError).
+    `what` names the awaited thing (a callable: asked then, to say what it found)."""
     deadline = time.monotonic() + within
     last: T | None = None
     while True:
@@ -377,5 +389,6 @@ def wait_until(
         if last:
             return last
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within} s: {what or check} (last: {last!r})")
+            said = what() if callable(what) else what
+            raise AssertionError(f"not within {within} s: {said or check} (last: {last!r})")
         time.sleep(every)

@@ -20,6 +20,8 @@ Series (label `queue` unless noted):
   acd_calls_callback_requested_total    callers who pressed for a callback
   acd_service_level_ratio{queue,treatment}  over the calls answered or abandoned within the
                                         last sl_window seconds (acd.observe.kpi; NaN when undefined)
+  acd_service_level_target_ratio{queue}  the queue's objective, its sl_target (configured
+                                        queues only: it leaves with the queue)
   acd_calls_waiting                     calls not yet connected (waiting or ringing an agent)
   acd_oldest_call_wait_seconds          longest current wait in the queue (0 when none)
   acd_wait_seconds{queue,outcome}       histogram; outcome answered | abandoned (short
@@ -283,6 +285,15 @@ class Metrics(Collector):
                 value = service_level(window, treatment)
                 ratio.add_metric([queue, treatment.value], math.nan if value is None else value)
         yield ratio
+        target = GaugeMetricFamily(
+            "acd_service_level_target_ratio",
+            "The queue's service-level objective (sl_target), a ratio.",
+            labels=["queue"],
+        )
+        objectives = {q.name: q.sl_target for q in self.view.queues()} if self.view else {}
+        for queue in sorted(objectives):
+            target.add_metric([queue], objectives[queue])
+        yield target
 
         calls = self.view.calls() if self.view is not None else []
         waiting: Counter[str] = Counter(dict.fromkeys(configured, 0))

@@ -66,27 +66,6 @@ def test_the_schema_check_refuses_what_compose_would() -> None:
     assert any("done" in error for error in errors), errors
 
 
-def test_docker_compose_config_accepts_it_when_docker_compose_is_installed(
-    tmp_path: Path,
-) -> None:
-    docker = shutil.which("docker")
-    if (
-        docker is None
-        or subprocess.run(
-            [docker, "compose", "version"], capture_output=True, check=False
-        ).returncode
-    ):
-        pytest.skip("no `docker compose` here (the schema test above covers the file)")
-    done = subprocess.run(
-        [docker, "compose", "-f", str(df.COMPOSE), "config", "--quiet"],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "COMPOSE_PROJECT_NAME": "acd-test"},
-    )
-    assert done.returncode == 0, done.stderr
-
-
 def hadolint() -> str:
     found = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which(
         "hadolint"

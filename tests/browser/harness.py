@@ -157,18 +157,26 @@ class CallStream:
     reaches a simulated agent who talks `talk` seconds and hangs up."""
 
     def __init__(
-        self, probe: Probe, queues: Sequence[str], every: float, talk: float, hold: int
+        self,
+        probe: Probe,
+        queues: Sequence[str],
+        every: float,
+        talk: float,
+        hold: int,
+        ring: float = 0,
     ) -> None:
         self.probe = probe
         self.queues = list(queues)
         self.every = every
         self.talk = talk
+        self.ring = ring
         self.hold = hold
         self.callers: list[Caller] = []
 
     async def run(self) -> None:
         for name in itertools.cycle(self.queues):
-            self.callers.append(await self.probe.call(name, talk=self.talk, hold=self.hold))
+            caller = await self.probe.call(name, talk=self.talk, ring=self.ring, hold=self.hold)
+            self.callers.append(caller)
             await asyncio.sleep(self.every)
 
 
@@ -334,11 +342,12 @@ class LiveAcd:
         *,
         every: float = 1.0,
         talk: float = 3,
+        ring: float = 0,
         hold: int = 120,
     ) -> Iterator[CallStream]:
         """A steady stream of callers while the block runs (stopped at its end; the calls in
-        progress go on)."""
-        stream = CallStream(self.probe, queues, every, talk, hold)
+        progress go on); their agents ring `ring` s before answering and talk `talk` s."""
+        stream = CallStream(self.probe, queues, every, talk, hold, ring)
         self._stream = self.background.spawn(stream.run())
         try:
             yield stream

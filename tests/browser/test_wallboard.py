@@ -41,13 +41,17 @@ def test_the_tiles_show_the_api_numbers_while_calls_flow(
     first, first_stats = agreement(chrome, live_acd)
     offered_before = {q: s["today"]["offered"] for q, s in first_stats.items()}
     samples = [data_values(first)]
+    answers = [first_stats]
     refetches = updated(chrome)
 
-    with live_acd.calls(every=1.0, talk=3) as stream:
+    # Agents ring a second before they answer: the agreed moments include agents reserved
+    # (ringing) and callers waiting, not only a board at rest.
+    with live_acd.calls(every=1.0, talk=3, ring=1) as stream:
         ends = time.monotonic() + STREAM_SECONDS
         while time.monotonic() < ends:
-            board, _ = agreement(chrome, live_acd)
+            board, stats = agreement(chrome, live_acd)
             samples.append(data_values(board))
+            answers.append(stats)
             time.sleep(SAMPLE_EVERY)
     callers = len(stream.callers)
     wait_until(lambda: _all_calls_over(live_acd), within=20, what="every streamed call over")
@@ -65,6 +69,10 @@ def test_the_tiles_show_the_api_numbers_while_calls_flow(
     # again), and comparing the first answer with the last board finds the difference.
     distinct = {repr(sorted((q, sorted(v.items())) for q, v in s.items())) for s in samples}
     assert len(distinct) >= 4, samples
+    seen = [entry for stats in answers for entry in stats.values()]
+    assert any(e["agents"]["reserved"] > 0 for e in seen), "never agreed while an agent rang"
+    assert any(e["agents"]["busy"] > 0 for e in seen), "never agreed while an agent talked"
+    assert any(e["waiting"] > 0 for e in seen), "never agreed while a caller waited"
     stale = differences(last, first_stats)
     assert any(".offered_today" in d for d in stale), stale
     assert any(".answered_today" in d for d in stale), stale

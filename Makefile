@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test check fmt lint types unit bench bench-e2e bench-latency bench-failover soak asterisk promtool chromium clean
+.PHONY: run test check fmt lint types unit bench bench-e2e bench-latency bench-failover soak asterisk promtool chromium screenshots clean
 
 $(STAMP): pyproject.toml
 	@if ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; then \
@@ -23,7 +23,9 @@ asterisk: $(STAMP)
 run: $(STAMP) asterisk
 	@mkdir -p -m 0700 var
 	$(BIN)/acd asterisk start
-	@echo "acd: API http://127.0.0.1:8080/api/v1 (token demo-admin-token), metrics http://127.0.0.1:8080/metrics, events http://127.0.0.1:8080/api/v1/events; Ctrl-C stops both"
+	@echo "acd: wallboard http://127.0.0.1:8080/#token=demo-admin-token, agent panel http://127.0.0.1:8080/agent"
+	@echo "acd: API http://127.0.0.1:8080/api/v1 (token demo-admin-token), metrics http://127.0.0.1:8080/metrics, events http://127.0.0.1:8080/api/v1/events"
+	@echo "acd: simulated callers and agents from [demo] in acd.example.toml (ACD_DEMO_ENABLED=0 make run: none); Ctrl-C stops both"
 	@trap '$(BIN)/acd asterisk stop' EXIT; $(BIN)/acd serve --config acd.example.toml
 
 # promtool checks and unit-tests monitoring/prometheus (tests/monitoring); Debian's prometheus
@@ -82,6 +84,11 @@ soak: $(STAMP) asterisk
 # bench/results/failover.json (FAILOVER_ARGS="--kills 5" for a shorter run).
 bench-failover: $(STAMP) asterisk
 	$(BIN)/python bench/failover.py $(FAILOVER_ARGS)
+
+# docs/wallboard.png (1600x900), docs/wallboard-phone.png (390x844), docs/agent-panel.png:
+# the pages on a real Asterisk and `acd serve` with calls flowing (tests/browser/screenshots.py).
+screenshots: $(STAMP) asterisk chromium
+	$(BIN)/python -m tests.browser.screenshots
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -48,17 +48,17 @@ unit: $(STAMP)
 	$(BIN)/pytest -m 'not asterisk and not sip'
 
 fmt: $(STAMP)
-	$(BIN)/ruff format acd api agi tests bench
+	$(BIN)/ruff format acd api agi tests bench docker
 
 lint: $(STAMP)
-	$(BIN)/ruff check acd api agi tests bench
+	$(BIN)/ruff check acd api agi tests bench docker
 
 types: $(STAMP)
 	$(BIN)/mypy
 
 check: $(STAMP)
-	$(BIN)/ruff format --check acd api agi tests bench
-	$(BIN)/ruff check acd api agi tests bench
+	$(BIN)/ruff format --check acd api agi tests bench docker
+	$(BIN)/ruff check acd api agi tests bench docker
 	$(BIN)/mypy
 	$(MAKE) test
 

@@ -32,7 +32,8 @@ from acd.router import events as ev
 
 #: Bumped when the wire form changes incompatibly; a standby refuses any other version.
 #: 2: AgentWrapUpDone; QueueConfig's sl_target and pause_reasons (PauseReason records).
-VERSION = 2
+#: 3: AgentRestored's state_since.
+VERSION = 3
 
 
 class CodecError(ValueError):

@@ -45,7 +45,9 @@ from acd.router.router import Router
 
 #: Bumped when the snapshot's form changes incompatibly; a node refuses any other.
 #: 2: QueueConfig's sl_target and pause_reasons (PauseReason records).
-FORMAT = 2
+#: 3: the agent record's state_since, the call record's answered_at (slots a format-2 record
+#: lacks: its agents and calls would load without them).
+FORMAT = 3
 _HEADER = b"acd-router-snapshot %d\n" % FORMAT
 
 

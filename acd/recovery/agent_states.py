@@ -47,7 +47,9 @@ _QUIET_AGENT_EVENTS = (
     ev.AgentRemoved,
 )
 
-_Content = tuple[str, str | None, float | None, str | None, str | None, float | None, float | None]
+_Content = tuple[
+    str, str | None, float | None, str | None, str | None, float | None, float | None, float | None
+]
 
 
 class AgentStates(Protocol):
@@ -83,6 +85,7 @@ def stored_state(agent_id: str, view: AgentView | None, at: float) -> StoredAgen
         view.wrap_until,
         view.rona_until,
         at,
+        view.state_since,
     )
 
 
@@ -96,6 +99,7 @@ def _content(row: StoredAgentState) -> _Content:
         row.pending_reason,
         row.wrap_until,
         row.rona_until,
+        row.state_since,
     )
 
 
@@ -262,4 +266,5 @@ def _restore_event(row: StoredAgentState, now: float) -> ev.AgentRestored | None
         row.pending_reason,
         row.wrap_until,
         row.rona_until,
+        row.state_since,
     )

@@ -141,6 +141,14 @@ Resolved details (both routers; the unit tests pin them)
   * Wrap-up uses the queue's `wrap_up` as it was when the call was answered.
   * LOGGED_OUT clears idle_since, pause reason and pending; other states keep idle_since. An
     agent in WRAP_UP keeps `call_id` of the call it wraps up. New agents are reachable.
+  * `state_since` (AgentView): the moment of the step that last wrote the agent's state
+    (every table target, a pause with a new reason included; ignored and deferred rows leave
+    it), so a settled agent counts from the settle and a deadline step from its deadline; None
+    until the first login. AgentRestored of a state restored as it was takes the stored
+    `state_since` when given (its AgentStateChanged says it too; other decisions leave
+    `state_since` None: the state was entered at `at`), else now; a stored RESERVED/BUSY
+    settles now. A call's `answered_at` is the OfferAnswered step's time (None before, and
+    for a call adopted CONNECTED).
   * Decision times (`at`): the latest `now` seen for event steps, the deadline for deadline steps.
   * CallAbandoned emits nothing for the call itself. Overflow naming the call's own queue exits
     with `timeout` and no destination (it is not "another" queue).

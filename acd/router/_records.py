@@ -125,6 +125,7 @@ class Agent:
         "rona_until",
         "skills",
         "state",
+        "state_since",
         "wrap_until",
     )
 
@@ -141,6 +142,7 @@ class Agent:
         self.pending_reason: str | None = None
         self.wrap_until: float | None = None
         self.rona_until: float | None = None
+        self.state_since: float | None = None  # written with `state`, by Router._move_agent
         self.epoch = 0  # non-zero exactly while dispatchable
 
     def entry(self, ordering: str | None) -> AgentEntry:
@@ -152,6 +154,7 @@ class Agent:
 class Call:
     __slots__ = (
         "agent_id",
+        "answered_at",
         "arrived_at",
         "enqueued_at",
         "epoch",
@@ -197,6 +200,7 @@ class Call:
         self.state = CALL_START
         self.agent_id: str | None = None
         self.rona_count = 0
+        self.answered_at: float | None = None
         self.wrap_up = 0.0
         self.epoch = 0  # non-zero exactly while WAITING
         self.escalation_at: float | None = None

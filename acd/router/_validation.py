@@ -153,7 +153,7 @@ def _restored_problem(event: ev.AgentRestored) -> str | None:
     """The stored state must be one the router itself could have been in: a logged-in state
     with its idle_since; a pause reason exactly when PAUSED; a pending request only on a call
     (a pause with its reason); a wrap-up deadline exactly when WRAP_UP; a rona deadline only
-    for a "rona" pause."""
+    for a "rona" pause; a state_since finite if given."""
     state = event.state
     if type(state) is not AgentState or state not in _RESTORABLE:
         return "state must be a logged-in AgentState"
@@ -179,6 +179,8 @@ def _restored_problem(event: ev.AgentRestored) -> str | None:
         event.rona_until is not None and (not paused or event.pause_reason != RONA_REASON)
     ):
         return 'rona_until must be None or a finite number for a "rona" pause'
+    if not _optional_time(event.state_since):
+        return "state_since must be None or a finite number"
     return None
 
 

@@ -25,6 +25,8 @@ class AgentStateChanged:
     pause_reason: str | None
     idle_since: float | None
     at: float
+    #: When the agent entered `state`, if not `at`: only a restore says so (the stored moment).
+    state_since: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

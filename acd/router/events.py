@@ -136,6 +136,9 @@ class AgentRestored:
     pending_reason: str | None = None
     wrap_until: float | None = None
     rona_until: float | None = None
+    #: When the agent entered the stored state (None: the store did not keep it; the restore's
+    #: moment then). Unused for a stored RESERVED or BUSY: that agent settles now.
+    state_since: float | None = None
 
 
 # --- calls ---------------------------------------------------------------------------------

@@ -153,6 +153,10 @@ class AgentView:
     wrap_until: float | None = None
     #: End of a ring-no-answer delay (PAUSED "rona" with the queue's rona_action DELAY).
     rona_until: float | None = None
+    #: When the agent entered its current state (a new pause reason is a new pause; a state
+    #: reached by settling counts from the settle); None for an agent never logged in.
+    #: A restored state keeps the stored moment.
+    state_since: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,3 +175,6 @@ class CallView:
     queue_entered_at: float  # entered its current queue; escalation and max_wait count from here
     step: int  # 0 = base requirements, n = escalation[n - 1]
     rona_count: int
+    #: When the agent answered (OfferAnswered); None before, and for a call adopted connected
+    #: (it was answered in the previous run, at a moment nobody told this one).
+    answered_at: float | None = None

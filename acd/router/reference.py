@@ -23,7 +23,8 @@ handlers, so that the differential tests catch a table row drifting from the pol
          restored (logged out only, else refused `agent_logged_in`): back to the stored
          available, paused or wrap_up as it was; stored reserved or busy: its call is gone,
          so a pending logout leaves it logged out (nothing emitted), a pending pause pauses
-         it, otherwise available; the stored idle_since in every case
+         it, otherwise available; the stored idle_since in every case; the stored moment
+         the state was entered (state_since) for a state restored as it was, now otherwise
          adopted with a call found in Asterisk (logged out, available, paused or in
          wrap-up, which then ends with its pending request kept; ringing or talking it is
          refused `agent_busy`): reserved for an offered call, busy for a connected one;
@@ -97,6 +98,7 @@ class _Agent:
     pending_reason: str | None = None
     wrap_until: float | None = None
     rona_until: float | None = None
+    state_since: float | None = None
 
 
 @dataclass(slots=True)
@@ -115,6 +117,7 @@ class _Call:
     agent_id: str | None = None
     rona_count: int = 0
     wrap_up: float = 0.0
+    answered_at: float | None = None
 
 
 def step_requirements(queue: QueueConfig, step: int, extra: dict[str, int]) -> dict[str, int]:
@@ -218,6 +221,7 @@ class ReferenceRouter:
             a.pending_reason,
             a.wrap_until,
             a.rona_until,
+            a.state_since,
         )
 
     @staticmethod
@@ -235,6 +239,7 @@ class ReferenceRouter:
             c.queue_entered_at,
             c.step,
             c.rona_count,
+            c.answered_at,
         )
 
     @staticmethod
@@ -343,8 +348,15 @@ class ReferenceRouter:
     # --- agent steps ------------------------------------------------------------------------------
 
     def _set_agent(
-        self, a: _Agent, state: AgentState, at: float, reason: str | None = None
+        self,
+        a: _Agent,
+        state: AgentState,
+        at: float,
+        reason: str | None = None,
+        stored_since: float | None = None,
     ) -> None:
+        """Every state change, and so every `state_since`: now (`at`), or when restoring,
+        the stored moment the state was entered (`stored_since`), which the decision tells."""
         if a.state == AgentState.PAUSED and (
             state != AgentState.PAUSED or reason != a.pause_reason
         ):
@@ -356,7 +368,10 @@ class ReferenceRouter:
             a.pending = a.pending_reason = None
         if state != AgentState.WRAP_UP:
             a.wrap_until = None
-        self._out.append(AgentStateChanged(a.id, a.state, a.pause_reason, a.idle_since, at))
+        a.state_since = at if stored_since is None else stored_since
+        self._out.append(
+            AgentStateChanged(a.id, a.state, a.pause_reason, a.idle_since, at, stored_since)
+        )
 
     def _become_available(self, a: _Agent, at: float) -> None:
         """Login, unpause, end of wrap-up or of a rona delay: idle_since starts now."""
@@ -578,7 +593,7 @@ class ReferenceRouter:
             self._agent_driven(a, now)
             return
         a.idle_since = event.idle_since
-        self._set_agent(a, event.state, now, event.pause_reason)
+        self._set_agent(a, event.state, now, event.pause_reason, event.state_since)
         if event.state == AgentState.WRAP_UP:
             a.pending, a.pending_reason = event.pending, event.pending_reason
             a.wrap_until = event.wrap_until
@@ -660,6 +675,7 @@ class ReferenceRouter:
     def _on_OfferAnswered(self, event: ev.OfferAnswered) -> None:  # noqa: N802
         c = self._calls[event.call_id]
         c.state = CallState.CONNECTED
+        c.answered_at = self._now
         c.wrap_up = self._queues[c.queue].wrap_up
         self._set_agent(self._agents[event.agent_id], AgentState.BUSY, self._now)
 

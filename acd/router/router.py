@@ -483,10 +483,17 @@ class Router:
             compact(r.heaps, r.available)  # type: ignore[arg-type]
 
     def _move_agent(
-        self, a: Agent, outcome: AgentOutcome, at: float, reason: str | None = None
+        self,
+        a: Agent,
+        outcome: AgentOutcome,
+        at: float,
+        reason: str | None = None,
+        since: float | None = None,
     ) -> None:
         """Move `a` to the target of `outcome`, a row of the agent table: the one place an
-        agent's state is written. Keeps the indexes in step; emits AgentStateChanged."""
+        agent's state is written, and its `state_since`: `at`, or `since` (a restore's stored
+        moment, which the decision says too). Keeps the indexes in step; emits
+        AgentStateChanged."""
         state = outcome.target
         assert state is not None, (a.id, outcome)
         # States are compared by identity: they are StrEnum members, and == compares strings.
@@ -500,6 +507,7 @@ class Router:
             a.idle_since = None
             a.pending = a.pending_reason = None
         a.state = state
+        a.state_since = at if since is None else since
         a.pause_reason = reason if state is _PAUSED else None
         if state is not _WRAP_UP:
             a.wrap_until = None
@@ -508,7 +516,7 @@ class Router:
                 self._add_dispatchable(a)
         elif a.epoch:
             self._remove_dispatchable(a)
-        self._out.append(AgentStateChanged(a.id, state, a.pause_reason, a.idle_since, at))
+        self._out.append(AgentStateChanged(a.id, state, a.pause_reason, a.idle_since, at, since))
 
     def _move_call(self, c: Call, trigger: CallTrigger) -> None:
         """Move `c` to the target of its row for `trigger`: the one place a call's state is
@@ -939,8 +947,9 @@ class Router:
 
     def _on_agent_restored(self, event: ev.AgentRestored) -> None:
         """The row of the stored state's RESTORE trigger: a MOVE puts the agent back as it
-        was (deadlines re-armed, a past one runs at the next Tick), a SETTLE (stored on a
-        call) settles it; both keep the stored idle_since, then agent-driven dispatch."""
+        was (deadlines re-armed, a past one runs at the next Tick; the stored state_since, if
+        any, in the view and the decision), a SETTLE (stored on a call) settles it now; both
+        keep the stored idle_since, then agent-driven dispatch."""
         a = self._agents[event.agent_id]
         now = self._now
         trigger = RESTORE_TRIGGERS[event.state]
@@ -950,7 +959,7 @@ class Router:
         if outcome.do is _SETTLE:
             self._settle(a, trigger, now)
             return
-        self._move_agent(a, outcome, now, event.pause_reason)
+        self._move_agent(a, outcome, now, event.pause_reason, event.state_since)
         if a.state is _WRAP_UP and event.wrap_until is not None:
             a.wrap_until = event.wrap_until
             heapq.heappush(self._deadlines, (a.wrap_until, _WRAP_END, a.id))
@@ -1036,6 +1045,7 @@ class Router:
         q = self._queues[c.queue]
         del q.calls[c.id]
         self._move_call(c, _C_ANSWER)
+        c.answered_at = self._now
         c.wrap_up = q.config.wrap_up
         a = self._agents[event.agent_id]
         self._move_agent(a, self._agent_rows[_T_ANSWER][a.state], self._now)
@@ -1104,6 +1114,7 @@ def _agent_view(a: Agent) -> AgentView:
         a.pending_reason,
         a.wrap_until,
         a.rona_until,
+        a.state_since,
     )
 
 
@@ -1122,6 +1133,7 @@ def _call_view(c: Call) -> CallView:
         c.queue_entered_at,
         c.step,
         c.rona_count,
+        c.answered_at,
     )
 
 

@@ -11,7 +11,9 @@ Theory of operation
 
   The indexed `Router` writes a state only as the `target` of the row it looked up here; what
   else a step does (timestamps, pause reasons, dispatch, deadlines) is policy, written in the
-  router. It reads these tables when it is built, so a changed row changes its decisions. The
+  router; the one timestamp written with the state itself is the agent's `state_since` (the
+  step's moment: a target written means a state entered, an ignored or deferred row none).
+  It reads these tables when it is built, so a changed row changes its decisions. The
   naive `ReferenceRouter` states the same transitions again in its own plain code and does
   not read this file: the differential tests compare the two, which is what catches a row
   here drifting from the policy in `acd.router`.

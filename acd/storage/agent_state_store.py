@@ -30,6 +30,9 @@ class StoredAgentState:
     wrap_until: float | None
     rona_until: float | None
     updated_at: float  # when the change was made (the engine's clock), not when written
+    #: When the agent entered `state` (the router's state_since); None in a row stored
+    #: before it was kept.
+    state_since: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

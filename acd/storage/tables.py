@@ -120,6 +120,8 @@ agent_states = Table(
     Column("wrap_until", Float, nullable=True),
     Column("rona_until", Float, nullable=True),
     Column("updated_at", Float, nullable=False),
+    # When the agent entered `state` (NULL in rows stored before it was kept: migration 0006)
+    Column("state_since", Float, nullable=True),
 )
 
 # The PostgreSQL write fence of a cluster (`acd.storage.fence`): one row (id 1) holding the

@@ -300,6 +300,7 @@ def test_any_string_round_trips_lone_surrogates_and_controls_included() -> None:
 _PINNED_SCHEMAS = {
     1: "e3ee8c8a66b51c957bbeb70b76e5139946062f73ad6b3c44b40e9ccfc7ea056d",
     2: "b2cc1346347aa217f31fe9c89dbae894191b03a160216f6147195310c5d6d124",
+    3: "677a447dfbb606577b1ed607497c326d60e8ffa54ac55e3838c336c5a9f31776",
 }
 
 

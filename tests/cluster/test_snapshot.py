@@ -37,7 +37,7 @@ from cluster.test_journal import elect, new_writer, random_batches
 
 STREAMS = [
     (3, Pools(), None),
-    (12, Pools(agents=12, calls=30, queues=3, skills=2, max_level=3), None),
+    (13, Pools(agents=12, calls=30, queues=3, skills=2, max_level=3), None),
     (2026, Pools(agents=12, calls=30, queues=4), 0),  # every set on its own agent heaps
 ]
 

@@ -142,6 +142,15 @@ async def test_what_the_first_run_stored(first: Controller) -> None:
     assert (rows["o1"].state, rows["o1"].idle_since) == ("logged_out", None)
     assert [rows[a].idle_since for a in ("a9", "a5", "a1")] == [T0 + 10, T0 + 11, T0 + 12]
     assert rows["o1"].updated_at == T0 + 25
+    # The moment each entered its state: b1 busy since its answer, not since its pause request.
+    assert {a: rows[a].state_since for a in ("a9", "p1", "w1", "b1", "r1", "o1")} == {
+        "a9": T0 + 10,
+        "p1": T0 + 15,  # paused at 14 after a step at 15: the router's latest now
+        "w1": T0 + 18,
+        "b1": T0 + 19,
+        "r1": T0 + 23,
+        "o1": T0 + 25,
+    }
 
 
 async def test_a_restarted_controller_restores_every_agent(
@@ -154,6 +163,11 @@ async def test_a_restarted_controller_restores_every_agent(
     try:
         for agent_id in ("a9", "a5", "a1", "p1", "w1", "r1", "o1", "n1"):
             assert durable(view(second, agent_id)) == durable(before[agent_id]), agent_id
+        # Time in state survives the restart: each in its state since the stored moment.
+        for agent_id in ("a9", "a5", "a1", "p1", "w1", "r1"):
+            since = view(second, agent_id).state_since
+            assert since == before[agent_id].state_since, agent_id
+        assert view(second, "p1").state_since == T0 + 15
         # b1's call went with the first run: its pending pause applied at the restart.
         b1 = view(second, "b1")
         assert (b1.state, b1.pause_reason, b1.idle_since, b1.pending) == (
@@ -162,6 +176,7 @@ async def test_a_restarted_controller_restores_every_agent(
             T0 + 17,
             None,
         )
+        assert view(second, "b1").state_since == T0 + 50  # settled at the restart
         # Longest idle first, as before the restart (a router that lost idle_since would
         # pick a1 first: the ids break the tie).
         offered = []
@@ -344,7 +359,9 @@ async def test_close_gives_up_on_a_store_that_stays_down(
 async def test_restore_goes_longest_idle_first_and_skips_what_it_cannot_restore() -> None:
     """A call already waiting when agents are restored goes to the longest idle of them."""
     store = FlakyStore()
-    stored = StoredAgentState("a1", "available", None, T0 + 12, None, None, None, None, T0)
+    stored = StoredAgentState(
+        "a1", "available", None, T0 + 12, None, None, None, None, T0, state_since=T0 + 12
+    )
     await store.save(
         [
             stored,
@@ -384,3 +401,18 @@ async def test_restore_goes_longest_idle_first_and_skips_what_it_cannot_restore(
     )
     assert rows["a1"] == stored
     assert (rows["ghost"].state, rows["a3"].state) == ("available", "dancing")
+
+
+async def test_a_row_stored_without_state_since_counts_from_the_restore() -> None:
+    """A row from before state_since was stored; the restore writes its moment back."""
+    store = FlakyStore()
+    await store.save([StoredAgentState("a1", "paused", "lunch", T0, None, None, None, None, T0)])
+    router = Router()
+    router.handle(ev.QueueUpserted(T0, QUEUES[0]))
+    router.handle(ev.AgentUpserted(T0, "a1", frozen_skills({"support": 1})))
+    assert await restore_agent_states(router, store, T0 + 30) == 1
+    a1 = router.agent("a1")
+    assert a1 is not None
+    assert (a1.state, a1.state_since) == (A.PAUSED, T0 + 30)
+    [row] = await store.load()
+    assert (row.state, row.state_since) == ("paused", T0 + 30)

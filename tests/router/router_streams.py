@@ -206,6 +206,8 @@ class StreamMaker:
         ahead = rng.choice([-2.0, 0.0, 1.0, 4.0])
         wrap_until = now + ahead if state == AgentState.WRAP_UP else None
         rona_until = now + ahead if reason == "rona" and rng.random() < 0.6 else None
+        # A row from before state_since was stored has none; else entered after idle_since.
+        state_since = rng.choice([None, idle_since, min(now, idle_since + 2.0)])
         return ev.AgentRestored(
             now,
             agent_id,
@@ -216,6 +218,7 @@ class StreamMaker:
             pending_reason,
             wrap_until,
             rona_until,
+            state_since,
         )
 
     def _adopted(self, ref: ReferenceRouter, now: float) -> ev.CallAdopted:
@@ -316,6 +319,8 @@ class StreamMaker:
 
 
 def assert_same_views(ref: ReferenceRouter, idx: Router, pools: Pools) -> None:
+    """Views compare whole: every field of AgentView (state_since too) and CallView
+    (answered_at too)."""
     assert idx.agents() == ref.agents()
     assert idx.calls() == ref.calls()
     assert idx.queues() == ref.queues()

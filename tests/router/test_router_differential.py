@@ -193,7 +193,7 @@ DRIFTS = {
     ),
 }
 #: A fixed stream (default pools) on which every drift above shows within 300 events.
-DRIFT_SEED, DRIFT_STEPS = 46, 300
+DRIFT_SEED, DRIFT_STEPS = 127, 300
 
 
 def test_the_fixed_stream_agrees_under_the_real_tables() -> None:

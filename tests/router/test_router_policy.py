@@ -538,3 +538,71 @@ def test_ending_a_wrap_up_is_ignored_off_wrap_up_and_refused_logged_out(s: Scena
     assert rejected.code == "agent_not_logged_in"  # type: ignore[union-attr]
     [unknown] = s.send(ev.AgentWrapUpDone(1, "ghost"))
     assert unknown.code == "unknown_agent"  # type: ignore[union-attr]
+
+
+# --- state_since: the moment the agent entered its current state ------------------------------
+
+
+def since(s: Scenario, agent_id: str) -> float | None:
+    view = s.router.agent(agent_id)
+    assert view is not None
+    return view.state_since
+
+
+def test_state_since_is_set_by_every_written_state_and_kept_by_ignored_rows(s: Scenario) -> None:
+    s.agent("a1", {"support": 1}, login=False)
+    assert since(s, "a1") is None  # never logged in: no moment to tell
+    s.at(2).send(ev.AgentLoggedIn(2, "a1"))
+    assert since(s, "a1") == 2
+    s.send(ev.AgentLoggedIn(3, "a1"))  # an ignored row
+    s.send(ev.AgentUnpaused(3, "a1"))
+    s.send(ev.AgentReachabilityChanged(3, "a1", False))
+    s.send(ev.AgentReachabilityChanged(3, "a1", True))
+    assert since(s, "a1") == 2
+    s.at(4).send(ev.AgentPaused(4, "a1", "lunch"))
+    assert since(s, "a1") == 4
+    s.at(5).send(ev.AgentPaused(5, "a1", "lunch"))  # the same pause again: nothing moves
+    assert since(s, "a1") == 4
+    s.at(6).send(ev.AgentPaused(6, "a1", "coaching"))  # another pause: it starts now
+    assert since(s, "a1") == 6
+    s.at(7).send(ev.AgentUnpaused(7, "a1"))
+    assert since(s, "a1") == 7
+    s.at(8).arrive("c1", "support")  # offered: reserved from now
+    assert since(s, "a1") == 8
+    s.at(9).send(ev.OfferAnswered(9, "c1", "a1"))
+    assert since(s, "a1") == 9
+    s.at(10).send(ev.AgentPaused(10, "a1", "lunch"))  # deferred: still busy since 9
+    assert since(s, "a1") == 9
+    s.at(11).send(ev.CallEnded(11, "c1"))
+    assert since(s, "a1") == 11  # wrap-up
+    s.tick(16)  # wrap-up ends at its deadline (16): the pending pause applies then
+    assert (s.router.agent("a1").state, since(s, "a1")) == (A.PAUSED, 16)  # type: ignore[union-attr]
+    s.at(20).send(ev.AgentLoggedOut(20, "a1"))
+    assert since(s, "a1") == 20
+
+
+def test_state_since_of_a_settled_agent_is_the_settle_time(s: Scenario) -> None:
+    s.agent("a1", {"support": 1})
+    s.at(1).arrive("c1", "support")
+    s.at(3).send(ev.OfferFailed(3, "c1", "a1", reason="no_answer"))  # rona pause
+    assert since(s, "a1") == 3
+    s.at(4).send(ev.AgentUnpaused(4, "a1"))  # takes c1 again: reserved from 4
+    assert since(s, "a1") == 4
+    s.at(6).send(ev.CallAbandoned(6, "c1"))  # retracted: available again from 6
+    assert (s.router.agent("a1").state, since(s, "a1")) == (A.AVAILABLE, 6)  # type: ignore[union-attr]
+    s.connect("c2", "support", "a1")
+    s.at(8).send(ev.CallEnded(8, "c2"))
+    s.at(9).send(ev.AgentWrapUpDone(9, "a1"))
+    assert since(s, "a1") == 9
+
+
+def test_answered_at_is_the_moment_of_the_answer(s: Scenario) -> None:
+    s.agent("a1", {"support": 1})
+    s.agent("a2", {"support": 1}, login=False)
+    s.at(1).arrive("c1", "support")
+    assert s.router.call("c1").answered_at is None  # type: ignore[union-attr]
+    s.at(2).arrive("c2", "support")
+    assert s.router.call("c2").answered_at is None  # type: ignore[union-attr]
+    s.at(4).send(ev.OfferAnswered(4, "c1", "a1"))
+    assert s.router.call("c1").answered_at == 4  # type: ignore[union-attr]
+    assert [c.answered_at for c in s.router.calls()] == [None, 4]

@@ -172,6 +172,7 @@ MALFORMED = {
     },
     "rona deadline while available": {"rona_until": 120.0},
     "empty agent id": {"agent_id": ""},
+    "state_since not finite": {"state_since": math.inf},
 }
 
 
@@ -192,3 +193,36 @@ def test_malformed_restores_are_invalid_and_change_nothing(
     assert isinstance(rejected, EventRejected)
     assert (rejected.event, rejected.code) == ("AgentRestored", "invalid_event")
     assert s.router.agents() == before
+
+
+@pytest.mark.parametrize(
+    ("state", "fields"),
+    [
+        (A.AVAILABLE, {}),
+        (A.PAUSED, {"pause_reason": "lunch"}),
+        (A.WRAP_UP, {"wrap_until": 103.0}),
+    ],
+)
+def test_a_restored_state_keeps_its_stored_state_since(
+    s: Scenario, state: AgentState, fields: dict[str, object]
+) -> None:
+    s.send(restored("a1", state, 40, state_since=60.0, **fields))
+    assert view(s, "a1").state_since == 60
+    # A store without the moment (a row written before it was kept): from the restore.
+    s.send(restored("a2", state, 40, **fields))
+    assert view(s, "a2").state_since == 100
+
+
+def test_the_restore_decision_tells_the_stored_state_since(s: Scenario) -> None:
+    assert s.send(restored("a1", A.PAUSED, 40, pause_reason="lunch", state_since=60.0)) == [
+        AgentStateChanged("a1", A.PAUSED, "lunch", 40, 100, state_since=60.0)
+    ]
+    assert s.send(restored("a2", A.AVAILABLE, 40)) == [
+        AgentStateChanged("a2", A.AVAILABLE, None, 40, 100)
+    ]
+
+
+@pytest.mark.parametrize("state", [A.RESERVED, A.BUSY])
+def test_an_agent_stored_on_a_call_settles_at_the_restore(s: Scenario, state: AgentState) -> None:
+    s.send(restored("a1", state, 40, state_since=60.0))
+    assert (view(s, "a1").state, view(s, "a1").state_since) == (A.AVAILABLE, 100)

@@ -41,8 +41,14 @@ async def test_a_fresh_database_has_no_agent_states(database: Database) -> None:
 async def test_save_and_load_every_field(database: Database) -> None:
     store = database.agent_states
     rows = [
-        row("1002", "paused", pause_reason="lunch " + "x" * 300, idle_since=T0 + 0.123456),
-        row("1001"),
+        row(
+            "1002",
+            "paused",
+            pause_reason="lunch " + "x" * 300,
+            idle_since=T0 + 0.123456,
+            state_since=T0 + 7.5,
+        ),
+        row("1001", state_since=T0),
         row("1003", "wrap_up", pending="pause", pending_reason="", wrap_until=T0 + 30.5),
         row("1004", "paused", pause_reason="rona", rona_until=T0 + 12.25),
         row("1005", "busy", pending="logout"),
@@ -102,3 +108,34 @@ async def test_rows_survive_reopening_the_file(
         assert await second.agent_states.load() == [row("1001", "paused", pause_reason="lunch")]
     finally:
         await second.close()
+
+
+async def test_a_database_at_revision_0005_gets_state_since_and_keeps_its_rows(
+    tmp_path: Path,
+) -> None:
+    """A row stored before the moment of the state was kept comes back without one."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}")
+    try:
+
+        def to_0005(connection: Connection) -> None:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0005")
+            connection.execute(
+                sa.text(
+                    "INSERT INTO acd_agent_states (agent_id, state, idle_since, updated_at)"
+                    " VALUES ('1001', 'paused', :t, :t)"
+                ),
+                {"t": T0},
+            )
+
+        async with database.engine.begin() as conn:
+            await conn.run_sync(to_0005)
+        await database.migrate()
+        [old] = await database.agent_states.load()
+        assert (old.agent_id, old.state, old.state_since) == ("1001", "paused", None)
+        await database.agent_states.save([row("1002", state_since=T0 + 3)])
+        assert [r.state_since for r in await database.agent_states.load()] == [None, T0 + 3]
+    finally:
+        await database.close()

@@ -1,6 +1,8 @@
 """Server-sent events: call and agent state changes, fanned out to every subscriber.
 
-An agent message is either a state change (`state`, `pause_reason`, `idle_since`, `at`) or,
+An agent message is either a state change (`state`, `pause_reason`, `idle_since`,
+`state_since`: when the agent entered that state, `at` unless a restore kept the stored
+moment, and `at`) or,
 when only its phone's reachability changed, `{"agent_id", "reachable", "at"}` with no `state`.
 
 `EventHub` is an engine listener. It turns each step into small JSON messages and offers them
@@ -152,6 +154,9 @@ def step_messages(step: Step) -> list[tuple[str, dict[str, Any]]]:
                         "state": decision.state.value,
                         "pause_reason": decision.pause_reason,
                         "idle_since": decision.idle_since,
+                        "state_since": (
+                            decision.at if decision.state_since is None else decision.state_since
+                        ),
                         "at": decision.at,
                     },
                 )

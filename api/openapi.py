@@ -71,6 +71,11 @@ _AGENT_STATE_PROPERTIES: Schema = {
         "type": ["number", "null"],
         "description": "epoch seconds the agent last became able to take a call",
     },
+    "state_since": {
+        "type": ["number", "null"],
+        "description": "epoch seconds the agent entered its current state (a new pause reason "
+        "is a new pause; kept across a restart); null if it never logged in",
+    },
     "reachable": {"type": "boolean"},
     "call_id": _nullable("string"),
     "pending": {"enum": ["pause", "logout", None], "description": "deferred until wrap-up ends"},
@@ -143,6 +148,11 @@ SCHEMAS: dict[str, Schema] = {
             "arrived_at": {"type": "number"},
             "enqueued_at": {"type": "number"},
             "queue_entered_at": {"type": "number"},
+            "answered_at": {
+                "type": ["number", "null"],
+                "description": "epoch seconds the agent answered; null until connected (and for "
+                "a call a restarted controller found connected)",
+            },
             "step": {"type": "integer", "description": "0: base requirements, n: escalation n"},
             "rona_count": {"type": "integer"},
             "caller": {

@@ -34,6 +34,8 @@ class AgentRecord:
     reachable: bool
     call_id: str | None
     pending: str | None
+    #: When the agent entered `state` (None: never logged in since the router knew it).
+    state_since: float | None = None
 
 
 class AgentService:
@@ -170,4 +172,5 @@ def _record(seed: AgentSeed, view: AgentView | None) -> AgentRecord:
         view.reachable,
         view.call_id,
         view.pending,
+        view.state_since,
     )

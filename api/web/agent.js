@@ -15,7 +15,7 @@
     call: null, // the call offered to or connected with the agent, or the one it wraps up
     lastLive: null, // the last live call seen for the agent (shown again in its wrap-up)
     since: null, // {state, at, atLeast}
-    answeredAt: new Map(), // call id -> epoch s
+    answeredAt: new Map(), // call id -> epoch s, from the stream (a document may lack it)
     finished: new Map(), // call id -> its stored record (wrap-up of a call no longer live)
   };
 
@@ -62,7 +62,7 @@
       // Wrap-up: the call is over. Its stored record says how long the caller waited; until
       // it is stored (records are written in batches) the call as last seen live stands in.
       const seen = view.lastLive && view.lastLive.id === agent.call_id ? view.lastLive : null;
-      const known = seen && view.answeredAt.has(seen.id);
+      const known = seen && answeredAt(seen) !== null;
       view.call = known ? seen : (await finishedCall(agent.call_id)) || seen;
     }
     render();
@@ -85,8 +85,15 @@
     return view.finished.get(callId);
   }
 
+  /** The agent's state counts from its document's state_since; without one (a controller
+   * that does not say it) as the stream told it, else from its idle_since when available,
+   * else from now: a lower bound, shown as such. */
   function noteState() {
     const agent = view.agent;
+    if (agent.state_since !== null && agent.state_since !== undefined) {
+      view.since = { state: agent.state, at: agent.state_since, atLeast: false };
+      return;
+    }
     if (view.since && view.since.state === agent.state) return;
     const exact = agent.state === "available" && agent.idle_since !== null;
     view.since = { state: agent.state, at: exact ? agent.idle_since : serverNow(), atLeast: !exact };
@@ -101,7 +108,7 @@
 
   function onMessage(type, data) {
     if (type === "agent" && data.agent_id === view.agentId && data.state) {
-      view.since = { state: data.state, at: data.at, atLeast: false };
+      view.since = { state: data.state, at: data.state_since ?? data.at, atLeast: false };
     } else if (type === "call" && data.state === "connected") {
       view.answeredAt.set(data.call_id, data.at);
     }
@@ -176,8 +183,13 @@
       return typeof leg.wait === "number" ? leg.wait : null;
     }
     if (call.state !== "connected") return now - call.queue_entered_at;
-    const answered = view.answeredAt.get(call.id);
-    return answered === undefined ? null : answered - call.queue_entered_at;
+    const answered = answeredAt(call);
+    return answered === null ? null : answered - call.queue_entered_at;
+  }
+
+  /** When a live call was answered: its document's answered_at, else as the stream told. */
+  function answeredAt(call) {
+    return call.answered_at ?? view.answeredAt.get(call.id) ?? null;
   }
 
   function tick() {

@@ -1,8 +1,9 @@
 "use strict";
 // The wallboard: a tile per queue, a row per agent, live from /events. Every message only
 // says "something changed": the page then refetches the three lists (at most every 250 ms)
-// and draws them; the messages' timestamps tell when an agent's state or a call's answer
-// began, which the lists do not carry. Between refetches the clocks tick on the server's time.
+// and draws them. An agent's time in state counts from its document's state_since, a
+// connected call's wait ends at its answered_at. Between refetches the clocks tick on the
+// server's time.
 
 (() => {
   const { api, el, duration, percent, serverNow, STATE_LABELS } = ACD;
@@ -19,8 +20,8 @@
     stats: [],
     agents: [],
     calls: [],
-    stateSince: new Map(), // agent id -> {state, at}
-    answeredAt: new Map(), // call id -> epoch s
+    stateSince: new Map(), // agent id -> {state, at, atLeast}
+    answeredAt: new Map(), // call id -> epoch s, from the stream (a document may lack it)
     lost: new Map(), // queue -> {count, until}
   };
 
@@ -55,20 +56,25 @@
 
   function onMessage(type, data) {
     if (type === "agent" && data.state) {
-      view.stateSince.set(data.agent_id, { state: data.state, at: data.at });
+      view.stateSince.set(data.agent_id, { state: data.state, at: data.state_since ?? data.at });
     } else if (type === "call" && data.state === "connected") {
       view.answeredAt.set(data.call_id, data.at);
     }
     scheduleRefetch();
   }
 
-  /** An agent whose state the stream has not told about (the page just opened) counts from
-   * its idle_since when available, else from now: a lower bound, shown as such. */
+  /** Each agent's state counts from its document's state_since. Without one (a controller
+   * that does not say it) and no stream message about it: from its idle_since when
+   * available, else from now, a lower bound shown as such. */
   function noteStates() {
     const now = serverNow();
     const known = new Set();
     for (const agent of view.agents) {
       known.add(agent.id);
+      if (agent.state_since !== null && agent.state_since !== undefined) {
+        view.stateSince.set(agent.id, { state: agent.state, at: agent.state_since, atLeast: false });
+        continue;
+      }
       const seen = view.stateSince.get(agent.id);
       if (seen && seen.state === agent.state) continue;
       const exact = agent.state === "available" && agent.idle_since !== null;
@@ -273,8 +279,8 @@
   /** A call's wait: entry into its queue until answered (still counting while unanswered). */
   function callWait(call, now) {
     if (call.state !== "connected") return now - call.queue_entered_at;
-    const answered = view.answeredAt.get(call.id);
-    return answered === undefined ? null : answered - call.queue_entered_at;
+    const answered = call.answered_at ?? view.answeredAt.get(call.id);
+    return answered === undefined || answered === null ? null : answered - call.queue_entered_at;
   }
 
   function sortedAgents() {

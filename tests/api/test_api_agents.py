@@ -15,6 +15,26 @@ async def test_lists_agents_with_their_state(api: Api) -> None:
     assert agents[0]["contact"] == "PJSIP/1001"
     assert agents[0]["state"] == "logged_out"
     assert agents[0]["idle_since"] is None
+    assert agents[0]["state_since"] is None  # never logged in
+
+
+async def test_state_since_is_the_moment_the_agent_entered_its_state(
+    api: Api, assembly: Assembly
+) -> None:
+    status, state = await api.post(f"{A}/1001/login")
+    assert status == 200
+    logged_in = state["state_since"]
+    assert logged_in == assembly.engine.router.agent("1001").state_since  # type: ignore[union-attr]
+    assert logged_in == state["idle_since"]
+    status, state = await api.post(f"{A}/1001/pause", {"reason": "lunch"})
+    assert (status, state["state"]) == (200, "paused")
+    paused = state["state_since"]
+    assert paused >= logged_in
+    await api.post(f"{A}/1001/login")  # ignored: still paused since then
+    _, agent = await api.get(f"{A}/1001")
+    assert (agent["state"], agent["state_since"]) == ("paused", paused)
+    _, agents = await api.get(A)
+    assert agents[0]["state_since"] == paused
 
 
 async def test_create_replace_delete(api: Api, assembly: Assembly) -> None:

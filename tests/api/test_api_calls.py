@@ -22,6 +22,7 @@ async def test_live_calls_with_positions(api: Api, assembly: Assembly) -> None:
     assert by_id["c1"]["state"] == "offered"
     assert by_id["c1"]["agent_id"] == "1001"
     assert by_id["c1"]["position"] is None
+    assert by_id["c1"]["answered_at"] is None  # ringing: not answered yet
     assert (by_id["c2"]["state"], by_id["c2"]["position"]) == ("waiting", 1)
 
     status, call = await api.get(f"{C}/c2")
@@ -58,6 +59,9 @@ async def test_a_call_is_live_then_finished(api: Api, assembly: Assembly) -> Non
     await assembly.engine.submit(lambda now: OfferAnswered(now, "c9", "1001"))
     status, call = await api.get(f"{C}/c9")
     assert (call["live"], call["state"], call["agent_id"]) == (True, "connected", "1001")
+    answered = assembly.engine.router.call("c9").answered_at  # type: ignore[union-attr]
+    assert answered is not None
+    assert call["answered_at"] == answered
     await assembly.engine.submit(lambda now: CallEnded(now, "c9"))
 
     status, call = await api.get(f"{C}/c9")

@@ -10,9 +10,9 @@ from api_support import ADMIN_TOKEN, Api
 from acd.compose import Assembly
 from acd.engine import Step
 from acd.router.decisions import AgentStateChanged
-from acd.router.events import AgentLoggedIn, AgentLoggedOut, CallArrived
+from acd.router.events import AgentLoggedIn, AgentLoggedOut, AgentRestored, CallArrived
 from acd.router.model import AgentState
-from api.events import EventHub
+from api.events import EventHub, step_messages
 
 E = "/api/v1/events"
 
@@ -39,6 +39,7 @@ async def test_stream_delivers_agent_and_call_changes(api: Api, assembly: Assemb
         assert status == 200
         kind, data = await _next_event(response)
         assert (kind, data["agent_id"], data["state"]) == ("agent", "1001", "available")
+        assert data["state_since"] == data["at"]
 
         await assembly.engine.submit(lambda now: CallArrived(now, "c1", "support"))
         seen = [await _next_event(response) for _ in range(3)]
@@ -48,6 +49,15 @@ async def test_stream_delivers_agent_and_call_changes(api: Api, assembly: Assemb
             ("call", "offered"),
         ]
         assert seen[2][1]["agent_id"] == "1001"
+
+
+def test_a_restored_agent_message_says_the_stored_state_since() -> None:
+    restored = Step(
+        AgentRestored(100.0, "1001", AgentState.PAUSED, "lunch", 40.0, state_since=60.0),
+        [AgentStateChanged("1001", AgentState.PAUSED, "lunch", 40.0, 100.0, state_since=60.0)],
+    )
+    [(kind, data)] = step_messages(restored)
+    assert (kind, data["state"], data["at"], data["state_since"]) == ("agent", "paused", 100, 60)
 
 
 async def test_stream_needs_a_token(api: Api) -> None:

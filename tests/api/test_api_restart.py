@@ -64,7 +64,7 @@ async def test_agent_states_survive_a_restart_and_reach_the_records(tmp_path: Pa
         _, agents = await api.get("/api/v1/agents")
         after = {a["id"]: a for a in agents}
         for agent in ("1001", "1002"):
-            for key in ("state", "pause_reason", "idle_since"):
+            for key in ("state", "pause_reason", "idle_since", "state_since"):
                 assert after[agent][key] == before[agent][key], (agent, key)
         assert after["1001"]["state"] == "available"
         assert after["1002"]["pause_reason"] == "lunch"

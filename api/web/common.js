@@ -25,15 +25,26 @@ const ACD = (() => {
   /** The fragment's parameters once the token is taken out of it (and out of the address
    * bar and history, so it is not left on a kiosk's screen or in a bookmark). */
   function takeFragment() {
-    const params = new URLSearchParams(location.hash.slice(1));
-    const token = params.get("token");
-    if (token) {
-      sessionStorage.setItem(TOKEN_KEY, token);
-      params.delete("token");
-      const rest = params.toString();
+    const parts = location.hash.slice(1).split("&").filter((part) => part !== "");
+    const taken = parts.find((part) => part.startsWith("token="));
+    if (taken !== undefined) {
+      // Not URLSearchParams: its form decoding makes a '+' a space, and a configured token
+      // may be any text (base64 has '+'): only %-escapes are decoded.
+      const token = decodeFragment(taken.slice("token=".length));
+      const rest = parts.filter((part) => !part.startsWith("token=")).join("&");
+      if (token) sessionStorage.setItem(TOKEN_KEY, token);
       history.replaceState(null, "", location.pathname + location.search + (rest ? "#" + rest : ""));
+      return new URLSearchParams(rest);
     }
-    return params;
+    return new URLSearchParams(location.hash.slice(1));
+  }
+
+  function decodeFragment(value) {
+    try {
+      return decodeURIComponent(value);
+    } catch {
+      return value; // a lone '%': the text as written
+    }
   }
 
   const token = () => sessionStorage.getItem(TOKEN_KEY);

@@ -205,10 +205,11 @@ class LiveAcd:
         sections: Mapping[str, Mapping[str, Any]] | None = None,
         env: Mapping[str, str] | None = None,
         source: Path | None = None,
+        admin_token: str | None = None,
     ) -> None:
         self.asterisk = asterisk
         self.workdir = workdir
-        self.admin_token = secrets.token_urlsafe(24)
+        self.admin_token = admin_token or secrets.token_urlsafe(24)
         self.controller = ControllerProcess(
             asterisk,
             workdir,

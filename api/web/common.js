@@ -169,6 +169,7 @@ const ACD = (() => {
   async function follow({ onOpen, onMessage }) {
     let failures = 0;
     for (;;) {
+      const tried = Date.now();
       try {
         await readStream(onOpen, onMessage);
       } catch (error) {
@@ -177,8 +178,9 @@ const ACD = (() => {
       }
       if (refusal !== null) throw new Unauthorized(refusal);
       setStream("down");
-      // A stream that stayed up a while starts the backoff again.
-      if (Date.now() - lastOpened > 10000) failures = 0;
+      // A stream that stayed up a while starts the backoff again (this try's stream: one
+      // that opened long ago says nothing about the tries since).
+      if (lastOpened >= tried && Date.now() - lastOpened > 10000) failures = 0;
       await sleep(STREAM_BACKOFF_MS[Math.min(failures, STREAM_BACKOFF_MS.length - 1)]);
       failures += 1;
     }

@@ -348,6 +348,11 @@ const ACD = (() => {
    * the reason, and `start` runs again with the new token. */
   async function boot(start) {
     const params = takeFragment();
+    // A token typed into the address of an open page only changes the fragment (no reload):
+    // a reload takes it like the first one, and takes it off the screen.
+    window.addEventListener("hashchange", () => {
+      if (/(^|&)token=/.test(location.hash.slice(1))) location.reload();
+    });
     let error = "";
     for (;;) {
       if (!token() || error) {

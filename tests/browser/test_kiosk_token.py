@@ -41,3 +41,21 @@ def test_a_kiosk_token_with_plus_signs_opens_the_board(
     assert chrome.js("return sessionStorage.getItem('acd.token')") == TOKEN
     assert chrome.js("return location.hash") == ""
     assert chrome.attribute("#token-form", "hidden") is not None
+
+
+def test_a_token_given_to_an_open_board_is_taken_and_leaves_the_address(
+    chrome: Browser, live_acd: LiveAcd
+) -> None:
+    """An operator types `/#token=<new>` on a board that is already open: the browser only
+    changes the fragment (no reload), and the new token must still be taken and the fragment
+    left off the screen."""
+    chrome.open("about:blank")
+    chrome.open(live_acd.url(f"/#token={quote(TOKEN, safe='')}"))
+    wait_live(chrome)
+    reader = live_acd.tokens["reader"]
+    chrome.open(live_acd.url(f"/#token={reader}"))
+    chrome.wait(
+        lambda: chrome.js("return location.hash") == "", within=10, what="the fragment taken"
+    )
+    wait_live(chrome)
+    assert chrome.js("return sessionStorage.getItem('acd.token')") == reader

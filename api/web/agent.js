@@ -52,19 +52,22 @@
     const id = encodeURIComponent(view.agentId);
     const [agent, calls] = await Promise.all([api(`/agents/${id}`), api("/calls")]);
     if (serial < drawn) return;
-    drawn = serial;
-    view.agent = agent;
-    noteState();
     const live = calls.find((call) => call.agent_id === agent.id) || null;
-    if (live) view.lastLive = live;
-    if (live || !agent.call_id) view.call = live;
-    else {
+    let call = live;
+    if (!live && agent.call_id) {
       // Wrap-up: the call is over. Its stored record says how long the caller waited; until
       // it is stored (records are written in batches) the call as last seen live stands in.
       const seen = view.lastLive && view.lastLive.id === agent.call_id ? view.lastLive : null;
       const known = seen && answeredAt(seen) !== null;
-      view.call = known ? seen : (await finishedCall(agent.call_id)) || seen;
+      call = known ? seen : (await finishedCall(agent.call_id)) || seen;
+      // A newer answer may have been drawn while this one waited for the record.
+      if (serial < drawn) return;
     }
+    drawn = serial;
+    view.agent = agent;
+    noteState();
+    if (live) view.lastLive = live;
+    view.call = call;
     render();
     ACD.markUpdated();
   }

@@ -7,7 +7,8 @@ routes are added: a name is looked up in that table, so nothing outside the fold
 nothing added to it later) can be served, and `..` or a slash in a name is simply not found.
 
 Every page response carries the same headers: a Content-Security-Policy that allows scripts,
-styles and connections from this origin only (no inline script or style, none from a CDN),
+styles and connections from this origin only (no inline script or style, none from a CDN)
+and no framing by another site (its supervisor buttons could be clicked unseen),
 `nosniff`, `no-cache` (the browser revalidates each time, so an upgrade shows at once) and no
 referrer (a kiosk URL's fragment never leaves the browser anyway, but the path should not
 either).
@@ -24,7 +25,7 @@ from aiohttp import web
 WEB_DIR = Path(__file__).with_name("web")
 
 PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; connect-src 'self'",
+    "Content-Security-Policy": "default-src 'self'; connect-src 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-cache",
     "Referrer-Policy": "no-referrer",

@@ -58,6 +58,15 @@ async def test_pages_and_files_are_served_with_their_type_and_headers(
     assert marker in await response.text()
 
 
+async def test_no_other_site_may_frame_the_pages(client: Client) -> None:
+    """A framed wallboard could have a supervisor click its Pause/Log out buttons unseen."""
+    for path in ("/", "/agent"):
+        response = await client.get(path)
+        policy = response.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy, path
+        assert "default-src 'self'" in policy, path
+
+
 async def test_no_token_is_needed_and_none_is_asked_for(client: Client) -> None:
     response = await client.get("/")
     assert response.status == 200

@@ -348,9 +348,7 @@ class JournalFollower:
             # redis-py sends through asyncio.wait_for, which on Python 3.11 drops a cancel that
             # lands as the send completes; the read then returns as if nothing happened. A
             # cancel still pending wins here, before anything more is applied.
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise asyncio.CancelledError
+            cancel_wins()
             if not reply:
                 # A whole block without an entry: caught up with the leader, who is idle (an
                 # old entry's lag would otherwise stand for the replica's lag until the next).

@@ -347,6 +347,7 @@ class RedisLease:
     async def run(self) -> None:
         """Contend forever (cancel to stop; then `release()` to hand over at once)."""
         while True:
+            cancel_wins()
             now = self.clock()
             self._announce(self.rules.tick(now))
             if self.rules.due(now):
@@ -432,10 +433,13 @@ class RedisLease:
         changed.set()
 
 
-def cancel_wins(exc: BaseException) -> None:
-    """Call in an `except` of a Redis error: redis-py may turn a cancel that lands mid-reply
-    into a connection error, and the owner's cancel must win, or a loop that retries Redis
-    errors (the lease's `run()`, the journal follower) could never be stopped."""
+def cancel_wins(exc: BaseException | None = None) -> None:
+    """Raise CancelledError if this task's owner asked it to stop. Call it in an `except` of a
+    Redis error (redis-py may turn a cancel that lands mid-reply into a connection error) and
+    after every successful Redis await of a retry loop (Python 3.11's `asyncio.wait_for`,
+    which redis-py and the lease use, returns the reply and swallows a cancel that lands in
+    the same turn): the owner's cancel must win, or a loop that retries (the lease's `run()`,
+    the journal follower) could never be stopped."""
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError from exc

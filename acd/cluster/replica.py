@@ -135,6 +135,7 @@ class Replica:
         follower = self._follower
         try:
             while True:
+                cancel_wins()
                 if follower is None:
                     try:
                         follower = await self._load()

@@ -8,20 +8,16 @@ fail under CI=true and are skipped with the reason elsewhere, as the Asterisk te
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from unavailable import unavailable
 
 from acd.asterisk.testing import RunningAsterisk
 
 from .chrome import Browser, missing, start_chrome
 from .harness import LiveAcd, running_live_acd
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.fixture
@@ -30,10 +26,7 @@ def chrome(tmp_path: Path) -> Iterator[Browser]:
     console entry the test did not `allow` fails it."""
     reason = missing()
     if reason is not None:
-        message = f"Chromium is not available: {reason}"
-        if _in_ci():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        unavailable(f"Chromium is not available: {reason}")
     browser = Browser(start_chrome(tmp_path / "chromium-profile"))
     try:
         yield browser

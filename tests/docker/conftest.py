@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from unavailable import unavailable
 
 from acd.asterisk.install import _host_proxy_options, archive_url, default_cache_dir
 
@@ -43,16 +44,6 @@ BASE_RECIPE = (
     "--dpkgopt=path-exclude=/usr/share/locale/*",
 )
 CHROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def unavailable(reason: str) -> None:
-    if in_ci():
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
 
 
 @contextlib.contextmanager

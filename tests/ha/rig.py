@@ -39,7 +39,6 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-import pytest
 from faults.harness import (
     AmiProxy,
     Caller,
@@ -51,6 +50,7 @@ from faults.harness import (
     headers_of,
 )
 from prometheus_client.parser import text_string_to_metric_families
+from unavailable import unavailable
 
 from acd.asterisk.ports import LOOPBACK, free_port
 from acd.asterisk.testing import RunningAsterisk
@@ -69,13 +69,6 @@ READ_ONLY_ACTIONS = frozenset(
         "DeviceStateList", "ExtensionStateList", "WaitEvent",
     )
 )  # fmt: skip
-
-
-def unavailable(reason: str) -> None:
-    """Skip with the reason on a developer machine; fail under CI (CI has every service)."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
 
 
 # --- PostgreSQL: a database per test -----------------------------------------------------------

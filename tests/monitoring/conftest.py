@@ -7,7 +7,6 @@ does for Redis.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from unavailable import unavailable
 
 from acd.observe.metrics import Metrics
 from acd.router import events as ev
@@ -27,17 +27,11 @@ RULES_TESTS = MONITORING / "prometheus" / "acd.rules.test.yml"
 DASHBOARD = MONITORING / "grafana" / "acd-dashboard.json"
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def promtool() -> str:
     found = shutil.which("promtool")
     if found is None:
-        _unavailable("promtool not installed (`make promtool`: Debian package prometheus)")
+        unavailable("promtool not installed (`make promtool`: Debian package prometheus)")
     assert found is not None
     return found
 

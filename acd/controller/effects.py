@@ -11,7 +11,9 @@ the Setvar actions that precede a Redirect are pipelined, not awaited one by one
                 A called-back caller (no channel) is originated first: Asterisk calls the
                 caller, and only when the caller answers does acd-deliver dial the agent;
                 no answer → CallAbandoned(callback_unanswered).
-                Redirect fails because the caller is gone → CallAbandoned; any other failure
+                Redirect fails because the caller is gone → CallAbandoned; because its
+                hangup is pending ("channel not up") or Asterisk is stopping → nothing (the
+                caller's Hangup ends the offer: not the agent's fault); any other failure
                 → OfferFailed(error). No contact for the agent, or one the [dial] rules
                 refuse (checked again here, whatever let it in) → OfferFailed(unreachable);
                 a callback dial string they refuse is never originated (callback_unanswered).
@@ -62,6 +64,9 @@ EXIT_TARGET = ("acd-queue", "s", "exit")
 CALLBACK_RING_TIMEOUT = 30.0
 
 _GONE = ("no such channel", "channel does not exist", "not found")
+#: Redirect's refusal of a channel with a hangup pending (manager.c: "Redirect failed,
+#: channel not up."), which every channel has while Asterisk stops.
+_HANGING_UP = "channel not up"
 
 
 class TaskSet:
@@ -208,6 +213,8 @@ class Effects:
         if response is None or not self._still_offered(call, deliver.agent_id):
             return
         log.info("offer of %s: Redirect failed: %s", call.call_id, response)
+        if self.flow.asterisk_stopping or _HANGING_UP in response.lower():
+            return  # not the agent's doing: the caller's Hangup follows and ends the offer
         if any(marker in response.lower() for marker in _GONE):
             call_id = call.call_id
             self.post(self.flow.finish(call, lambda now: CallAbandoned(now, call_id, "hangup")))

@@ -13,6 +13,7 @@ from acd.config import AgentSeed, AmiSettings
 from acd.controller import Controller
 from acd.controller.ami import AmiError, AmiResponse
 from acd.controller.calls import LiveCall
+from acd.controller.facts import ChannelHungUp
 from acd.controller.phases import Phase
 from acd.engine import Engine
 from acd.router.decisions import CallExited, CallOverflowed
@@ -207,3 +208,26 @@ async def test_a_send_away_the_lost_link_kept_back_is_sent_after_the_resync(setu
         "exit",
     )
     assert controller.effects.deferred_exits == {}
+
+
+@pytest.mark.parametrize("stopping", [False, True])
+async def test_a_redirect_refused_because_the_caller_is_hanging_up_blames_no_agent(
+    setup: Any, stopping: bool
+) -> None:
+    """A caller already being hung up (a Hangup on its way; at an Asterisk stop every
+    channel is) cannot be redirected: Asterisk says the channel is not up. That is not the
+    agent's ring-no-answer: the caller's Hangup ends the offer, and the agent is free again
+    (seen in a fault test: Asterisk stopped while a freed agent was offered a waiting call)."""
+    controller, ami, steps = setup
+    ami.redirect_reply = "Permission denied" if stopping else "Redirect failed, channel not up."
+    controller.flow.asterisk_stopping = stopping
+    await waiting_call(controller, "c5")
+    await controller.engine.submit(lambda now: AgentLoggedIn(now, "1001"))
+    await asyncio.wait_for(ami.redirected.wait(), 5)
+    for _ in range(10):  # let the offer's task read the reply and post what it posts
+        await asyncio.sleep(0)
+    controller._post(controller.flow.handle(ChannelHungUp("c5", "Local/x-c5;2", 16, None)))
+    event = await steps.event(lambda e: isinstance(e, CallAbandoned | OfferFailed))
+    assert isinstance(event, CallAbandoned), steps.seen
+    assert event.reason == ("asterisk_stopped" if stopping else "hangup")
+    assert controller.engine.router.agent("1001").state is AgentState.AVAILABLE

@@ -82,9 +82,16 @@ async def _keyed_request(port: int, sock: socket.socket) -> tuple[float, bytes]:
     return time.perf_counter() - started, b"".join(lines)
 
 
+#: The idle connections' header timeout in this test: far beyond any time a request takes on
+#: a loaded machine, so "served before an idle connection timed out" is not a race.
+HELD_FOR = 30.0
+
+
 async def test_idle_connections_beyond_the_cap_do_not_delay_asterisk_s_requests(
-    tight_fd_limit: int,
+    tight_fd_limit: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(server_module, "HEADER_TIMEOUT", HELD_FOR)
+
     async def enter(request: AgiRequest) -> None:
         await AgiChannel(request).set("ACD_RESULT", "")
 
@@ -118,10 +125,11 @@ async def test_idle_connections_beyond_the_cap_do_not_delay_asterisk_s_requests(
             f"keyed enter: {reference * 1e3:.1f} ms alone, {max(flooded) * 1e3:.1f} ms "
             f"behind {FLOOD} idle connections (cap {CAP}, fd limit {tight_fd_limit})"
         )
-        # Far below the time an idle connection is held: never queued behind one.
-        assert max(flooded) < server_module.HEADER_TIMEOUT / 4
-        assert max(flooded) < reference * 100  # old code: ~600 times (accept paused on EMFILE)
-        # The cap held (idle ones beyond it displaced, the rest timed out).
+        # Served while the idle connections are still held: never queued behind one (the
+        # old code paused accepting on EMFILE until idle ones timed out). How fast it was
+        # is the printed figure, not an assertion (a loaded CI machine took 0.98 s once).
+        assert max(flooded) < HELD_FOR
+        # The cap held (idle ones beyond it displaced).
         assert "busy" in refused
         assert len(server._unchecked) + server._checked <= CAP
     finally:

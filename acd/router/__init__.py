@@ -103,6 +103,17 @@ Per event (rejections emit one EventRejected and change nothing)
                      call is past its max wait, the max-wait step runs now, else call-driven.
   CallEnded          must be CONNECTED; the agent enters WRAP_UP until now + wrap_up of the
                      queue it was connected under (0: the wrap-up end step runs at once).
+  CallTransferred    (a blind transfer) must be CONNECTED (`wrong_state`); an unknown target
+                     queue is rejected `unknown_queue` (the caller stays with the agent). The
+                     agent enters WRAP_UP as for CallEnded; CallRequeued; the call enters the
+                     target queue as an arrival at now would: extra skills = its own merged
+                     with the event's, priority = the higher of its own and the target
+                     queue's, queue_entered_at = now, step as of now, answered_at None;
+                     `keep_place` keeps enqueued_at and arrival sequence (ordered by its first
+                     entry), else enqueued_at = now with a new sequence. join_empty False and
+                     nobody could serve → CallExited(join_empty); else call-driven, then the
+                     leave-empty check. Then a wrap-up of 0 ends at once (after the call was
+                     placed: the agent is not offered its own caller while another can take it).
   wrap-up end        pending applies, else AVAILABLE (idle_since = deadline), agent-driven.
   rona-delay end     if still PAUSED("rona"): AVAILABLE (idle_since = deadline), agent-driven.
   escalation         WAITING or OFFERED call: step + 1, CallEscalated, requirements recomputed;

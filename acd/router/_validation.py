@@ -184,6 +184,12 @@ def _restored_problem(event: ev.AgentRestored) -> str | None:
     return None
 
 
+def _transferred_problem(event: ev.CallTransferred) -> str | None:
+    if type(event.keep_place) is not bool:
+        return "keep_place must be a bool"
+    return skills_problem(event.extra_skills, "extra_skills")
+
+
 #: Per event type: the fields that must be non-empty strings, and any further check.
 _SHAPES: dict[type, tuple[tuple[str, ...], Callable[[Any], str | None] | None]] = {
     ev.Tick: ((), None),
@@ -203,6 +209,7 @@ _SHAPES: dict[type, tuple[tuple[str, ...], Callable[[Any], str | None] | None]] 
     ev.CallAbandoned: (("call_id",), None),
     ev.OfferAnswered: (("call_id", "agent_id"), None),
     ev.OfferFailed: (("call_id", "agent_id"), None),
+    ev.CallTransferred: (("call_id", "queue"), _transferred_problem),
     ev.CallEnded: (("call_id",), None),
 }
 

@@ -50,6 +50,20 @@ class CallOverflowed:
 
 
 @dataclass(frozen=True, slots=True)
+class CallRequeued:
+    """A blind transfer: `agent_id` handed the connected call on from `from_queue` into
+    `to_queue`, where it waits again (an OfferCall or CallExited may follow in the same
+    step). The caller must hear the queue's music now, not the agent."""
+
+    call_id: str
+    from_queue: str
+    to_queue: str
+    agent_id: str
+    keep_place: bool
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class CallExited:
     """The call leaves the ACD without an agent. reason: `timeout` (max_wait, `destination`
     is the queue's overflow dialplan target or None), `join_empty`, `leave_empty`,
@@ -75,5 +89,11 @@ class EventRejected:
 
 
 Decision = (
-    OfferCall | AgentStateChanged | CallEscalated | CallOverflowed | CallExited | EventRejected
+    OfferCall
+    | AgentStateChanged
+    | CallEscalated
+    | CallOverflowed
+    | CallRequeued
+    | CallExited
+    | EventRejected
 )

@@ -218,6 +218,23 @@ class OfferFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class CallTransferred:
+    """The agent on a connected call hands the caller on (a blind transfer) into `queue` (its
+    own or another), with `extra_skills` merged into the call's own. The agent enters the
+    call's wrap-up as after a hang-up. The caller enters `queue` as an arrival there would
+    (its join_empty, escalation and max wait from `now`) at the higher of its own priority
+    and the queue's; it is ordered by its first entry into the ACD when `keep_place`, else
+    by `now`. Only a connected call (`wrong_state`); an unknown queue is `unknown_queue` and
+    the caller stays with the agent."""
+
+    now: float
+    call_id: str
+    queue: str
+    extra_skills: Mapping[str, int] = field(default_factory=lambda: frozen_skills(None))
+    keep_place: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded:
     """A connected call hung up (either side). The agent enters the call's queue wrap-up."""
 
@@ -243,5 +260,6 @@ Event = (
     | CallAbandoned
     | OfferAnswered
     | OfferFailed
+    | CallTransferred
     | CallEnded
 )

@@ -128,6 +128,11 @@ class QueueConfig:
     sl_target: float = 0.8
     #: The pause reasons UIs offer this queue's agents (a pause itself stays free text).
     pause_reasons: tuple[PauseReason, ...] = ()
+    #: The DTMF key ("0"-"9", "*", "#") that takes a waiting caller out of the queue to
+    #: `exit_target` ("context,exten,priority"); None: no exit key. The controller carries it
+    #: out (acd/service/entry.py) and tells the router with CallAbandoned(reason="exit_key").
+    exit_key: str | None = None
+    exit_target: str | None = None
 
     def ranked_skill(self) -> str | None:
         if self.primary_skill is not None:

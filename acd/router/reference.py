@@ -32,6 +32,8 @@ handlers, so that the differential tests catch a table row drifting from the pol
   call   waiting -offer-> offered -answer-> connected; offered -fail-> waiting; abandoned while
          waiting or offered, ended while connected; other call events are `wrong_state`
          adopted: straight into the state it was found in (waiting, offered, connected)
+         transferred while connected: its agent wraps up, the call waits again in the
+         target queue as if it arrived there now (its place by first entry when kept)
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from acd.router.decisions import (
     CallEscalated,
     CallExited,
     CallOverflowed,
+    CallRequeued,
     Decision,
     EventRejected,
     OfferCall,
@@ -74,6 +77,7 @@ CALL_EVENT_STATES: dict[type, tuple[CallState, ...]] = {
     ev.CallAbandoned: (CallState.WAITING, CallState.OFFERED),
     ev.OfferAnswered: (CallState.OFFERED,),
     ev.OfferFailed: (CallState.OFFERED,),
+    ev.CallTransferred: (CallState.CONNECTED,),
     ev.CallEnded: (CallState.CONNECTED,),
 }
 
@@ -331,7 +335,10 @@ class ReferenceRouter:
                     raise _RejectedError("unknown_agent", f"no agent {agent_id!r}")
                 if a.state in (AgentState.RESERVED, AgentState.BUSY):
                     raise _RejectedError("agent_busy", f"agent {a.id} is {a.state.value}")
-        elif isinstance(event, (ev.CallAbandoned, ev.OfferAnswered, ev.OfferFailed, ev.CallEnded)):
+        elif isinstance(
+            event,
+            (ev.CallAbandoned, ev.OfferAnswered, ev.OfferFailed, ev.CallTransferred, ev.CallEnded),
+        ):
             c = self._calls.get(event.call_id)
             if c is None:
                 raise _RejectedError("unknown_call", f"no call {event.call_id!r}")
@@ -344,6 +351,8 @@ class ReferenceRouter:
                 raise _RejectedError(
                     "wrong_state", f"call {c.id} is not offered to {event.agent_id}"
                 )
+            if isinstance(event, ev.CallTransferred) and event.queue not in self._queues:
+                raise _RejectedError("unknown_queue", f"no queue {event.queue!r}")
 
     # --- agent steps ------------------------------------------------------------------------------
 
@@ -697,6 +706,34 @@ class ReferenceRouter:
             self._max_wait(c, now)
         else:
             self._waiting_again(c, now)
+
+    def _on_CallTransferred(self, event: ev.CallTransferred) -> None:  # noqa: N802
+        """The agent wraps up; the caller arrives in the target queue now, with its place by
+        first entry when kept; a wrap-up of 0 ends after the caller was placed."""
+        now = self._now
+        c = self._calls[event.call_id]
+        a = self._agents[c.agent_id or ""]
+        queue = self._queues[event.queue]
+        self._set_agent(a, AgentState.WRAP_UP, now)
+        self._out.append(CallRequeued(c.id, c.queue, queue.name, a.id, event.keep_place, now))
+        c.state = CallState.WAITING
+        c.agent_id = None
+        c.answered_at = None
+        c.extra = merge_requirements(c.extra, event.extra_skills)
+        c.priority = max(c.priority, queue.priority)
+        if not event.keep_place:
+            self._seq += 1
+            c.seq = self._seq
+            c.enqueued_at = now
+        self._enter_queue(c, queue, now)
+        if not queue.join_empty and not self._servable(queue, c.extra):
+            self._exit(c, "join_empty", None, now)
+        else:
+            self._waiting_again(c, now)
+        if c.wrap_up == 0:
+            self._settle(a, "wrap_end", now)
+        else:
+            a.wrap_until = now + c.wrap_up
 
     def _on_CallEnded(self, event: ev.CallEnded) -> None:  # noqa: N802
         now = self._now

@@ -45,6 +45,7 @@ from acd.router.decisions import (
     CallEscalated,
     CallExited,
     CallOverflowed,
+    CallRequeued,
     Decision,
     EventRejected,
     OfferCall,
@@ -98,12 +99,14 @@ _T_HANG_UP = AgentTrigger.HANG_UP
 _T_WRAP_END = AgentTrigger.WRAP_END
 _T_WRAP_DONE = AgentTrigger.WRAP_DONE
 _T_RONA_END = AgentTrigger.RONA_END
+_T_TRANSFER = AgentTrigger.TRANSFER
 _C_OFFER = CallTrigger.OFFER
 _C_ANSWER = CallTrigger.ANSWER
 _C_FAIL = CallTrigger.FAIL
 _C_ABANDON = CallTrigger.ABANDON
 _C_END = CallTrigger.END
 _C_EXIT = CallTrigger.EXIT
+_C_TRANSFER = CallTrigger.TRANSFER
 _MOVE = Do.MOVE
 _DEFER = Do.DEFER
 _CANCEL = Do.CANCEL
@@ -122,6 +125,7 @@ _CALL_TRIGGERS: Mapping[type, CallTrigger] = {
     ev.CallAbandoned: CallTrigger.ABANDON,
     ev.OfferAnswered: CallTrigger.ANSWER,
     ev.OfferFailed: CallTrigger.FAIL,
+    ev.CallTransferred: CallTrigger.TRANSFER,
     ev.CallEnded: CallTrigger.END,
 }
 
@@ -191,6 +195,7 @@ class Router:
             ev.CallAbandoned: (call_check, self._on_call_abandoned),
             ev.OfferAnswered: (call_check, self._on_offer_answered),
             ev.OfferFailed: (call_check, self._on_offer_failed),
+            ev.CallTransferred: (self._reject_transferred, self._on_call_transferred),
             ev.CallEnded: (call_check, self._on_call_ended),
         }
 
@@ -356,6 +361,14 @@ class Router:
                 "CallAdopted", agent_outcome.code, f"agent {a.id} is {a.state.value}"
             )
         return None
+
+    def _reject_transferred(self, event: ev.CallTransferred) -> EventRejected | None:
+        rejected = self._reject_for_call(event)
+        if rejected is None and event.queue not in self._queues:
+            rejected = EventRejected(
+                "CallTransferred", "unknown_queue", f"no queue {event.queue!r}"
+            )
+        return rejected
 
     def _reject_queue_removed(self, event: ev.QueueRemoved) -> EventRejected | None:
         if event.name in self._queues:
@@ -1077,12 +1090,49 @@ class Router:
         assert self._leaves(c, _C_END), (c.id, c.state)
         a = self._agents[c.agent_id or ""]
         self._move_agent(a, self._agent_rows[_T_HANG_UP][a.state], now)
-        if c.wrap_up == 0:
+        self._wrap_up(a, c.wrap_up, now)
+
+    def _wrap_up(self, a: Agent, wrap_up: float, now: float) -> None:
+        """`a` has just entered WRAP_UP for `wrap_up` seconds (0: its end step runs now)."""
+        if wrap_up == 0:
             self._settle(a, _T_WRAP_END, now)
         else:
-            a.wrap_until = now + c.wrap_up
+            a.wrap_until = now + wrap_up
             heapq.heappush(self._deadlines, (a.wrap_until, _WRAP_END, a.id))
             self._compact_deadlines()
+
+    def _on_call_transferred(self, event: ev.CallTransferred) -> None:
+        """The agent wraps up (after the call is placed when its wrap-up is 0, so it is not
+        offered its own caller back while another agent could take it); the call enters the
+        target queue as an arrival at `now` would, its place kept or taken anew."""
+        now = self._now
+        c = self._calls[event.call_id]
+        a = self._agents[c.agent_id or ""]
+        q = self._queues[event.queue]
+        self._move_agent(a, self._agent_rows[_T_TRANSFER][a.state], now)
+        self._move_call(c, _C_TRANSFER)
+        self._out.append(CallRequeued(c.id, c.queue, q.config.name, a.id, event.keep_place, now))
+        c.agent_id = None
+        c.answered_at = None
+        if event.extra_skills:
+            c.extra = merge_requirements(c.extra, event.extra_skills)
+            c.extra_key = _skills_key(c.extra)
+        c.priority = max(c.priority, q.config.priority)
+        if event.keep_place:
+            c.order = (-c.priority, c.enqueued_at, c.order[2], c.id)
+        else:
+            self._seq += 1
+            c.enqueued_at = now
+            c.order = (-c.priority, now, self._seq, c.id)
+        self._enter_queue(c, q, now, now)
+        if not q.config.join_empty and not self._servable(c.steps):
+            assert self._leaves(c, _C_EXIT), (c.id, c.state)
+            del self._calls[c.id]
+            del q.calls[c.id]
+            self._out.append(CallExited(c.id, q.config.name, "join_empty", None, now))
+        else:
+            self._queue_up(c, now)
+        self._wrap_up(a, c.wrap_up, now)
 
     # --- invariants ---------------------------------------------------------------------------
 

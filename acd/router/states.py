@@ -58,6 +58,7 @@ Theory of operation
     RETRACT         .                .          .          settle:available .       .
     FAIL            .                .          .          settle:paused    .       .
     HANG_UP         .                .          .          .                wrap_up .
+    TRANSFER        .                .          .          .                wrap_up .
     WRAP_END        .                .          .          .                .       settle:available
     WRAP_DONE       rej              -          -          -                -       settle:available
     RONA_END        .                .          available  .                .       .
@@ -74,6 +75,7 @@ Theory of operation
     FAIL            .         waiting   .
     ABANDON         gone      gone      .
     END             .         .         gone
+    TRANSFER        .         .         waiting
     EXIT            gone      gone      .
     ESCALATE        waiting   offered   .
     OVERFLOW        waiting   .         .
@@ -117,6 +119,7 @@ class AgentTrigger(enum.StrEnum):
     WRAP_END = "wrap_end"
     WRAP_DONE = "wrap_done"  # the agent ends its wrap-up early (settles as WRAP_END does)
     RONA_END = "rona_end"
+    TRANSFER = "transfer"  # the agent hands its connected caller on (a blind transfer)
     REMOVE = "remove"
     # AgentRestored, by the stored state (see "Restoring" above)
     RESTORE_IDLE = "restore_idle"
@@ -148,6 +151,7 @@ class CallTrigger(enum.StrEnum):
     ABANDON = "abandon"
     END = "end"
     EXIT = "exit"  # the router sends the call out: max wait, leave-empty, queue removed
+    TRANSFER = "transfer"  # its agent hands the connected call on into a queue
     ESCALATE = "escalate"
     OVERFLOW = "overflow"
     # CallAdopted, by the adopted state: a fresh record (CALL_START) takes that state at once
@@ -253,6 +257,7 @@ AGENT_TABLE: Mapping[tuple[AgentState, AgentTrigger], AgentOutcome] = MappingPro
         (_A.BUSY, _T.PAUSE): _DEFER,
         (_A.BUSY, _T.UNPAUSE): _CANCEL,
         (_A.BUSY, _T.HANG_UP): Outcome(Do.MOVE, _A.WRAP_UP),
+        (_A.BUSY, _T.TRANSFER): Outcome(Do.MOVE, _A.WRAP_UP),
         (_A.BUSY, _T.REMOVE): _AGENT_BUSY,
         (_A.WRAP_UP, _T.LOGIN): _IGNORE,
         (_A.WRAP_UP, _T.LOGOUT): _DEFER,
@@ -300,6 +305,7 @@ CALL_TABLE: Mapping[tuple[CallState, CallTrigger], CallOutcome] = MappingProxyTy
         (_C.OFFERED, _K.EXIT): Outcome(Do.MOVE, None),
         (_C.OFFERED, _K.ESCALATE): Outcome(Do.MOVE, _C.OFFERED),
         (_C.CONNECTED, _K.END): Outcome(Do.MOVE, None),
+        (_C.CONNECTED, _K.TRANSFER): Outcome(Do.MOVE, _C.WAITING),
         # adopting: from the fresh record's CALL_START straight to the adopted state
         (CALL_START, _K.ADOPT_WAITING): Outcome(Do.MOVE, _C.WAITING),
         (CALL_START, _K.ADOPT_OFFERED): Outcome(Do.MOVE, _C.OFFERED),

@@ -36,7 +36,7 @@ from cluster.router_graph import assert_same_graph
 from cluster.test_journal import elect, new_writer, random_batches
 
 STREAMS = [
-    (3, Pools(), None),
+    (4, Pools(), None),
     (13, Pools(agents=12, calls=30, queues=3, skills=2, max_level=3), None),
     (2026, Pools(agents=12, calls=30, queues=4), 0),  # every set on its own agent heaps
 ]

@@ -55,6 +55,7 @@ KINDS = (
     ("queue_remove", 1),
     ("restore", 5),
     ("adopt", 6),
+    ("transfer", 4),
     ("bad", 2),
 )
 _NAMES = [k for k, _ in KINDS]
@@ -315,6 +316,15 @@ class StreamMaker:
             return self._restored(ref, now)
         if kind == "adopt":
             return self._adopted(ref, now)
+        if kind == "transfer":
+            extra = self.skills(1) if rng.random() < 0.4 else {}
+            return ev.CallTransferred(
+                now,
+                self._pick_call(ref, CallState.CONNECTED)[0],
+                self.queue_name() if rng.random() < 0.95 else "nowhere",
+                frozen_skills(extra),
+                rng.random() < 0.5,
+            )
         return self._bad(now)  # type: ignore[return-value]
 
 

@@ -37,6 +37,7 @@ from acd.controller import Controller, ControllerNotes
 from acd.controller.adoption import PendingCallback
 from acd.controller.calls import CallTracker
 from acd.controller.live_channels import LiveChannelCheck
+from acd.controller.monitor import MonitorDialer
 from acd.controller.snapshot import parse_skills
 from acd.demo.driver import start_demo
 from acd.engine import Engine, Journal, Step
@@ -67,6 +68,7 @@ from acd.service import (
 )
 from acd.service.directory import AgentDirectory
 from acd.service.entry import CallNotes, EntryService
+from acd.service.monitor import MonitorService
 from acd.service.reports import QueueReportSource
 from acd.storage import Database
 from acd.storage.config_store import ConfigStore
@@ -244,6 +246,7 @@ async def _services(
             max_per_owner=settings.http.max_event_streams_per_token,
         ),
         metrics=observers.metrics.registry,
+        monitor=MonitorService(engine.router, directory, database.monitor_log, clock),
     )
 
 
@@ -513,6 +516,12 @@ async def start_controller(
     assembly._closers.append(side.stop)
     assembly.controller = side.controller
     assembly.services.health.attach(side.controller)
+    # Supervisors' listen / whisper / barge dial through this controller's AMI link.
+    monitor = assembly.services.monitor
+    monitor.attach(
+        MonitorDialer(side.controller.tracker, side.controller.ami, assembly.settings.dial.rules())
+    )
+    assembly._closers.append(monitor.close)
     if assembly.settings.demo.enabled:  # stopped before the controller (closers reversed)
         demo = start_demo(
             assembly.settings.demo, side.controller, assembly.services.agents, gate=gate

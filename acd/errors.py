@@ -26,6 +26,18 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class NotOnCall(Conflict):
+    """The agent has no connected call (a supervisor asked to listen, whisper or barge)."""
+
+    code = "agent_not_on_call"
+
+
+class Unavailable(DomainError):
+    """What the request needs is not there now (no AMI link to Asterisk): retry later."""
+
+    code = "asterisk_unavailable"
+
+
 class CallerLimit(DomainError):
     """This caller holds as many of something (event streams) as one caller may; retry after
     letting one go."""

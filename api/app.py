@@ -39,6 +39,8 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", "/agents/{agent_id}/pause", h.pause_agent),
     ("POST", "/agents/{agent_id}/unpause", h.unpause_agent),
     ("POST", "/agents/{agent_id}/end_wrap_up", h.end_wrap_up),
+    ("POST", "/agents/{agent_id}/monitor", h.monitor_agent),
+    ("GET", "/monitor_log", h.monitor_log),
     ("GET", "/calls", h.list_calls),
     ("GET", "/calls/{call_id}", h.get_call),
     ("GET", "/stats/queues", h.queue_stats),

@@ -1,7 +1,7 @@
 """Bearer tokens and roles.
 
     admin       everything
-    supervisor  read everything, change any agent's state
+    supervisor  read everything, change any agent's state, listen / whisper / barge
     agent       read everything, change its own state (the token's agent_id)
     reader      read everything
 
@@ -30,12 +30,14 @@ class Permission(enum.Enum):
     READ = "read"
     AGENT_STATE = "agent_state"  # the route has {agent_id}; agents may act only on their own
     ADMIN = "admin"
+    SUPERVISE = "supervise"  # listen, whisper, barge on an agent's call; their audit log
 
 
 _ALLOWED: dict[Permission, frozenset[str]] = {
     Permission.READ: frozenset({"admin", "supervisor", "agent", "reader"}),
     Permission.AGENT_STATE: frozenset({"admin", "supervisor", "agent"}),
     Permission.ADMIN: frozenset({"admin"}),
+    Permission.SUPERVISE: frozenset({"admin", "supervisor"}),
 }
 
 

@@ -15,6 +15,7 @@ from acd.service import (
     ReportService,
     TokenService,
 )
+from acd.service.monitor import MonitorService
 from api.events import EventHub
 
 
@@ -28,6 +29,7 @@ class ApiServices:
     health: HealthService
     events: EventHub
     metrics: CollectorRegistry
+    monitor: MonitorService
 
 
 SERVICES = web.AppKey("services", ApiServices)

@@ -23,7 +23,9 @@ from acd.errors import (
     Invalid,
     NotFound,
     NotLeader,
+    NotOnCall,
     TooSlow,
+    Unavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -61,10 +63,12 @@ _API_STATUSES: dict[type[ApiError], int] = {
 _DOMAIN_STATUSES: dict[type[DomainError], int] = {
     NotFound: 404,
     Conflict: 409,
+    NotOnCall: 409,
     Invalid: 422,
     CallerLimit: 429,
     CapacityLimit: 503,
     NotLeader: 503,
+    Unavailable: 503,
     TooSlow: 408,
 }
 

@@ -6,6 +6,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from acd.service import LiveCall
+from acd.service.monitor import MAX_LOG_ROWS
 from acd.service.reports import MAX_INTERVAL, MIN_INTERVAL
 from api import views
 from api.auth import Permission, requires
@@ -16,6 +17,7 @@ from api.openapi import openapi_document
 from api.principal import PRINCIPAL
 
 READ, AGENT_STATE, ADMIN = Permission.READ, Permission.AGENT_STATE, Permission.ADMIN
+SUPERVISE = Permission.SUPERVISE
 
 
 def _json(data: object, status: int = 200) -> web.Response:
@@ -119,6 +121,24 @@ async def unpause_agent(request: web.Request) -> web.Response:
 async def end_wrap_up(request: web.Request) -> web.Response:
     view = await request.app[SERVICES].agents.end_wrap_up(request.match_info["agent_id"])
     return _json(views.agent_state_doc(view))
+
+
+# --- supervisor monitoring ---------------------------------------------------------------
+
+
+@requires(SUPERVISE)
+async def monitor_agent(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    monitor = request.app[SERVICES].monitor
+    entry = await monitor.request(request[PRINCIPAL], request.match_info["agent_id"], body)
+    return _json(views.monitor_doc(entry), 202)
+
+
+@requires(SUPERVISE)
+async def monitor_log(request: web.Request) -> web.Response:
+    limit = parse_whole(request.query.get("limit", "100"), "limit", 1, MAX_LOG_ROWS)
+    entries = await request.app[SERVICES].monitor.recent(limit)
+    return _json([views.monitor_doc(e) for e in entries])
 
 
 # --- calls, statistics, reports, events ----------------------------------------------------

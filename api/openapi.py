@@ -19,8 +19,9 @@ from pydantic_core import CoreSchema
 
 from acd.config import ROLES
 from acd.config.dialstrings import DEFAULT_RULES, DialRules
-from acd.config.documents import DOCUMENTS, Skills, contact_pattern
+from acd.config.documents import DOCUMENTS, MONITOR_MODES, Skills, contact_pattern
 from acd.router.model import AgentState
+from acd.service.monitor import MAX_LOG_ROWS
 from acd.service.reports import MAX_INTERVAL, MAX_INTERVALS, MIN_INTERVAL
 from api.bodies import BOOLEANS, INSTANT_PATTERN
 
@@ -278,6 +279,38 @@ SCHEMAS: dict[str, Schema] = {
             "agents": {"type": "array", "items": {"type": "object"}},
         },
     },
+    "MonitorEntry": {
+        "type": "object",
+        "description": "one supervisor request in the audit log",
+        "required": [
+            "id",
+            "at",
+            "token",
+            "role",
+            "agent_id",
+            "call_id",
+            "mode",
+            "contact",
+            "result",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "string"},
+            "at": {"type": "number", "description": "epoch seconds of the request"},
+            "token": {"type": "string", "description": "the name of the token that asked"},
+            "role": _ROLE,
+            "agent_id": {"type": "string"},
+            "call_id": {"type": "string", "description": "the agent's call then"},
+            "mode": {"enum": list(MONITOR_MODES)},
+            "contact": {"type": "string", "description": "the supervisor's phone called"},
+            "result": {
+                "enum": ["dialing", "answered", "unanswered", "not_sent", "no_response", "refused"],
+                "description": "dialing until the supervisor's phone answered (answered: "
+                "ChanSpy runs) or not (unanswered: busy, refused or no answer in 30 s); "
+                "not_sent: no AMI link; no_response: Asterisk never told",
+            },
+        },
+    },
     "Token": {
         "type": "object",
         "required": ["name", "role", "agent_id"],
@@ -461,6 +494,33 @@ def _paths() -> Schema:
                         "outside wrap-up; 409 agent_not_logged_in while logged out",
                         _AGENT_STATE_OK),
         },
+        "/agents/{agent_id}/monitor": {
+            "parameters": [agent_id],
+            "post": _op(
+                "monitorAgent",
+                "Listen to, whisper to or barge into the agent's connected call (supervisor, "
+                "admin): the supervisor's phone (contact) is called and, once answered, hears "
+                "the call (ChanSpy on the agent's leg); whisper: the agent hears the "
+                "supervisor, the caller does not; barge: both do. Accepted at once (the "
+                "phone has not answered yet) and kept in the audit log (GET /monitor_log); "
+                "409 agent_not_on_call, 409 own_phone (the contact is the agent's), 503 "
+                "asterisk_unavailable without an AMI link",
+                _responses("202", _ref("MonitorEntry"), "the audit entry, result dialing",
+                           "400", "404", "409", "422", "503"),
+                _ref("MonitorRequest"),
+            ),
+        },
+        "/monitor_log": {
+            "get": _op(
+                "monitorLog", "The supervisors' listen / whisper / barge requests, newest "
+                "first (supervisor, admin)",
+                _responses("200", {"type": "array", "items": _ref("MonitorEntry")},
+                           "audit entries", "422"),
+                parameters=[_query("limit", "rows at most (default 100)",
+                                   {"type": "integer", "minimum": 1,
+                                    "maximum": MAX_LOG_ROWS})],
+            ),
+        },
         "/calls": {
             "get": _op("listCalls", "Live calls: waiting, offered, connected",
                        _responses("200", {"type": "array", "items": _ref("LiveCall")}, "calls")),
@@ -552,6 +612,7 @@ def _document(rules: DialRules) -> dict[str, Any]:
     schemas = copy.deepcopy(SCHEMAS)
     for name in ("AgentInput", "AgentReplacement"):
         schemas[name]["properties"]["contact"]["pattern"] = contact_pattern(rules)
+    schemas["MonitorRequest"]["properties"]["contact"]["pattern"] = rules.pattern()
     return {
         "openapi": "3.1.0",
         "info": {

@@ -8,6 +8,7 @@ from typing import Any
 from acd.config import queue_to_dict
 from acd.router.model import AgentView, QueueConfig
 from acd.service import AgentRecord, IssuedToken, LiveCall, Principal
+from acd.service.monitor import MonitorEntry
 
 
 def queue_doc(queue: QueueConfig) -> dict[str, Any]:
@@ -86,3 +87,7 @@ def principal_doc(principal: Principal) -> dict[str, Any]:
 
 def issued_token_doc(issued: IssuedToken) -> dict[str, Any]:
     return {**principal_doc(issued.principal), "token": issued.secret}
+
+
+def monitor_doc(entry: MonitorEntry) -> dict[str, Any]:
+    return entry.row()

@@ -377,7 +377,46 @@ class TokenInput(Document):
         return agent_id
 
 
-DOCUMENTS: tuple[type[Document], ...] = (QueueInput, AgentInput, PauseRequest, TokenInput)
+MonitorMode = Literal["listen", "whisper", "barge"]
+MONITOR_MODES: tuple[str, ...] = get_args(MonitorMode)
+
+
+class MonitorRequest(Document):
+    """A supervisor's listen / whisper / barge on an agent's connected call."""
+
+    mode: Annotated[
+        MonitorMode,
+        Field(
+            description="listen: hear both sides, unheard; whisper: also talk to the agent "
+            "only; barge: talk to both"
+        ),
+    ]
+    contact: Annotated[
+        str,
+        Field(
+            max_length=MAX_DIAL_LENGTH,
+            description="the supervisor's phone, called first: TECH/resource (PJSIP/1003); "
+            "the [dial] rules apply (checked by the server)",
+            json_schema_extra={"pattern": DEFAULT_RULES.pattern()},
+        ),
+    ]
+
+    @field_validator("contact")
+    @classmethod
+    def _dialable(cls, contact: str, info: ValidationInfo) -> str:
+        try:
+            return _rules(info).check_dial(contact)
+        except DialStringError as exc:
+            raise _dial_error(exc) from None
+
+
+DOCUMENTS: tuple[type[Document], ...] = (
+    QueueInput,
+    AgentInput,
+    PauseRequest,
+    TokenInput,
+    MonitorRequest,
+)
 
 
 # --- validating: a document or a ConfigError naming the field -----------------------------

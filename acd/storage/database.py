@@ -16,6 +16,7 @@ from acd.private_files import private_file, tighten
 from acd.storage.agent_state_store import AgentStateStore
 from acd.storage.config_store import ConfigStore
 from acd.storage.fence import SESSION_SETTINGS, WriteFence
+from acd.storage.monitor_log import MonitorLogStore
 from acd.storage.record_store import RecordStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -56,6 +57,7 @@ class Database:
         self.config = ConfigStore(self.engine, fence=self.fence)
         self.records = RecordStore(self.engine, self.fence)
         self.agent_states = AgentStateStore(self.engine, self.fence)
+        self.monitor_log = MonitorLogStore(self.engine, self.fence)
 
     async def migrate(self) -> None:
         """Bring the schema to the newest revision (creates everything on an empty database).

@@ -124,6 +124,23 @@ agent_states = Table(
     Column("state_since", Float, nullable=True),
 )
 
+# The supervisors' audit log (`acd.service.monitor`): one row per listen / whisper / barge
+# request that reached Asterisk, who asked (token name and role), when, on which agent's call,
+# where the supervisor was called, and how the dial went (`result`, set once it is over).
+monitor_log = Table(
+    "acd_monitor_log",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("at", Float, nullable=False, index=True),
+    Column("token", String(100), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("agent_id", String(100), nullable=False, index=True),
+    Column("call_id", String(150), nullable=False),
+    Column("mode", String(10), nullable=False),
+    Column("contact", String(200), nullable=False),
+    Column("result", String(32), nullable=False),
+)
+
 # The PostgreSQL write fence of a cluster (`acd.storage.fence`): one row (id 1) holding the
 # lease token of the leader that owns the store; a write batch of any other token aborts.
 cluster_fence = Table(

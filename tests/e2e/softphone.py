@@ -3,16 +3,23 @@
 pjsua2 is one library instance per process and wants a single thread (threadCnt=0,
 mainThreadOnly): a dedicated thread owns it, runs its event loop (`libHandleEvents`), and
 executes the commands the test sends it; pjsua2's callbacks are forwarded to the asyncio loop
-as plain tuples in a Watch. Everything binds to 127.0.0.1; audio uses the null device and a
-440 Hz tone is played into every call so real RTP flows both ways.
+as plain tuples in a Watch. Everything binds to 127.0.0.1; audio uses the null device and
+each account plays its own tone (440 Hz unless `register` says otherwise) into every call, so
+real RTP flows both ways and a listener can tell who it hears: `record` writes what one call
+receives to a WAV file (pjsua2's AudioMediaRecorder), `tone_level` measures a frequency in it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import math
 import queue
 import threading
+import wave
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pjsua2 as pj
@@ -40,7 +47,9 @@ class _Call(pj.Call):  # type: ignore[misc]
     def __init__(self, phone: SoftphoneHost, account: _Account, call_id: int = -1) -> None:
         super().__init__(account, call_id)
         self.phone = phone
+        self.user = account.user
         self.handle = -1
+        self.recorder: Any = None
 
     def onCallState(self, prm: Any) -> None:  # noqa: N802
         info = self.getInfo()
@@ -51,7 +60,7 @@ class _Call(pj.Call):  # type: ignore[misc]
         for media in info.media:
             if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 audio = self.getAudioMedia(media.index)
-                self.phone.tone.startTransmit(audio)
+                self.phone.tones[self.user].startTransmit(audio)
                 self.phone.notify(("media", self.handle, "active"))
 
 
@@ -63,9 +72,10 @@ class SoftphoneHost:
         self._commands: queue.Queue[tuple[Callable[[], Any], asyncio.Future[Any]]] = queue.Queue()
         self._calls: dict[int, _Call] = {}
         self._accounts: dict[str, _Account] = {}
+        #: Each account's tone generator (pjsua2 objects: created and freed on its thread).
+        self.tones: dict[str, Any] = {}
         self._running = True
         self._thread = threading.Thread(target=self._main, name="pjsua2", daemon=True)
-        self.tone: Any = None
         self._started: asyncio.Future[None] = self._loop.create_future()
 
     # --- thread side -------------------------------------------------------------------------
@@ -97,13 +107,6 @@ class SoftphoneHost:
             ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
             ep.libStart()
             ep.audDevManager().setNullDev()
-            self.tone = pj.ToneGenerator()
-            self.tone.createToneGenerator()
-            tone = pj.ToneDesc()
-            tone.freq1, tone.freq2, tone.on_msec, tone.off_msec = 440, 0, 1000, 0
-            tones = pj.ToneDescVector()
-            tones.append(tone)
-            self.tone.play(tones, True)
         except Exception as exc:
             self._loop.call_soon_threadsafe(self._started.set_exception, exc)
             return
@@ -126,11 +129,11 @@ class SoftphoneHost:
         ep.hangupAllCalls()
         for _ in range(20):
             ep.libHandleEvents(10)
-        self._calls.clear()
+        self._calls.clear()  # with their recorders
         for account in self._accounts.values():
             account.shutdown()
         self._accounts.clear()
-        self.tone = None
+        self.tones.clear()
         ep.libDestroy()
 
     # --- asyncio side ------------------------------------------------------------------------
@@ -148,16 +151,26 @@ class SoftphoneHost:
         self._commands.put((command, future))
         return await asyncio.wait_for(future, 10)
 
-    async def register(self, user: str, password: str) -> None:
+    async def register(self, user: str, password: str, tone_hz: int = 440) -> None:
+        """`tone_hz`: the tone this account plays into its calls."""
         since = self.events.mark()
 
         def create() -> None:
+            tone = pj.ToneGenerator()
+            tone.createToneGenerator()
+            description = pj.ToneDesc()
+            description.freq1, description.freq2 = tone_hz, 0
+            description.on_msec, description.off_msec = 1000, 0
+            tones = pj.ToneDescVector()
+            tones.append(description)
+            tone.play(tones, True)
             config = pj.AccountConfig()
             config.idUri = f"sip:{user}@{LOOPBACK}:{self.sip_port}"
             config.regConfig.registrarUri = f"sip:{LOOPBACK}:{self.sip_port}"
             config.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", user, 0, password))
             config.mediaConfig.transportConfig.boundAddress = LOOPBACK
             config.mediaConfig.transportConfig.publicAddress = LOOPBACK
+            self.tones[user] = tone
             account = _Account(self, user)
             account.create(config)
             self._accounts[user] = account
@@ -194,7 +207,65 @@ class SoftphoneHost:
         result: int = await self.run(stats)
         return result
 
+    async def record(self, handle: int, path: Path) -> None:
+        """Write what call `handle` receives to `path` (WAV) until `stop_recording`."""
+
+        def start() -> None:
+            call = self._calls[handle]
+            recorder = pj.AudioMediaRecorder()
+            recorder.createRecorder(str(path))
+            call.getAudioMedia(-1).startTransmit(recorder)
+            call.recorder = recorder
+
+        await self.run(start)
+
+    async def stop_recording(self, handle: int) -> None:
+        """The WAV file is complete once this returns (the recorder is destroyed)."""
+
+        def stop() -> None:
+            call = self._calls[handle]
+            recorder, call.recorder = call.recorder, None
+            if recorder is not None:
+                with contextlib.suppress(pj.Error):  # the call's media may be gone already
+                    call.getAudioMedia(-1).stopTransmit(recorder)
+                del recorder
+                gc.collect()  # the file is complete only once the recorder is freed
+
+        await self.run(stop)
+
     async def state(self, handle: int, text: str, since: int = 0) -> None:
         await self.events.first(
             lambda e: e[0] == "state" and e[1] == handle and e[2] == text, since=since
         )
+
+
+def tone_level(path: Path, frequency: float, window: float = 0.1) -> float:
+    """How present `frequency` is in a recorded WAV: the median, over windows of `window`
+    seconds, of the share of each window's energy at that frequency (Goertzel): about 1 for
+    that pure tone alone, about 1/n for n tones of equal level, near 0 without it. The median
+    keeps a window or two of silence or noise at either end from deciding."""
+    with wave.open(str(path), "rb") as wav:
+        rate, width = wav.getframerate(), wav.getsampwidth()
+        assert (wav.getnchannels(), width) == (1, 2), "pjsua2 records 16-bit mono"
+        data = wav.readframes(wav.getnframes())
+    samples = [
+        int.from_bytes(data[i : i + 2], "little", signed=True) for i in range(0, len(data), 2)
+    ]
+    size = int(rate * window)
+    coefficient = 2 * math.cos(2 * math.pi * frequency / rate)
+    shares = []
+    for start in range(0, len(samples) - size + 1, size):
+        block = samples[start : start + size]
+        energy = sum(x * x for x in block)
+        if energy == 0:
+            shares.append(0.0)
+            continue
+        s1 = s2 = 0.0
+        for x in block:
+            s1, s2 = x + coefficient * s1 - s2, s1
+        power = s1 * s1 + s2 * s2 - coefficient * s1 * s2
+        shares.append(2 * power / (size * energy))
+    if not shares:
+        return 0.0
+    shares.sort()
+    return shares[len(shares) // 2]

@@ -39,6 +39,7 @@ from acd.controller.calls import CallTracker
 from acd.controller.live_channels import LiveChannelCheck
 from acd.controller.monitor import MonitorDialer
 from acd.controller.snapshot import parse_skills
+from acd.controller.transfer import ControllerTransferLine
 from acd.demo.driver import start_demo
 from acd.engine import Engine, Journal, Step
 from acd.observe.dispatch import DispatchLatency
@@ -70,6 +71,7 @@ from acd.service.directory import AgentDirectory
 from acd.service.entry import CallNotes, EntryService
 from acd.service.monitor import MonitorService
 from acd.service.reports import QueueReportSource
+from acd.service.transfer import TransferService
 from acd.storage import Database
 from acd.storage.config_store import ConfigStore
 from acd.storage.dead_letters import FILE_NAME as DEAD_LETTERS_FILE
@@ -247,6 +249,7 @@ async def _services(
         ),
         metrics=observers.metrics.registry,
         monitor=MonitorService(engine.router, directory, database.monitor_log, clock),
+        transfers=TransferService(engine),
     )
 
 
@@ -522,6 +525,10 @@ async def start_controller(
         MonitorDialer(side.controller.tracker, side.controller.ami, assembly.settings.dial.rules())
     )
     assembly._closers.append(monitor.close)
+    # Transfers move the caller through this controller's AMI link.
+    assembly.services.transfers.attach(
+        ControllerTransferLine(side.controller.tracker, side.controller.ami)
+    )
     if assembly.settings.demo.enabled:  # stopped before the controller (closers reversed)
         demo = start_demo(
             assembly.settings.demo, side.controller, assembly.services.agents, gate=gate

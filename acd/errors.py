@@ -32,6 +32,12 @@ class NotOnCall(Conflict):
     code = "agent_not_on_call"
 
 
+class NotYours(DomainError):
+    """An agent token asked to act on something of another agent's (a call it is not on)."""
+
+    code = "not_your_call"
+
+
 class Unavailable(DomainError):
     """What the request needs is not there now (no AMI link to Asterisk): retry later."""
 

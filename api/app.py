@@ -43,6 +43,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/monitor_log", h.monitor_log),
     ("GET", "/calls", h.list_calls),
     ("GET", "/calls/{call_id}", h.get_call),
+    ("POST", "/calls/{call_id}/transfer", h.transfer_call),
     ("GET", "/stats/queues", h.queue_stats),
     ("GET", "/reports/queues", h.queue_reports),
     ("GET", "/events", h.events),

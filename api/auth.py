@@ -31,6 +31,7 @@ class Permission(enum.Enum):
     AGENT_STATE = "agent_state"  # the route has {agent_id}; agents may act only on their own
     ADMIN = "admin"
     SUPERVISE = "supervise"  # listen, whisper, barge on an agent's call; their audit log
+    TRANSFER = "transfer"  # hand a connected call on; an agent only its own (acd.service)
 
 
 _ALLOWED: dict[Permission, frozenset[str]] = {
@@ -38,6 +39,7 @@ _ALLOWED: dict[Permission, frozenset[str]] = {
     Permission.AGENT_STATE: frozenset({"admin", "supervisor", "agent"}),
     Permission.ADMIN: frozenset({"admin"}),
     Permission.SUPERVISE: frozenset({"admin", "supervisor"}),
+    Permission.TRANSFER: frozenset({"admin", "supervisor", "agent"}),
 }
 
 

@@ -16,6 +16,7 @@ from acd.service import (
     TokenService,
 )
 from acd.service.monitor import MonitorService
+from acd.service.transfer import TransferService
 from api.events import EventHub
 
 
@@ -30,6 +31,7 @@ class ApiServices:
     events: EventHub
     metrics: CollectorRegistry
     monitor: MonitorService
+    transfers: TransferService
 
 
 SERVICES = web.AppKey("services", ApiServices)

@@ -24,6 +24,7 @@ from acd.errors import (
     NotFound,
     NotLeader,
     NotOnCall,
+    NotYours,
     TooSlow,
     Unavailable,
 )
@@ -64,6 +65,7 @@ _DOMAIN_STATUSES: dict[type[DomainError], int] = {
     NotFound: 404,
     Conflict: 409,
     NotOnCall: 409,
+    NotYours: 403,
     Invalid: 422,
     CallerLimit: 429,
     CapacityLimit: 503,

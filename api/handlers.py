@@ -18,6 +18,7 @@ from api.principal import PRINCIPAL
 
 READ, AGENT_STATE, ADMIN = Permission.READ, Permission.AGENT_STATE, Permission.ADMIN
 SUPERVISE = Permission.SUPERVISE
+TRANSFER = Permission.TRANSFER
 
 
 def _json(data: object, status: int = 200) -> web.Response:
@@ -156,6 +157,15 @@ async def get_call(request: web.Request) -> web.Response:
     if isinstance(found, LiveCall):
         return _json(views.live_call_doc(found))
     return _json(views.finished_call_doc(call_id, found))
+
+
+@requires(TRANSFER)
+async def transfer_call(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    outcome = await request.app[SERVICES].transfers.transfer(
+        request[PRINCIPAL], request.match_info["call_id"], body
+    )
+    return _json(views.transfer_doc(outcome))
 
 
 @requires(READ)

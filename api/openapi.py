@@ -279,6 +279,33 @@ SCHEMAS: dict[str, Schema] = {
             "agents": {"type": "array", "items": {"type": "object"}},
         },
     },
+    "Transfer": {
+        "type": "object",
+        "description": "what a blind transfer did: the caller waits in to_queue, is already "
+        "offered to the next agent (offered_to), or left to_queue at once by its rules "
+        "(exit_reason join_empty: to the queue's exit, as a caller arriving there would)",
+        "required": [
+            "call_id",
+            "from_queue",
+            "to_queue",
+            "from_agent",
+            "keep_place",
+            "state",
+            "offered_to",
+            "exit_reason",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "call_id": {"type": "string"},
+            "from_queue": {"type": "string"},
+            "to_queue": {"type": "string"},
+            "from_agent": {"type": "string", "description": "the agent freed into wrap-up"},
+            "keep_place": {"type": "boolean"},
+            "state": {"enum": ["waiting", "offered", "exited"]},
+            "offered_to": {"type": ["string", "null"]},
+            "exit_reason": {"type": ["string", "null"]},
+        },
+    },
     "MonitorEntry": {
         "type": "object",
         "description": "one supervisor request in the audit log",
@@ -530,6 +557,22 @@ def _paths() -> Schema:
             "get": _op("getCall", "A live call, or the record of a finished one",
                        _responses("200", {"oneOf": [_ref("LiveCall"), _ref("FinishedCall")]},
                                   "the call", "404")),
+        },
+        "/calls/{call_id}/transfer": {
+            "parameters": [call_id],
+            "post": _op(
+                "transferCall",
+                "Hand a connected call on (a blind transfer) into a queue and/or to required "
+                "skills (admin, supervisor; an agent token only its own call: 403 "
+                "not_your_call): the caller hears the target queue's music while the next "
+                "agent is found, the agent is freed into its wrap-up, the caller data and the "
+                "note go with the call; keep_place orders it by its first entry. 409 "
+                "call_not_connected, 422 unknown_queue (field queue), 503 asterisk_unavailable "
+                "when the caller's channel cannot be moved now (nothing changed)",
+                _responses("200", _ref("Transfer"), "what the transfer did", "400", "403",
+                           "404", "409", "422", "503"),
+                _ref("TransferRequest"),
+            ),
         },
         "/stats/queues": {
             "get": _op("queueStats", "Live per-queue KPIs",

@@ -9,6 +9,7 @@ from acd.config import queue_to_dict
 from acd.router.model import AgentView, QueueConfig
 from acd.service import AgentRecord, IssuedToken, LiveCall, Principal
 from acd.service.monitor import MonitorEntry
+from acd.service.transfer import TransferOutcome
 
 
 def queue_doc(queue: QueueConfig) -> dict[str, Any]:
@@ -64,6 +65,19 @@ def live_call_doc(call: LiveCall) -> dict[str, Any]:
         "step": view.step,
         "rona_count": view.rona_count,
         "caller": dict(call.caller) if call.caller is not None else None,
+    }
+
+
+def transfer_doc(outcome: TransferOutcome) -> dict[str, Any]:
+    return {
+        "call_id": outcome.call_id,
+        "from_queue": outcome.from_queue,
+        "to_queue": outcome.to_queue,
+        "from_agent": outcome.from_agent,
+        "keep_place": outcome.keep_place,
+        "state": outcome.state,
+        "offered_to": outcome.offered_to,
+        "exit_reason": outcome.exit_reason,
     }
 
 

@@ -9,10 +9,12 @@ Its phase (what the caller's channel is doing) changes only through `phases.adva
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from acd.controller.phases import Phase
-from acd.router.model import QueueConfig
+from acd.router.model import CallView, QueueConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,8 @@ class LiveCall:
     queue_entered_at: float | None = None
     #: The tracker's offer count when this call was last offered (see `CallTracker.offers`).
     offer_serial: int = 0
+    #: The note of the last transfer, for the next agent (ACD_TRANSFER_NOTE on the channel).
+    transfer_note: str = ""
 
 
 def format_seconds(value: float) -> str:
@@ -74,6 +78,7 @@ def queue_entered_at(call: LiveCall) -> float:
 def entered_variables(call: LiveCall, queue: QueueConfig | None) -> dict[str, str]:
     """What the dialplan and a restarted controller read from the caller's channel."""
     announce_every = queue.announce_every if queue is not None else 30.0
+    exit_key = queue.exit_key if queue is not None else None
     return {
         "ACD_CALL_ID": call.call_id,
         "ACD_QUEUE": call.queue,
@@ -82,7 +87,33 @@ def entered_variables(call: LiveCall, queue: QueueConfig | None) -> dict[str, st
         "ACD_QUEUE_ENTERED_AT": f"{queue_entered_at(call):.3f}",
         # 0 means "never": WaitExten needs a number, an hour is never enough.
         "ACD_ANNOUNCE_EVERY": format_seconds(announce_every or 3600),
+        # acd-wait compares a pressed key with it and asks the `exit` AGI only on a match.
+        "ACD_EXIT_KEY": exit_key or "",
     }
+
+
+def skills_text(skills: Mapping[str, int]) -> str:
+    """ACD_SKILLS' form of a requirement map: `skill:level,skill:level`."""
+    return ",".join(f"{name}:{level}" for name, level in sorted(skills.items()))
+
+
+def transfer_variables(call: LiveCall, router: RouterReads, queue_name: str) -> dict[str, str]:
+    """What a transferred caller's channel must say from now on: its new queue (as
+    `entered_variables`), and the priority and extra skills the transfer gave it, which a
+    restarted controller reads back when it adopts the call."""
+    variables = entered_variables(call, router.queue(queue_name))
+    view = router.call(call.call_id)
+    if view is not None:
+        variables["ACD_PRIORITY"] = str(view.priority)
+        variables["ACD_SKILLS"] = skills_text(view.extra_skills)
+    variables["ACD_TRANSFER_NOTE"] = call.transfer_note
+    return variables
+
+
+class RouterReads(Protocol):
+    def queue(self, name: str) -> QueueConfig | None: ...
+
+    def call(self, call_id: str) -> CallView | None: ...
 
 
 class CallTracker:

@@ -19,8 +19,15 @@ the Setvar actions that precede a Redirect are pipelined, not awaited one by one
                 a callback dial string they refuse is never originated (callback_unanswered).
     CallExited  Setvar ACD_RESULT=<reason>, Redirect to the overflow dialplan target or to the
                 `exit` label of acd-queue ("after the wait").
+    CallRequeued  (a blind transfer) the first agent's leg is forgotten at once (its Hangup is
+                not the call's end); Setvar the new queue's variables (ACD_QUEUE, ACD_QUEUE_
+                ENTERED_AT, ACD_PRIORITY, ACD_SKILLS, ACD_TRANSFER_NOTE, ...), then Redirect
+                the caller out of the bridge to acd-wait (music on hold at once), unless the
+                same step offers it to an agent or sends it away: that Redirect moves it.
+                Asterisk hangs up the first agent's leg when the caller leaves its Dial.
     CallOverflowed  Setvar ACD_QUEUE and ACD_QUEUE_ENTERED_AT (the channel keeps its own
-                state for re-adoption: queue, escalation step and max wait survive a restart).
+                state for re-adoption: queue, escalation step and max wait survive a restart)
+                and ACD_EXIT_KEY (the target queue's exit key).
 
 While the AMI link is down an action cannot be sent, and one in flight when it dropped may
 or may not have been carried out. An offer whose Redirect or callback Originate got no
@@ -34,7 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from acd.config.dialstrings import DialStringError, check_target
@@ -47,17 +54,20 @@ from acd.controller.calls import (
     entered_variables,
     format_seconds,
     queue_entered_at,
+    transfer_variables,
 )
 from acd.controller.flow import CallFlow, reachability_events
 from acd.controller.phases import Phase, PhaseTrigger, advance
 from acd.engine import Engine, EventFactory, Step
-from acd.router.decisions import CallExited, CallOverflowed, OfferCall
+from acd.router.decisions import CallExited, CallOverflowed, CallRequeued, Decision, OfferCall
 from acd.router.events import AgentUpserted, CallAbandoned, OfferFailed
 from acd.service.directory import AgentDirectory
 
 log = logging.getLogger(__name__)
 
 DELIVER_CONTEXT = "acd-deliver"
+#: The wait loop a transferred caller is moved into (music on hold, announcements).
+WAIT_TARGET = ("acd-wait", "s", "1")
 #: "After the wait" in the dialplan: where a call that leaves without an agent continues.
 EXIT_TARGET = ("acd-queue", "s", "exit")
 #: Seconds a called-back caller's phone rings before the callback counts as unanswered.
@@ -133,13 +143,16 @@ class Effects:
         if isinstance(step.event, AgentUpserted):
             agent_id = step.event.agent_id
             self.post(reachability_events(self.flow.reachability.agent_changed(agent_id)))
-        for decision in step.decisions:
+        decisions = step.decisions
+        for index, decision in enumerate(decisions):
             if isinstance(decision, OfferCall):
                 self._offer(decision)
             elif isinstance(decision, CallExited):
                 self._exit(decision)
             elif isinstance(decision, CallOverflowed):
                 self._overflowed(decision)
+            elif isinstance(decision, CallRequeued):
+                self._requeued(decision, decisions[index + 1 :])
 
     # --- offers ---------------------------------------------------------------------------------
 
@@ -344,13 +357,65 @@ class Effects:
         call.queue = overflowed.to_queue
         call.queue_entered_at = overflowed.at
         if call.channel is not None:
+            target = self.engine.router.queue(overflowed.to_queue)
             variables = {
                 "ACD_QUEUE": overflowed.to_queue,
                 "ACD_QUEUE_ENTERED_AT": f"{queue_entered_at(call):.3f}",
+                # The target queue's exit key from now on (none: other keys keep waiting).
+                "ACD_EXIT_KEY": (target.exit_key if target is not None else None) or "",
             }
             self.tasks.spawn(
                 self._set_variables(call.channel, variables), f"overflow-{call.call_id}"
             )
+
+    # --- transfers ----------------------------------------------------------------------------
+
+    def _requeued(self, requeued: CallRequeued, later: Sequence[Decision]) -> None:
+        """A blind transfer: the first agent's leg is let go at once (its Hangup, when the
+        caller leaves the bridge, is not the call's end), the channel learns its new queue,
+        and the caller is moved out of the bridge into the wait loop, unless the same step
+        already offers it to the next agent or sends it away (their Redirect moves it)."""
+        call_id = requeued.call_id
+        call = self.tracker.get(call_id)
+        if call is None:
+            # The caller hung up as the transfer was decided: its CallEnded meets a waiting
+            # call (wrong_state), so the router hears of the hang-up as an abandon instead.
+            self.post([lambda now: CallAbandoned(now, call_id, "hangup")])
+            return
+        agent_id = call.agent_id
+        advance(call, PhaseTrigger.TRANSFERRED)
+        self.tracker.release_agent(call)
+        call.answered_at = None
+        call.hangup_requested_by = None
+        call.queue = requeued.to_queue
+        call.queue_entered_at = requeued.at
+        if agent_id is not None:
+            self.post(reachability_events(self.flow.reachability.acd_call_finished(agent_id)))
+        if call.channel is None:
+            return
+        variables = transfer_variables(call, self.engine.router, requeued.to_queue)
+        moved_on = any(
+            isinstance(d, (OfferCall, CallExited)) and d.call_id == call_id for d in later
+        )
+        if moved_on:
+            self.tasks.spawn(self._set_variables(call.channel, variables), f"requeue-{call_id}")
+        else:
+            self.tasks.spawn(
+                self._redirect_to_wait(call, call.channel, variables), f"requeue-{call_id}"
+            )
+
+    async def _redirect_to_wait(
+        self, call: LiveCall, channel: str, variables: dict[str, str]
+    ) -> None:
+        try:
+            failure = await self.redirect(channel, WAIT_TARGET, variables)
+        except AmiError as exc:
+            # Sent or not, the resync reads where the caller is (still bridged: adopted
+            # connected to nobody it knows, so left alone; in acd-wait: waiting).
+            log.warning("transfer of %s: %s", call.call_id, exc)
+            return
+        if failure is not None:
+            log.info("transfer of %s: Redirect to the wait failed: %s", call.call_id, failure)
 
     async def _set_variables(self, channel: str, variables: dict[str, str]) -> None:
         try:

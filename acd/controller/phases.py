@@ -8,12 +8,12 @@ Theory of operation
   table and nothing else writes `LiveCall.phase`. A pair missing from the table is a bug in the
   caller (each caller checks the phase it expects first), so `advance()` raises.
 
-      phase      HANDED_OVER DELIVERED OFFER    CALLBACK DIAL_FAILED ANSWERED
-      entering   waiting     offered   entering .        .           .
-      waiting    .           .         offered  callback .           .
-      callback   .           .         offered  .        .           .
-      offered    .           .         .        .        waiting     connected
-      connected  .           .         .        .        .           .
+      phase      HANDED_OVER DELIVERED OFFER    CALLBACK DIAL_FAILED ANSWERED  TRANSFERRED
+      entering   waiting     offered   entering .        .           .         .
+      waiting    .           .         offered  callback .           .         .
+      callback   .           .         offered  .        .           .         .
+      offered    .           .         .        .        waiting     connected .
+      connected  .           .         .        .        .           .         waiting
 
   Adoption (a resync found a call in Asterisk that this controller does not track yet, or a
   callback kept in the store): the call is tracked FOUND, then takes the phase its channel is
@@ -64,6 +64,7 @@ class PhaseTrigger(enum.StrEnum):
     CALLBACK = "callback"  # the caller accepted a callback and hangs up
     DIAL_FAILED = "dial_failed"  # the offer did not reach the agent (Dial or Redirect failed)
     ANSWERED = "answered"  # the agent answered
+    TRANSFERRED = "transferred"  # its agent handed it on into a queue (a blind transfer)
     FOUND_WAITING = "found_waiting"  # adopted: the caller is in the wait loop
     FOUND_RINGING = "found_ringing"  # adopted: the caller's Dial rings the agent
     FOUND_CONNECTED = "found_connected"  # adopted: the caller is bridged with the agent
@@ -83,6 +84,7 @@ PHASE_TABLE: Mapping[tuple[Phase, PhaseTrigger], Phase] = MappingProxyType(
         (_P.CALLBACK, _T.OFFER): _P.OFFERED,
         (_P.OFFERED, _T.DIAL_FAILED): _P.WAITING,
         (_P.OFFERED, _T.ANSWERED): _P.CONNECTED,
+        (_P.CONNECTED, _T.TRANSFERRED): _P.WAITING,
         (_P.FOUND, _T.FOUND_WAITING): _P.WAITING,
         (_P.FOUND, _T.FOUND_RINGING): _P.OFFERED,
         (_P.FOUND, _T.FOUND_CONNECTED): _P.CONNECTED,

@@ -1,0 +1,139 @@
+"""POST /calls/{id}/transfer over the real wiring (real Router, Engine, SQLite), with the
+controller's side replaced by a recorder (the real move of the caller is exercised against
+Asterisk in tests/controller/test_transfer_live.py and tests/e2e): roles, errors, what the
+router did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from api_support import Api, issue
+
+from acd.compose import Assembly
+from acd.router.events import AgentLoggedIn, CallArrived, OfferAnswered
+from acd.router.model import CallState
+
+
+@dataclass
+class FakeLine:
+    up: bool = True
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def bridged(self, call_id: str) -> bool:
+        return self.up
+
+    def noted(self, call_id: str, note: str) -> None:
+        self.notes[call_id] = note
+
+
+@pytest.fixture
+def line(assembly: Assembly) -> FakeLine:
+    fake = FakeLine()
+    assembly.services.transfers.attach(fake)
+    return fake
+
+
+async def connected(assembly: Assembly, call_id: str = "c1") -> None:
+    """Agent 1001 (support 5) talks to a support caller."""
+    engine = assembly.engine
+    await engine.submit(lambda now: AgentLoggedIn(now, "1001"))
+    await engine.submit(lambda now: CallArrived(now, call_id, "support"))
+    await engine.submit(lambda now: OfferAnswered(now, call_id, "1001"))
+    view = engine.router.call(call_id)
+    assert view is not None
+    assert view.state is CallState.CONNECTED
+
+
+def transfer(call_id: str = "c1") -> str:
+    return f"/api/v1/calls/{call_id}/transfer"
+
+
+async def test_a_transfer_frees_the_agent_and_offers_the_caller_to_a_specialist(
+    api: Api, assembly: Assembly, line: FakeLine
+) -> None:
+    await connected(assembly)
+    await assembly.engine.submit(lambda now: AgentLoggedIn(now, "1002"))  # sales 3
+    status, body = await api.post(
+        transfer(), {"queue": "sales", "note": "wants a quote", "keep_place": True}
+    )
+    assert status == 200, body
+    assert body == {
+        "call_id": "c1",
+        "from_queue": "support",
+        "to_queue": "sales",
+        "from_agent": "1001",
+        "keep_place": True,
+        "state": "offered",
+        "offered_to": "1002",
+        "exit_reason": None,
+    }
+    assert line.notes == {"c1": "wants a quote"}
+    status, agent = await api.get("/api/v1/agents/1001")
+    assert agent["state"] == "available"  # support's wrap-up is 0: over at once
+    status, call = await api.get("/api/v1/calls/c1")
+    assert (call["queue"], call["state"], call["agent_id"]) == ("sales", "offered", "1002")
+
+
+async def test_a_transfer_to_skills_only_keeps_the_queue_and_waits(
+    api: Api, assembly: Assembly, line: FakeLine
+) -> None:
+    await connected(assembly)
+    status, body = await api.post(transfer(), {"skills": {"german": 2}})
+    assert status == 200, body
+    assert (body["to_queue"], body["state"], body["offered_to"]) == ("support", "waiting", None)
+    status, call = await api.get("/api/v1/calls/c1")
+    assert call["requirements"] == {"german": 2, "support": 1}
+    assert call["extra_skills"] == {"german": 2}
+
+
+async def test_an_agent_may_transfer_its_own_call_only(
+    api: Api, assembly: Assembly, line: FakeLine
+) -> None:
+    await connected(assembly)
+    other = api.as_token(await issue(api, "bob", "agent", "1002"))
+    status, body = await other.post(transfer(), {"queue": "sales"})
+    assert (status, body["error"]["code"]) == (403, "not_your_call")
+    reader = api.as_token(await issue(api, "wall", "reader"))
+    status, body = await reader.post(transfer(), {"queue": "sales"})
+    assert (status, body["error"]["code"]) == (403, "forbidden")
+    own = api.as_token(await issue(api, "ada", "agent", "1001"))
+    status, body = await own.post(transfer(), {"queue": "sales"})
+    assert (status, body["state"]) == (200, "waiting"), body
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "field"),
+    [
+        ({}, 422, "invalid", "transfer.skills"),
+        ({"queue": "nowhere"}, 422, "unknown_queue", "queue"),
+        ({"queue": "sales", "note": "line\r\nAction: Originate"}, 422, "invalid", "transfer.note"),
+        ({"queue": "sales", "keep_place": "yes"}, 422, "invalid", "transfer.keep_place"),
+        ({"queue": "sales", "skills": {"x": 11}}, 422, "invalid", "transfer.skills.x"),
+        ({"queue": "sales", "to": "x"}, 422, "invalid", "transfer.to"),
+        ([], 422, "invalid", "transfer"),
+    ],
+)
+async def test_bad_bodies_are_refused_and_the_call_stays(
+    api: Api, assembly: Assembly, line: FakeLine, body: object, status: int, code: str, field: str
+) -> None:
+    await connected(assembly)
+    got, answer = await api.call("POST", transfer(), body, check_request=False)
+    assert (got, answer["error"]["code"], answer["error"].get("field")) == (status, code, field)
+    assert assembly.engine.router.call("c1").state is CallState.CONNECTED  # type: ignore[union-attr]
+    assert line.notes == {}
+
+
+async def test_unknown_waiting_or_unmovable_calls_are_refused(
+    api: Api, assembly: Assembly, line: FakeLine
+) -> None:
+    status, body = await api.post(transfer("nobody"), {"queue": "sales"})
+    assert (status, body["error"]["code"]) == (404, "unknown_call")
+    await assembly.engine.submit(lambda now: CallArrived(now, "w1", "sales"))  # nobody: waits
+    status, body = await api.post(transfer("w1"), {"queue": "support"})
+    assert (status, body["error"]["code"]) == (409, "call_not_connected")
+    await connected(assembly)
+    line.up = False
+    status, body = await api.post(transfer(), {"queue": "sales"})
+    assert (status, body["error"]["code"]) == (503, "asterisk_unavailable")
+    assert assembly.engine.router.call("c1").state is CallState.CONNECTED  # type: ignore[union-attr]

@@ -1,0 +1,133 @@
+"""A blind transfer between two real SIP agents, heard on the phones: real softphones (pjsua2)
+for the caller and both agents, the real Asterisk, the real controller and its AMI link, the
+transfer use case the API runs.
+
+The caller dials 510 (an IVR that sets caller data with commas and a colon) into `support`;
+agent 1001 (660 Hz) answers — its INVITE carried the call id and the caller data as X-ACD-*
+headers. 1001 hands the caller on to `billing` with a note: 1001's phone is hung up, the
+caller's call stays up and hears music while the specialist 1002 (880 Hz) rings, 1002's INVITE
+carries the caller data and the note, 1002 answers, and the caller then hears 1002 and not
+1001 (measured on what the caller's phone receives, Goertzel as in the monitor test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from controller.harness import Acd
+
+from acd.controller.transfer import ControllerTransferLine
+from acd.router.decisions import AgentStateChanged
+from acd.router.events import AgentReachabilityChanged, OfferAnswered
+from acd.router.model import AgentState, CallState
+from acd.service.tokens import Principal
+from acd.service.transfer import TransferService
+
+from .softphone import SoftphoneHost, sip_header, tone_level
+
+pytestmark = pytest.mark.sip
+
+CALLER_HZ, FIRST_HZ, SPECIALIST_HZ = 440, 660, 880
+CALLER_DATA = "customer 4711, order 42: refund"
+NOTE = "wants the refund of order 42 (paid twice)"
+#: Share of the received energy at a frequency (see tone_level): heard above PRESENT, not
+#: heard below ABSENT.
+PRESENT, ABSENT = 0.1, 0.02
+LISTEN_SECONDS = 2.0
+
+
+async def logged_in(acd: Acd, phones: SoftphoneHost, agent_id: str, skills: dict[str, int],
+                    tone_hz: int) -> None:  # fmt: skip
+    await acd.agent(agent_id, contact=f"PJSIP/{agent_id}", skills=skills, login=False)
+    mark = acd.steps.mark()
+    await phones.register(agent_id, f"agent-{agent_id}", tone_hz=tone_hz)
+    await acd.steps.event(
+        lambda e: isinstance(e, AgentReachabilityChanged) and e.agent_id == agent_id
+        and e.reachable,
+        since=mark,
+    )  # fmt: skip
+    since = phones.events.mark()
+    login = await phones.call(agent_id, "*71")
+    await phones.state(login, "DISCONNECTED", since=since)
+    await acd.steps.decision(
+        lambda d: isinstance(d, AgentStateChanged) and d.agent_id == agent_id
+        and d.state is AgentState.AVAILABLE
+    )  # fmt: skip
+
+
+async def heard(phones: SoftphoneHost, handle: int, path: Path) -> tuple[float, float]:
+    """What the caller's phone receives for LISTEN_SECONDS: the share of the first agent's
+    and of the specialist's tone."""
+    await phones.record(handle, path)
+    await asyncio.sleep(LISTEN_SECONDS)
+    await phones.stop_recording(handle)
+    return tone_level(path, FIRST_HZ), tone_level(path, SPECIALIST_HZ)
+
+
+async def test_a_blind_transfer_between_sip_agents_keeps_the_caller_and_carries_its_data(
+    acd: Acd, phones: SoftphoneHost, tmp_path: Path
+) -> None:
+    await acd.queue("support", skills={"support": 1}, wrap_up=30.0, ring_timeout=10.0)
+    await acd.queue("billing", skills={"billing": 3}, ring_timeout=10.0)
+    await phones.register("caller", "caller-secret", tone_hz=CALLER_HZ)
+    await logged_in(acd, phones, "1001", {"support": 5}, FIRST_HZ)
+    await logged_in(acd, phones, "1002", {"billing": 5}, SPECIALIST_HZ)
+    assert acd.controller is not None
+    transfers = TransferService(acd.engine)
+    transfers.attach(ControllerTransferLine(acd.controller.tracker, acd.controller.ami))
+
+    since = phones.events.mark()
+    caller = await phones.call("caller", "510")
+    incoming = await phones.events.first(
+        lambda e: e[0] == "incoming" and e[1] == "1001", since=since
+    )
+    first_leg, invite = incoming[2], incoming[3]
+    call_id = sip_header(invite, "X-ACD-Call-Id")
+    assert call_id is not None
+    assert acd.router.call(call_id) is not None
+    assert sip_header(invite, "X-ACD-Caller-Data") == CALLER_DATA
+    assert sip_header(invite, "X-ACD-Transfer-Note") is None
+    await phones.answer(first_leg)
+    await acd.steps.event(lambda e: isinstance(e, OfferAnswered) and e.agent_id == "1001")
+    await phones.state(caller, "CONFIRMED", since=since)
+    first_to_caller, _ = await heard(phones, caller, tmp_path / "before.wav")
+    assert first_to_caller > PRESENT, "the caller does not hear the first agent"
+
+    since = phones.events.mark()
+    outcome = await transfers.transfer(
+        Principal("ada", "agent", "1001"), call_id, {"queue": "billing", "note": NOTE}
+    )
+    assert (outcome.state, outcome.offered_to) == ("offered", "1002")
+    await phones.state(first_leg, "DISCONNECTED", since=since)  # the first agent is freed
+    incoming = await phones.events.first(
+        lambda e: e[0] == "incoming" and e[1] == "1002", since=since
+    )
+    specialist_leg, invite = incoming[2], incoming[3]
+    assert sip_header(invite, "X-ACD-Call-Id") == call_id
+    assert sip_header(invite, "X-ACD-Caller-Data") == CALLER_DATA
+    assert sip_header(invite, "X-ACD-Transfer-Note") == NOTE
+    # While the specialist rings, the caller is still there and hears music, not silence.
+    packets = await phones.rx_packets(caller)
+    await asyncio.sleep(0.5)
+    assert await phones.rx_packets(caller) > packets
+    assert not any(
+        e[0] == "state" and e[1] == caller and e[2] == "DISCONNECTED"
+        for e in phones.events.seen[since:]
+    )
+    await phones.answer(specialist_leg)
+    await acd.steps.event(lambda e: isinstance(e, OfferAnswered) and e.agent_id == "1002")
+    await phones.state(specialist_leg, "CONFIRMED", since=since)
+    first_to_caller, specialist_to_caller = await heard(phones, caller, tmp_path / "after.wav")
+    print(f"caller hears: first agent {first_to_caller:.3f}, specialist {specialist_to_caller:.3f}")
+    assert specialist_to_caller > PRESENT, "the caller does not hear the specialist"
+    assert first_to_caller < ABSENT, "the caller still hears the first agent"
+
+    view = acd.router.call(call_id)
+    assert view is not None
+    assert (view.queue, view.state, view.agent_id) == ("billing", CallState.CONNECTED, "1002")
+    first = acd.router.agent("1001")
+    assert first is not None
+    assert first.state is AgentState.WRAP_UP
+    await phones.hangup(caller)

@@ -40,7 +40,8 @@ class _Account(pj.Account):  # type: ignore[misc]
     def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
         call = _Call(self.phone, self, prm.callId)
         handle = self.phone.keep(call)
-        self.phone.notify(("incoming", self.user, handle))
+        # The INVITE as received: its X-ACD-* headers are what a softphone would show.
+        self.phone.notify(("incoming", self.user, handle, prm.rdata.wholeMsg))
 
 
 class _Call(pj.Call):  # type: ignore[misc]
@@ -96,6 +97,9 @@ class SoftphoneHost:
             config = pj.EpConfig()
             config.uaConfig.threadCnt = 0
             config.uaConfig.mainThreadOnly = True
+            # Every phone of a test is in this one library: pjsua's default of 4 live calls is
+            # too few once two agents talk to two callers and a supervisor listens.
+            config.uaConfig.maxCalls = 16
             config.medConfig.noVad = True
             config.logConfig.level = 1
             config.logConfig.consoleLevel = 1
@@ -233,10 +237,23 @@ class SoftphoneHost:
 
         await self.run(stop)
 
+    async def dtmf(self, handle: int, digits: str) -> None:
+        """Send `digits` as RFC 4733 events on call `handle` (what a keypad does)."""
+        await self.run(lambda: self._calls[handle].dialDtmf(digits))
+
     async def state(self, handle: int, text: str, since: int = 0) -> None:
         await self.events.first(
             lambda e: e[0] == "state" and e[1] == handle and e[2] == text, since=since
         )
+
+
+def sip_header(message: str, name: str) -> str | None:
+    """The value of header `name` in a SIP message as received, or None."""
+    for line in message.split("\r\n"):
+        key, colon, value = line.partition(":")
+        if colon and key.strip().lower() == name.lower():
+            return value.strip()
+    return None
 
 
 def tone_level(path: Path, frequency: float, window: float = 0.1) -> float:

@@ -235,6 +235,10 @@ SCHEMAS: dict[str, Schema] = {
             "answered": {"type": "integer"},
             "abandoned": {"type": "integer", "description": "lost calls"},
             "short_abandoned": {"type": "integer"},
+            "transferred": {
+                "type": "integer",
+                "description": "answered here, then transferred on by the agent",
+            },
             "asa": {
                 **_nullable("number"),
                 "description": "mean wait of today's answered calls in seconds; null when none",
@@ -258,6 +262,11 @@ SCHEMAS: dict[str, Schema] = {
             "short_abandoned": {"type": "integer"},
             "overflowed": {"type": "integer"},
             "exited": {"type": "integer"},
+            "transferred": {
+                "type": "integer",
+                "description": "answered visits the agent transferred on (among answered; the "
+                "call's next visit is offered in the target queue)",
+            },
             "service_level": _ref("ServiceLevels"),
             "asa": _nullable("number"),
             "aht": _nullable("number"),

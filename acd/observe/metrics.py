@@ -18,6 +18,9 @@ Series (label `queue` unless noted):
   acd_calls_overflowed_total            moved on to another queue after max_wait (counted in
                                         the source; the target counts an offer)
   acd_calls_callback_requested_total    callers who pressed for a callback
+  acd_calls_transferred_total           answered visits an agent transferred onwards (counted
+                                        in the source, also answered there; the target
+                                        counts an offer)
   acd_service_level_ratio{queue,treatment}  over the calls answered or abandoned within the
                                         last sl_window seconds (acd.observe.kpi; NaN when undefined)
   acd_service_level_target_ratio{queue}  the queue's objective, its sl_target (configured
@@ -82,6 +85,7 @@ COUNTERS = {
     "acd_calls_short_abandoned": "Callers who left before the short-abandon threshold.",
     "acd_calls_overflowed": "Calls moved to another queue after max_wait (source queue).",
     "acd_calls_callback_requested": "Callers who asked for a callback.",
+    "acd_calls_transferred": "Answered calls an agent transferred on (source queue).",
 }
 
 
@@ -203,6 +207,9 @@ class Metrics(Collector):
 
     def callback_requested(self, queue: str) -> None:
         self._counts["acd_calls_callback_requested"][queue] += 1
+
+    def transferred(self, queue: str) -> None:
+        self._counts["acd_calls_transferred"][queue] += 1
 
     def talked(self, queue: str, talk: float) -> None:
         self._talk.observe((queue,), talk)

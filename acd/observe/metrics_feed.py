@@ -8,7 +8,8 @@ are the records, counted, live and after a restart alike:
     VisitAnswered      acd_calls_answered_total (+ within threshold), acd_wait_seconds
                        {answered}, the service-level window
     VisitEnded         abandoned (acd_wait_seconds{abandoned}, the window), short abandoned
-                       or overflowed by its outcome; acd_talk_seconds for an answered one
+                       or overflowed by its outcome; acd_talk_seconds for an answered one,
+                       acd_calls_transferred_total too when it ended by a transfer
     WrapUpEnded        acd_handle_seconds
     CallbackRequested  acd_calls_callback_requested_total
 
@@ -75,6 +76,8 @@ class MetricsFeed:
 
     def _ended(self, record: CallRecord) -> None:
         m, queue = self._metrics, record.queue
+        if record.outcome == "answered" and record.transferred_to is not None:
+            m.transferred(queue)  # still answered here; its talk ends at the transfer
         if record.outcome == "answered" and record.talk is not None:
             m.talked(queue, record.talk)
         elif record.outcome == "abandoned" and record.wait is not None:

@@ -29,6 +29,16 @@ Who hung up a connected call is not in the router's `CallEnded`: the controller 
 recorder (`CallRecorder.hung_up_by`); when nobody did, the line is COMPLETECALLER, because a
 call that ends without an agent action is most often the caller leaving.
 
+A transfer ends the visit with app_queue's transfer line instead of a COMPLETE* one (same
+fields as app_queue's, holdtime the wait in this queue, calltime the talk up to the transfer);
+an ENTERQUEUE in the target queue follows, as when app_queue's caller reaches Queue() again:
+    TRANSFER         extension|context|holdtime|calltime|origposition  a blind transfer:
+                     extension the target queue, context its entry (acd-inbound). Asterisk
+                     12 and later name app_queue's line BLINDTRANSFER, with these fields
+    ATTENDEDTRANSFER method|data…|holdtime|calltime|origposition  a warm transfer, method
+                     BRIDGE|bridge, APP|application or LINK|channel|channel: only formatted
+                     (`attended_transfer_line`); no warm transfer is made yet
+
 Positions: the ACD orders calls by priority across queues, so `position` is the place at
 entry and ABANDON / EXIT* repeat it as both position and origposition.
 """
@@ -106,8 +116,26 @@ def lines_for(happening: RecordHappening) -> Iterator[str]:
             pass  # offers, wrap-up ends, callbacks and notes are not queue_log events
 
 
+#: The context a caller reaches a queue by (CONTRACT.md: context acd-inbound, extension the
+#: queue): a TRANSFER line's `context`, its `extension` the target queue.
+ENTRY_CONTEXT = "acd-inbound"
+
+
+def attended_transfer_line(at: float, record: CallRecord, position: int, method: str,
+                           *data: str) -> str:  # fmt: skip
+    """app_queue's ATTENDEDTRANSFER line of a warm transfer of `record`'s visit (its `talk`
+    up to the transfer): `method` and its data as app_queue writes them (BRIDGE|bridge id,
+    APP|application, LINK|channel|channel), then holdtime|calltime|origposition."""
+    return _call_line(at, record, record.agent_id, "ATTENDEDTRANSFER", method, *data,
+                      record.wait, record.talk, position)  # fmt: skip
+
+
 def _end_line(ended: VisitEnded) -> str | None:
     r, at, position = ended.record, ended.at, ended.position
+    if r.outcome == "answered" and r.transferred_to is not None:
+        # app_queue's blind transfer fields (it names the line BLINDTRANSFER since Asterisk 12).
+        return _call_line(at, r, r.agent_id, "TRANSFER", r.transferred_to, ENTRY_CONTEXT,
+                          r.wait, r.talk, position)  # fmt: skip
     if r.outcome == "answered":
         side = "COMPLETEAGENT" if r.hung_up_by == "agent" else "COMPLETECALLER"
         return _call_line(at, r, r.agent_id, side, r.wait, r.talk, position)

@@ -27,6 +27,15 @@ adopted for, once: answered ones at `at` with their talk up to it (`ended_unobse
 others `abandoned` (lost) with their wait up to it (`lost_unobserved`, never a short
 abandon: the caller did not choose to leave early, the ACD lost sight of it).
 
+A blind transfer (CallRequeued) is modelled as an overflow is: the visit it ends stays
+`answered` (its wait is its wait there, its talk ends at the transfer, its agent's wrap-up
+follows as after a hang-up) with `transferred_to` the target queue; the next leg opens in the
+target, offered there, its wait counted from the transfer (also with `kept_place`, which only
+orders the caller): each queue's service level is measured on the time the caller spent in
+it. A stored answered record whose call is adopted waiting, in another queue or with another
+agent was transferred in a batch that died: it ends as transferred at the call's entry into
+the queue it is found in, and the next leg opens there (`kept_place` None: not known).
+
 Told by the Asterisk side (all take the router's call id; unknown ids are ignored or, where
 the call may not have arrived yet, kept for its arrival):
     callback_requested(call_id, to)  the caller pressed for a callback (counted once per
@@ -37,6 +46,9 @@ the call may not have arrived yet, kept for its arrival):
     ended_because(call_id, why)    the connected call ended without a party hanging up,
                                    before posting CallEnded: its exit_reason (`ended_unobserved`
                                    gone at a resync, `asterisk_stopped`)
+    transfer_noted(call_id, note)  the agent's free text for a transfer of a connected call,
+                                   before posting CallTransferred: kept on the visit the
+                                   transfer opens (dropped when the router refuses it)
 For the API: `caller_info(call_id)` of a live call.
 """
 
@@ -69,6 +81,7 @@ from acd.router.decisions import (
     AgentStateChanged,
     CallExited,
     CallOverflowed,
+    CallRequeued,
     Decision,
     EventRejected,
     OfferCall,
@@ -78,6 +91,7 @@ from acd.router.events import (
     CallAdopted,
     CallArrived,
     CallEnded,
+    CallTransferred,
     Event,
     OfferAnswered,
     OfferFailed,
@@ -115,6 +129,7 @@ class CallerInfo(TypedDict):
     callback_requested: bool
     arrived: float
     leg: int
+    transfer_note: str | None  # the note of the transfer that opened this visit
 
 
 @dataclass(slots=True)
@@ -140,6 +155,7 @@ class CallRecorder:
         self._agent_states: dict[str, tuple[AgentState, str | None]] = {}
         self._reserved_at: dict[str, float] = {}
         self._early: OrderedDict[str, str] = OrderedDict()  # caller data before arrival
+        self._notes: dict[str, str] = {}  # transfer notes of connected calls, until their step
         self._pending: dict[str, CallRecord] = {}  # left open by a previous run, by call id
         self._stored_open: set[str] = set()  # every call id `pending` was ever given
 
@@ -157,11 +173,15 @@ class CallRecorder:
     # --- the listener ---------------------------------------------------------------------
 
     def on_step(self, step: Step) -> None:
-        if any(isinstance(d, EventRejected) for d in step.decisions):
-            return  # the router changed nothing
-        self._event(step.event, step.decisions)
-        for decision in step.decisions:
-            self._decision(decision, step.event.now)
+        event = step.event
+        if not any(isinstance(d, EventRejected) for d in step.decisions):  # else: no change
+            self._event(event, step.decisions)
+            for decision in step.decisions:
+                self._decision(decision, event.now)
+        if isinstance(event, CallTransferred | CallEnded | CallAbandoned):
+            # Told for this transfer only: a refused one (or a call gone first) leaves no
+            # note for a later transfer to pick up.
+            self._notes.pop(event.call_id, None)
 
     def _event(self, event: Event, decisions: Sequence[Decision]) -> None:
         if isinstance(event, QueueUpserted):
@@ -189,6 +209,8 @@ class CallRecorder:
             self._offered(decision, now)
         elif isinstance(decision, CallOverflowed):
             self._overflowed(decision)
+        elif isinstance(decision, CallRequeued):
+            self._requeued(decision)
         elif isinstance(decision, CallExited):
             self._exited(decision)
 
@@ -240,7 +262,23 @@ class CallRecorder:
     def _adopted(self, event: CallAdopted) -> None:
         now, call_id = event.now, event.call_id
         record = self._pending.pop(call_id, None)
-        if record is not None and record.queue != event.queue:
+        if (
+            record is not None
+            and record.answered is not None
+            and (
+                event.state is not CallState.CONNECTED
+                or event.queue != record.queue
+                or event.agent_id != record.agent_id
+            )
+        ):
+            # Answered, now elsewhere: transferred, and the batch with both legs' records
+            # died. The stored leg ends at its entry into where it is found; whether the
+            # caller kept its place is not known.
+            self._visits[call_id] = _Visit(record, self._position(call_id))
+            agent = record.agent_id or ""
+            self._transferred(call_id, event.queue, agent, event.queue_entered_at, None)
+            visit = self._visits[call_id]
+        elif record is not None and record.queue != event.queue:
             # It overflowed and the new leg's record died with the last batch: end the
             # stored leg at the overflow and go on with a new one.
             self._visits[call_id] = _Visit(record, self._position(call_id))
@@ -437,6 +475,61 @@ class CallRecorder:
         self._visits[decision.call_id] = following
         self._emit(VisitOpened(decision.at, following.record, following.position))
 
+    def _requeued(self, decision: CallRequeued) -> None:
+        self._transferred(
+            decision.call_id, decision.to_queue, decision.agent_id, decision.at,
+            decision.keep_place,
+        )  # fmt: skip
+
+    def _transferred(
+        self, call_id: str, to_queue: str, agent_id: str, at: float, kept_place: bool | None
+    ) -> None:
+        """A blind transfer: the answered visit ends at the transfer and the agent's wrap-up
+        follows it (the router put the agent in WRAP_UP first, and a wrap-up of 0 ends after
+        this decision); the next leg opens in the target queue."""
+        visit = self._visits.pop(call_id, None)
+        if visit is None:
+            return
+        record = visit.record
+        visit.record = replace(
+            record,
+            ended=at,
+            transferred_to=to_queue,
+            talk=None if record.answered is None else max(0.0, at - record.answered),
+        )
+        self._emit(VisitEnded(at, visit.record, visit.position))
+        if agent_id:
+            self._wrapping[agent_id] = visit
+
+        config = self._config(to_queue)
+        # The router's priority (the higher of the call's and the target's) and skills (the
+        # transfer's merged in); a caller turned away at once (join_empty) has left it.
+        view = self._router.call(call_id) if self._router is not None else None
+        priority, skills = max(record.priority, config.priority), record.extra_skills
+        if view is not None:
+            priority, skills = view.priority, skills_text(view.extra_skills)
+        following = _Visit(
+            CallRecord(
+                id=self._new_id(),
+                call_id=record.call_id,
+                leg=record.leg + 1,
+                queue=to_queue,
+                priority=priority,
+                arrived=record.arrived,
+                entered=at,
+                sl_threshold=config.sl_threshold,
+                short_abandon=config.short_abandon,
+                caller_data=record.caller_data,
+                callback_to=record.callback_to,
+                extra_skills=skills,
+                kept_place=kept_place,
+                transfer_note=self._notes.pop(call_id, None),
+            ),
+            self._position(call_id),
+        )
+        self._visits[call_id] = following
+        self._emit(VisitOpened(at, following.record, following.position))
+
     def _exited(self, decision: CallExited) -> None:
         visit = self._visits.pop(decision.call_id, None)
         if visit is None:
@@ -504,6 +597,17 @@ class CallRecorder:
         if visit is not None and visit.record.answered is not None:
             visit.record = replace(visit.record, exit_reason=reason)
 
+    def transfer_noted(self, call_id: str, note: str | None) -> None:
+        # Kept aside, not on the visit: it belongs to the visit the transfer opens, and must
+        # not outlive a transfer the router refuses (on_step drops it).
+        visit = self._visits.get(call_id)
+        if visit is None or visit.record.answered is None:
+            return  # only a connected call can be transferred
+        if note:
+            self._notes[call_id] = note
+        else:
+            self._notes.pop(call_id, None)
+
     def _keep_early(self, call_id: str, text: str) -> None:
         self._early[call_id] = text
         while len(self._early) > _EARLY_LIMIT:
@@ -521,4 +625,5 @@ class CallRecorder:
             callback_requested=record.callback_requested,
             arrived=record.arrived,
             leg=record.leg,
+            transfer_note=record.transfer_note,
         )

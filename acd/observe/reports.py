@@ -2,10 +2,11 @@
 
 Queues: each queue visit (record) belongs to the interval in which it entered the queue, so
 within one row offered = answered + abandoned + short abandoned + overflowed + exited (+ still
-waiting or interrupted). Per row: those counts, the three service levels (acd.observe.kpi, null when
-undefined), ASA (mean wait of the answered), AHT (mean talk + wrap-up of the answered whose
-wrap-up has ended) and the longest wait of any visit that ended waiting. `totals` has the same
-figures for the whole range per queue.
+waiting or interrupted); `transferred` counts the answered visits an agent transferred on
+(the call's next visit is offered in the target queue). Per row: those counts, the three
+service levels (acd.observe.kpi, null when undefined), ASA (mean wait of the answered), AHT
+(mean talk + wrap-up of the answered whose wrap-up has ended) and the longest wait of any
+visit that ended waiting. `totals` has the same figures for the whole range per queue.
 
 Agents, over the whole range (intervals clipped to it; open ones run until now): calls
 (visits answered in the range), talk and wrap-up seconds of those calls, seconds per state,
@@ -48,6 +49,8 @@ def summarize(visits: Iterable[CallRecord]) -> dict[str, Any]:
         "short_abandoned": outcomes["short_abandoned"],
         "overflowed": outcomes["overflowed"],
         "exited": outcomes["exited"],
+        # Answered here, then transferred on (among `answered`; the target counts an offer).
+        "transferred": sum(1 for v in visits if v.transferred_to is not None),
         "service_level": service_levels(counts),
         "asa": mean(sum(v.wait or 0.0 for v in answered), len(answered)),
         "aht": mean(sum((v.talk or 0.0) + (v.wrap_up or 0.0) for v in handled), len(handled)),

@@ -1,5 +1,5 @@
-"""Today's per-queue figures for the wallboard: offered, answered, abandoned, short abandoned
-and ASA since local midnight.
+"""Today's per-queue figures for the wallboard: offered, answered, abandoned, short abandoned,
+transferred (answered here, then transferred on) and ASA since local midnight.
 
 A queue visit belongs to the day in which it entered the queue, as in the interval reports
 (`acd.observe.reports`), so today's figures are the report's totals from midnight to now: a
@@ -44,6 +44,7 @@ class _Day:
     answered: int = 0
     abandoned: int = 0
     short_abandoned: int = 0
+    transferred: int = 0
     answered_wait: float = 0.0
 
 
@@ -90,6 +91,7 @@ class TodayCounts:
             "answered": day.answered,
             "abandoned": day.abandoned,
             "short_abandoned": day.short_abandoned,
+            "transferred": day.transferred,
             "asa": mean(day.answered_wait, day.answered),
             "since": self._since,
         }
@@ -127,3 +129,5 @@ class TodayCounts:
             day.abandoned += 1
         elif record.outcome == "short_abandoned":
             day.short_abandoned += 1
+        if record.outcome == "answered" and record.transferred_to is not None:
+            day.transferred += 1

@@ -15,6 +15,10 @@ moment); see `acd.recovery`. `interrupted` was written by versions before re-ado
 `open_calls` gives what a previous run left open (`ended` null: waiting, ringing or
 talking), for the call records to re-open when the call is adopted. `callback_to` (dial
 string) and `extra_skills` (ACD_SKILLS form) keep an accepted callback adoptable.
+
+A blind transfer opens a new leg too: the leg it ends stays `answered` with `transferred_to`
+(the target queue); the one it opens has `kept_place` (None on legs no transfer opened) and
+the agent's `transfer_note`.
 """
 
 from __future__ import annotations
@@ -59,6 +63,11 @@ class CallRecord:
     hung_up_by: str | None = None  # "caller", "agent" or None (unknown)
     callback_to: str | None = None  # where to call the caller back (accepted callback)
     extra_skills: str | None = None  # the call's own requirements, `skill:level,...`
+    # A blind transfer (migration 0008): the visit it ends has `transferred_to` (the target
+    # queue), the one it opens `kept_place` (None: not opened by a transfer) and the note.
+    transferred_to: str | None = None
+    kept_place: bool | None = None
+    transfer_note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

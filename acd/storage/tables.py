@@ -89,6 +89,11 @@ call_records = Table(
     # An accepted callback's dial string and the call's own skills (migration 0003).
     Column("callback_to", String(200), nullable=True),
     Column("extra_skills", Text, nullable=True),
+    # A blind transfer (migration 0008): the target queue on the visit it ended; on the one it
+    # opened whether the caller kept its place and the transferring agent's note.
+    Column("transferred_to", String(100), nullable=True),
+    Column("kept_place", Boolean, nullable=True),
+    Column("transfer_note", Text, nullable=True),
     # The queue's thresholds when the call entered: reports stay right after a config change.
     Column("sl_threshold", Float, nullable=False),
     Column("short_abandon", Float, nullable=False),

@@ -44,7 +44,7 @@ async def test_today_counts_the_calls_since_local_midnight(api: Api, assembly: A
     assert 0 <= support["asa"] < 5
     assert support["since"] == local_midnight(assembly.engine.now())
     assert stats["sales"]["today"] == {"offered": 1, "answered": 0, "abandoned": 0,
-                                       "short_abandoned": 0, "asa": None,
+                                       "short_abandoned": 0, "transferred": 0, "asa": None,
                                        "since": support["since"]}  # fmt: skip
 
 

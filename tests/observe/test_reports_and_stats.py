@@ -31,6 +31,7 @@ async def test_queue_report_by_interval(rig: Rig) -> None:
         "short_abandoned": 1,
         "overflowed": 1,
         "exited": 0,
+        "transferred": 0,
         "service_level": {
             "ignore_abandons": 0.5,
             "abandons_against": pytest.approx(1 / 3),

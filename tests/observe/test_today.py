@@ -30,7 +30,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 #: Midnight that began 2026-06-10 in Berlin (CEST, UTC+2).
 MIDNIGHT = datetime(2026, 6, 10, tzinfo=BERLIN).timestamp()
 SUPPORT = QueueConfig("support", skills={"support": 1}, wrap_up=0, short_abandon=5)
-QUIET_DAY = {"offered": 0, "answered": 0, "abandoned": 0, "short_abandoned": 0, "asa": None}
+QUIET_DAY = {"offered": 0, "answered": 0, "abandoned": 0, "short_abandoned": 0,
+             "transferred": 0, "asa": None}  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -83,7 +84,7 @@ async def test_today_rolls_over_at_midnight_and_counts_visits_by_their_entry(
     try:
         await _evening(rig)
         assert _today(rig) == {"offered": 3, "answered": 1, "abandoned": 1,
-                               "short_abandoned": 0, "asa": 20.0,
+                               "short_abandoned": 0, "transferred": 0, "asa": 20.0,
                                "since": MIDNIGHT - 86_400}  # fmt: skip
 
         rig.clock.now = MIDNIGHT + 5  # nothing happened since midnight: read lazily
@@ -100,7 +101,7 @@ async def test_today_rolls_over_at_midnight_and_counts_visits_by_their_entry(
         await rig.at(75, lambda now: CallAbandoned(now, "c6"))
         today = _today(rig)
         assert today == {"offered": 3, "answered": 1, "abandoned": 1, "short_abandoned": 1,
-                         "asa": 6.0, "since": MIDNIGHT}  # fmt: skip
+                         "transferred": 0, "asa": 6.0, "since": MIDNIGHT}  # fmt: skip
 
         await rig.writer.flush()
         report = await Reports(rig.database.records, rig.clock).queue_report(
@@ -123,7 +124,7 @@ async def test_a_restart_keeps_todays_figures_and_not_yesterdays(tmp_path: Path)
         await first.at(52, lambda now: CallAbandoned(now, "c5"))
         before = _today(first)
         assert before == {"offered": 2, "answered": 0, "abandoned": 1, "short_abandoned": 1,
-                          "asa": None, "since": MIDNIGHT}  # fmt: skip
+                          "transferred": 0, "asa": None, "since": MIDNIGHT}  # fmt: skip
     finally:
         await close_rig(first)
 

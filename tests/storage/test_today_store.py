@@ -64,6 +64,7 @@ async def test_a_restart_counts_todays_stored_visits_only(database: Database) ->
         "answered": 2,
         "abandoned": 1,
         "short_abandoned": 1,
+        "transferred": 0,
         "asa": 6.0,
         "since": MIDNIGHT,
     }

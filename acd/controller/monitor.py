@@ -18,6 +18,7 @@ would end ChanSpy's argument, no `$`).
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
@@ -26,6 +27,8 @@ from acd.config.dialstrings import DialRules
 from acd.controller.ami import AmiError, AmiLink
 from acd.controller.calls import CallTracker
 from acd.controller.phases import Phase
+
+log = logging.getLogger(__name__)
 
 MONITOR_CONTEXT = "acd-monitor"
 MODES = ("listen", "whisper", "barge")
@@ -101,5 +104,9 @@ class MonitorDialer:
         try:
             response = await self._ami.originate(action, within=RING_TIMEOUT + 10)
         except AmiError as exc:
+            log.warning("monitor: %s not called: %s", contact, exc)
             return NOT_SENT if exc.unsent else NO_RESPONSE
-        return ANSWERED if response.success else UNANSWERED
+        if not response.success:
+            log.info("monitor: %s did not answer: %s", contact, response.message or "no reason")
+            return UNANSWERED
+        return ANSWERED

@@ -256,18 +256,31 @@ def sip_header(message: str, name: str) -> str | None:
     return None
 
 
+def _samples(path: Path) -> tuple[int, list[int]]:
+    with wave.open(str(path), "rb") as wav:
+        rate, width = wav.getframerate(), wav.getsampwidth()
+        assert (wav.getnchannels(), width) == (1, 2), "pjsua2 records 16-bit mono"
+        data = wav.readframes(wav.getnframes())
+    return rate, [
+        int.from_bytes(data[i : i + 2], "little", signed=True) for i in range(0, len(data), 2)
+    ]
+
+
+def loudness(path: Path) -> float:
+    """The RMS level of a recorded WAV relative to full scale (0 silence, 1 a full-scale
+    square wave): whether anything at all was heard."""
+    _, samples = _samples(path)
+    if not samples:
+        return 0.0
+    return math.sqrt(sum(x * x for x in samples) / len(samples)) / 32768
+
+
 def tone_level(path: Path, frequency: float, window: float = 0.1) -> float:
     """How present `frequency` is in a recorded WAV: the median, over windows of `window`
     seconds, of the share of each window's energy at that frequency (Goertzel): about 1 for
     that pure tone alone, about 1/n for n tones of equal level, near 0 without it. The median
     keeps a window or two of silence or noise at either end from deciding."""
-    with wave.open(str(path), "rb") as wav:
-        rate, width = wav.getframerate(), wav.getsampwidth()
-        assert (wav.getnchannels(), width) == (1, 2), "pjsua2 records 16-bit mono"
-        data = wav.readframes(wav.getnframes())
-    samples = [
-        int.from_bytes(data[i : i + 2], "little", signed=True) for i in range(0, len(data), 2)
-    ]
+    rate, samples = _samples(path)
     size = int(rate * window)
     coefficient = 2 * math.cos(2 * math.pi * frequency / rate)
     shares = []

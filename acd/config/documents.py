@@ -410,12 +410,70 @@ class MonitorRequest(Document):
             raise _dial_error(exc) from None
 
 
+#: A transfer note: shown to the next agent, set on the caller's channel, kept in the record.
+MAX_TRANSFER_NOTE_LENGTH = 500
+
+
+#: No C0 or C1 control character (a CR/LF would end an AMI header): JSON Schema's and
+#: pydantic's regex engines both read these escapes.
+NO_CONTROLS_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+
+
+class TransferRequest(Document):
+    """A blind transfer of a connected call into a queue: the caller hears the queue's music
+    while the next agent is found, and the agent on the call is freed into its wrap-up."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["queue"], "properties": {"queue": {"type": "string"}}},
+                {"required": ["skills"], "properties": {"skills": {"minProperties": 1}}},
+            ]
+        }
+    )
+
+    queue: Annotated[
+        QueueName | None,
+        Field(description="the queue the caller goes to; null or absent: the call's own"),
+    ] = None
+    skills: Annotated[
+        Skills,
+        Field(
+            description="required skills added to the call's own (its ACD_SKILLS)",
+            validate_default=True,
+        ),
+    ] = {}
+    note: Annotated[
+        str,
+        Field(
+            max_length=MAX_TRANSFER_NOTE_LENGTH,
+            pattern=NO_CONTROLS_PATTERN,
+            description="free text for the next agent (no control characters)",
+        ),
+    ] = ""
+    keep_place: Annotated[
+        bool,
+        Field(
+            description="true: ordered by its first entry into the ACD, ahead of callers who "
+            "came later; false: behind those waiting in the target queue now"
+        ),
+    ] = False
+
+    @field_validator("skills")
+    @classmethod
+    def _something_to_do(cls, skills: dict[str, int], info: ValidationInfo) -> dict[str, int]:
+        if not skills and info.data.get("queue") is None:
+            raise PydanticCustomError("transfer_target", "name a queue, skills, or both")
+        return skills
+
+
 DOCUMENTS: tuple[type[Document], ...] = (
     QueueInput,
     AgentInput,
     PauseRequest,
     TokenInput,
     MonitorRequest,
+    TransferRequest,
 )
 
 
@@ -490,70 +548,12 @@ _SKILLS: TypeAdapter[dict[str, int]] = TypeAdapter(Skills, config=Document.model
 
 
 def parse_skills(value: Any, where: str) -> Mapping[str, int]:
-#: A transfer note: shown to the next agent, set on the caller's channel, kept in the record.
-MAX_TRANSFER_NOTE_LENGTH = 500
-
-
-#: No C0 or C1 control character (a CR/LF would end an AMI header): JSON Schema's and
-#: pydantic's regex engines both read these escapes.
-NO_CONTROLS_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
-
-
-class TransferRequest(Document):
-    """A blind transfer of a connected call into a queue: the caller hears the queue's music
-    while the next agent is found, and the agent on the call is freed into its wrap-up."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "anyOf": [
-                {"required": ["queue"], "properties": {"queue": {"type": "string"}}},
-                {"required": ["skills"], "properties": {"skills": {"minProperties": 1}}},
-            ]
-        }
-    )
-
-    queue: Annotated[
-        QueueName | None,
-        Field(description="the queue the caller goes to; null or absent: the call's own"),
-    ] = None
-    skills: Annotated[
-        Skills,
-        Field(
-            description="required skills added to the call's own (its ACD_SKILLS)",
-            validate_default=True,
-        ),
-    ] = {}
-    note: Annotated[
-        str,
-        Field(
-            max_length=MAX_TRANSFER_NOTE_LENGTH,
-            pattern=NO_CONTROLS_PATTERN,
-            description="free text for the next agent (no control characters)",
-        ),
-    ] = ""
-    keep_place: Annotated[
-        bool,
-        Field(
-            description="true: ordered by its first entry into the ACD, ahead of callers who "
-            "came later; false: behind those waiting in the target queue now"
-        ),
-    ] = False
-
-    @field_validator("skills")
-    @classmethod
-    def _something_to_do(cls, skills: dict[str, int], info: ValidationInfo) -> dict[str, int]:
-        if not skills and info.data.get("queue") is None:
-            raise PydanticCustomError("transfer_target", "name a queue, skills, or both")
-        return skills
-
-
     """A skills mapping on its own (stored agents, scenario groups); None is no skills."""
     if value is None:
         return frozen_skills(None)
     try:
         return frozen_skills(_SKILLS.validate_python(value))
     except ValidationError as exc:
-    TransferRequest,
         raise _config_error(where, exc.errors(include_url=False)[0]) from None
 
 

@@ -11,6 +11,7 @@
     agentId: null,
     agent: null,
     reasons: [], // [{code, label}] offered in the select
+    queues: [], // every queue's name: where a call can be transferred
     labels: new Map(), // code -> label, for showing a pause reason
     call: null, // the call offered to or connected with the agent, or the one it wraps up
     lastLive: null, // the last live call seen for the agent (shown again in its wrap-up)
@@ -39,7 +40,9 @@
     }
     view.reasons = [...byCode].map(([code, label]) => ({ code, label }));
     view.labels = byCode;
+    view.queues = queues.map((queue) => queue.name);
     renderReasons();
+    renderQueues();
   }
 
   // Refetches may overlap (a reconnect's and a message's): an older answer than the one
@@ -132,6 +135,13 @@
     text.hidden = view.reasons.length > 0;
   }
 
+  function renderQueues() {
+    const select = $("transfer-queue");
+    const chosen = select.value;
+    select.replaceChildren(...view.queues.map((name) => el("option", { value: name, text: name })));
+    if (view.queues.includes(chosen)) select.value = chosen;
+  }
+
   function reasonText(code) {
     return view.labels.get(code) || code;
   }
@@ -177,6 +187,14 @@
     // A live call carries `caller` ({caller_data, ...}); a stored one `caller_data`.
     const data = call.caller ? call.caller.caller_data : call.caller_data;
     $("caller-data").textContent = data || "(no caller data)";
+    // The note of the transfer that brought the call here, if one did.
+    const note = call.caller ? call.caller.transfer_note : call.transfer_note;
+    $("transfer-note-label").hidden = !note;
+    $("transfer-note-row").hidden = !note;
+    $("transfer-note-shown").textContent = note || "";
+    // Only a call the agent is talking to can be handed on.
+    const talking = call.live !== false && call.state === "connected" && view.agent.state === "busy";
+    $("transfer-form").hidden = !talking;
   }
 
   /** The caller's wait: entry into the queue until answered (counting while it rings). */
@@ -229,6 +247,22 @@
   });
   $("logout").addEventListener("click", () => act("logout"));
   $("done").addEventListener("click", () => act("end_wrap_up"));
+  $("transfer-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const notice = $("action-error");
+    notice.textContent = "";
+    const body = { queue: $("transfer-queue").value, keep_place: $("transfer-keep").checked };
+    const note = $("transfer-note").value.trim();
+    if (note) body.note = note;
+    try {
+      await api(`/calls/${encodeURIComponent(view.call.id)}/transfer`, { method: "POST", body });
+      $("transfer-note").value = "";
+    } catch (error) {
+      if (error instanceof ACD.Unauthorized) return;
+      notice.textContent = error.message;
+    }
+    scheduleRefetch();
+  });
 
   // --- page --------------------------------------------------------------------------------
 

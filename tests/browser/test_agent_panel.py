@@ -146,3 +146,50 @@ def test_a_call_shows_its_caller_data_and_done_ends_wrap_up(
         chrome.wait(lambda: not _visible(chrome, "button#done"), what="Done hidden again")
     finally:
         live_acd.api("POST", f"/agents/{agent}/logout")
+
+
+def test_the_agent_transfers_a_call_and_the_next_agent_sees_the_note(
+    chrome: Browser, live_acd: LiveAcd
+) -> None:
+    agent, specialist = PANEL_AGENT, "2201"  # support 1; sales 4
+    for who in (agent, specialist):
+        assert live_acd.api("POST", f"/agents/{who}/login").status == 200
+    try:
+        open_page(chrome, live_acd, "agent", "/agent")
+        live_acd.call("support", talk=60, variables={"ACD_CALLER_DATA": "order 99"})
+        _state_becomes(chrome, live_acd, agent, "busy")
+        chrome.wait(lambda: _visible(chrome, "#transfer-form"), what="the transfer form shown")
+        call_id = next(
+            c["id"] for c in live_acd.api("GET", "/calls").body if c["agent_id"] == agent
+        )
+        Select(
+            chrome.driver.find_element(By.CSS_SELECTOR, "select#transfer-queue")
+        ).select_by_value("sales")
+        chrome.driver.find_element(By.CSS_SELECTOR, "textarea#transfer-note").send_keys(
+            "asks for a discount"
+        )
+        _click(chrome, "button#transfer")
+
+        # The caller goes on to the sales specialist; the panel's agent wraps up.
+        call = wait_until(
+            lambda: (
+                (c := live_acd.api("GET", f"/calls/{call_id}").body)["agent_id"] == specialist
+                and c["state"] == "connected"
+                and c
+            ),
+            what="the specialist talking to the caller",
+        )
+        assert call["queue"] == "sales"
+        _state_becomes(chrome, live_acd, agent, "wrap_up")
+        chrome.wait(lambda: not _visible(chrome, "#transfer-form"), what="no form in wrap-up")
+
+        # The specialist's panel shows the caller's data and the note.
+        open_page(chrome, live_acd, "admin", "/agent", f"&agent={specialist}")
+        chrome.wait(lambda: _visible(chrome, "#transfer-note-shown"), what="the note shown")
+        shown = chrome.js("return document.querySelector('#transfer-note-shown').textContent")
+        assert shown == "asks for a discount"
+        assert "order 99" in chrome.js("return document.querySelector('#caller-data').textContent")
+    finally:
+        live_acd.hang_up_everyone()
+        for who in (agent, specialist):
+            live_acd.api("POST", f"/agents/{who}/logout")

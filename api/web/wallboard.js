@@ -262,6 +262,11 @@
       actions.append(
         el("button", { type: "button", "data-action": "pause", text: "Pause" }),
         el("button", { type: "button", "data-action": "logout", class: "danger", text: "Log out" }),
+        // Only while the agent is on a call: the supervisor's own phone is called (the
+        // contact of #monitor-form) and hears the call (POST /agents/{id}/monitor).
+        el("button", { type: "button", "data-action": "listen", "data-monitor": "", text: "Listen" }),
+        el("button", { type: "button", "data-action": "whisper", "data-monitor": "", text: "Whisper" }),
+        el("button", { type: "button", "data-action": "barge", "data-monitor": "", text: "Barge" }),
       );
     }
     row.append(actions);
@@ -303,6 +308,7 @@
       fillRow(row, agent, now);
     });
     document.body.classList.toggle("can-act", canAct());
+    document.getElementById("monitor-form").hidden = !canAct();
   }
 
   /** A pause code as its queues label it (the first label found), else as it is. */
@@ -342,13 +348,29 @@
     const logout = row.querySelector('button[data-action="logout"]');
     if (pause) pause.disabled = agent.state === "logged_out" || agent.state === "paused";
     if (logout) logout.disabled = agent.state === "logged_out";
+    for (const spy of row.querySelectorAll("button[data-monitor]")) {
+      spy.disabled = agent.state !== "busy";
+    }
   }
+
+  // The supervisor's phone for listen / whisper / barge: typed once, kept for the session.
+  const MONITOR_CONTACT_KEY = "acd.monitorContact";
+  const contactInput = document.getElementById("monitor-contact");
+  contactInput.value = sessionStorage.getItem(MONITOR_CONTACT_KEY) || "";
+  contactInput.addEventListener("change", () => {
+    sessionStorage.setItem(MONITOR_CONTACT_KEY, contactInput.value.trim());
+  });
+  document.getElementById("monitor-form").addEventListener("submit", (e) => e.preventDefault());
 
   async function act(button) {
     const row = button.closest("tr[data-agent]");
     const id = encodeURIComponent(row.dataset.agent);
     const notice = document.getElementById("action-error");
     notice.hidden = true;
+    if (button.dataset.monitor !== undefined) {
+      await monitor(button, row, notice);
+      return;
+    }
     button.disabled = true;
     try {
       if (button.dataset.action === "pause") {
@@ -362,6 +384,31 @@
       notice.hidden = false;
     }
     scheduleRefetch();
+  }
+
+  async function monitor(button, row, notice) {
+    const contact = contactInput.value.trim();
+    if (!contact) {
+      notice.textContent = "Enter your phone (for example PJSIP/1003) first.";
+      notice.hidden = false;
+      contactInput.focus();
+      return;
+    }
+    sessionStorage.setItem(MONITOR_CONTACT_KEY, contact);
+    const mode = button.dataset.action;
+    const id = encodeURIComponent(row.dataset.agent);
+    button.disabled = true;
+    try {
+      await api(`/agents/${id}/monitor`, { method: "POST", body: { mode, contact } });
+      notice.textContent = `${mode} on ${row.dataset.agent}: calling ${contact}`;
+      notice.hidden = false;
+    } catch (error) {
+      if (error instanceof ACD.Unauthorized) return;
+      notice.textContent = `${row.dataset.agent}: ${error.message}`;
+      notice.hidden = false;
+    } finally {
+      button.disabled = row.dataset.state !== "busy";
+    }
   }
 
   // --- page --------------------------------------------------------------------------------

@@ -160,7 +160,7 @@ def test_a_supervisor_forces_a_pause_and_a_logout_and_a_reader_cannot(
     try:
         open_page(chrome, live_acd, "supervisor")
         chrome.wait(lambda: _row_state(chrome, agent) == "available", what="row available")
-        assert set(_row_buttons(chrome, agent)) == {"pause", "logout"}
+        assert set(_row_buttons(chrome, agent)) == {"pause", "logout", "listen", "whisper", "barge"}
 
         _click(chrome, agent, "pause")
         wait_until(lambda: live_acd.agent(agent)["state"] == "paused", what="agent paused")

@@ -33,5 +33,5 @@ async def test_entries_are_kept_newest_first_with_their_result(database: Databas
     rows = await database.monitor_log.recent(10)
     assert [r["id"] for r in rows] == ["b", "a"]
     assert rows[1] == entry("a", T0, result="answered")
-    assert rows[0]["mode"] == "barge" and rows[0]["result"] == "dialing"
+    assert (rows[0]["mode"], rows[0]["result"]) == ("barge", "dialing")
     assert [r["id"] for r in await database.monitor_log.recent(1)] == ["b"]

@@ -402,7 +402,8 @@ _ERRORS = {
     "409": "the current state does not allow this",
     "422": "JSON, but not a valid document (`field` names the culprit)",
     "429": "this token holds as many event streams as one token may (too_many_event_streams)",
-    "503": "the server serves as many event streams as it may (event_streams_exhausted)",
+    "503": "the server serves as many event streams as it may (event_streams_exhausted); "
+    "or no AMI link to Asterisk for an action on a call (asterisk_unavailable)",
 }
 
 

@@ -14,6 +14,7 @@ loses nothing: the next start restores the router from the store.
     entry.py    a caller entering, waiting, asking for a callback (the FastAGI routes)
     reports.py  live stats, reports     health.py   readiness
     directory.py  who each agent is (name, contact) outside the router
+    monitor.py  a supervisor's listen / whisper / barge on an agent's call, its audit log
 """
 
 from acd.service.agents import AgentRecord, AgentService

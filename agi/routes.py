@@ -14,6 +14,9 @@ what it reads from the channel is validated by the service (`EntryService.read`)
                      waited without a controller: the call keeps that id and entry time.
     announce         ACD_POSITION, ACD_EXPECTED_WAIT (s), ACD_EXPECTED_MINUTES
     callback         ACD_CALLBACK_ACCEPTED=1|0
+    exit             (arg 1: the key pressed) ACD_EXIT_KEY (the queue's key now) and
+                     ACD_EXIT_TO: the dialplan target when the caller left the queue (then
+                     ACD_RESULT=exit_key too), empty when it keeps waiting
     agent/login, agent/logout, agent/pause (arg: reason code), agent/unpause
                      ACD_FEATURE_RESULT=ok|<error code>
 """
@@ -26,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from acd.engine import EngineHalted
 from acd.errors import DomainError
 from acd.service.agents import AgentService
-from acd.service.entry import Entry, EntryService, EntryText
+from acd.service.entry import EXIT_KEY, Entry, EntryService, EntryText
 from agi.channel import AgiChannel, AgiHangupError, AgiRequest, contact_of
 from agi.server import Route
 
@@ -43,6 +46,7 @@ class AgiRoutes:
             "enter": self.enter,
             "announce": self.announce,
             "callback": self.callback,
+            "exit": self.exit,
             "agent/login": self.agent_login,
             "agent/logout": self.agent_logout,
             "agent/pause": self.agent_pause,
@@ -112,6 +116,22 @@ class AgiRoutes:
             pass
         except Exception:
             log.exception("callback failed on %s", channel.name)
+
+    async def exit(self, request: AgiRequest) -> None:
+        channel = AgiChannel(request)
+        try:
+            answer = await self.entry.exit_with_key(channel.uniqueid, channel.arg(1).strip())
+            variables = {"ACD_EXIT_KEY": answer.key, "ACD_EXIT_TO": answer.target or ""}
+            if answer.target is not None:
+                variables["ACD_RESULT"] = EXIT_KEY
+            await channel.set_many(variables)
+        except AgiHangupError:
+            pass
+        except EngineHalted as exc:
+            # No answer: the caller keeps waiting, for the next leader (it adopts the call).
+            log.info("exit of %s left to the next controller: %s", channel.name, exc)
+        except Exception:
+            log.exception("exit failed on %s", channel.name)
 
     # --- agent feature codes --------------------------------------------------------------------
 

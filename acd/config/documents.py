@@ -23,8 +23,8 @@ directory, so acd/service/tokens.py checks it.
 
 What reaches Asterisk follows acd/config/dialstrings.py: an agent's contact is one dial string
 (the `[dial]` allow-lists arrive in the validation context, `validate(..., rules=...)`), a
-queue's overflow a queue name or a dialplan target, its fallback a dialplan target; the schema
-states each as a pattern built from the same grammar.
+queue's overflow a queue name or a dialplan target, its fallback and its exit_target a dialplan
+target; the schema states each as a pattern built from the same grammar.
 
 The router keeps its own type (`QueueConfig`) and its own invariants (acd/router/_validation.py);
 a document converts to it with `to_config`, so the router never sees pydantic.
@@ -189,8 +189,43 @@ class PauseReasonInput(Document):
     label: Annotated[str, Field(min_length=1, max_length=MAX_PAUSE_LABEL_LENGTH)]
 
 
+#: A DTMF key a caller can press: one digit, `*` or `#` (the acd-wait pattern `_[0-9*#]`).
+EXIT_KEY_PATTERN = r"^[0-9*#]$"
+#: The key acd-wait gives the callback (extensions_acd.conf, `exten => 1`).
+CALLBACK_KEY = "1"
+
+
 class QueueInput(Document):
     """A queue; omitted keys take their defaults."""
+
+    # The exit key's two rules across fields, for the schema (the validators below say them
+    # again with the field to blame): a key needs a target; key 1 only with callbacks off.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {
+                        "properties": {"exit_key": {"type": "string"}},
+                        "required": ["exit_key"],
+                    },
+                    "then": {
+                        "required": ["exit_target"],
+                        "properties": {"exit_target": {"type": "string"}},
+                    },
+                },
+                {
+                    "if": {
+                        "properties": {"exit_key": {"const": CALLBACK_KEY}},
+                        "required": ["exit_key"],
+                    },
+                    "then": {
+                        "required": ["callback"],
+                        "properties": {"callback": {"const": False}},
+                    },
+                },
+            ]
+        }
+    )
 
     # The keys are QueueConfig's fields (a test holds them equal), the defaults its defaults.
 
@@ -265,6 +300,30 @@ class QueueInput(Document):
             json_schema_extra={"uniqueItems": True},
         ),
     ] = []
+    exit_key: Annotated[
+        Annotated[str, Field(pattern=EXIT_KEY_PATTERN)] | None,
+        Field(
+            description="the DTMF key (0-9, * or #) a waiting caller presses to leave the queue "
+            "for exit_target; null: none. Not 1 while callback is on (1 asks for a callback)",
+            validate_default=True,
+        ),
+    ] = _QUEUE.exit_key
+    exit_target: Annotated[
+        Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=MAX_TEXT_LENGTH,
+                json_schema_extra={"pattern": TARGET_PATTERN},
+            ),
+        ]
+        | None,
+        Field(
+            description="dialplan target 'context,exten,priority' (voicemail, an IVR) a caller "
+            "pressing exit_key goes to, with ACD_RESULT=exit_key; required with exit_key",
+            validate_default=True,
+        ),
+    ] = _QUEUE.exit_target
 
     @field_validator("pause_reasons")
     @classmethod
@@ -296,6 +355,27 @@ class QueueInput(Document):
     @classmethod
     def _fallback(cls, fallback: str | None) -> str | None:
         return fallback if fallback is None else _checked_target(fallback)
+
+    @field_validator("exit_key")
+    @classmethod
+    def _exit_key(cls, key: str | None, info: ValidationInfo) -> str | None:
+        # Both are extensions of acd-wait: with callbacks on, `1` is the callback's.
+        if key == CALLBACK_KEY and info.data.get("callback", _QUEUE.callback):
+            raise PydanticCustomError(
+                "exit_key", "1 is the callback key: choose another exit key or set callback false"
+            )
+        return key
+
+    @field_validator("exit_target")
+    @classmethod
+    def _exit_target(cls, target: str | None, info: ValidationInfo) -> str | None:
+        if target is None:
+            if info.data.get("exit_key") is not None:
+                raise PydanticCustomError(
+                    "exit_target", "an exit_key needs an exit_target (context,exten,priority)"
+                )
+            return None
+        return _checked_target(target)
 
     def to_config(self) -> QueueConfig:
         steps = (EscalationStep(s.after, frozen_skills(s.skills)) for s in self.escalation)

@@ -16,6 +16,7 @@ outside included, can add a field or a line.
     RINGNOANSWER     ringtime (ms)                the offer failed (any reason)
     EXITWITHTIMEOUT  position|origposition|waittime  max_wait: left, or overflowed onwards
     EXITEMPTY        position|origposition|waittime  join_empty, leave_empty, queue removed
+    EXITWITHKEY      key|position|origposition|waittime  the caller pressed the exit key
     ADDMEMBER / REMOVEMEMBER                      login / logout (queue NONE)
     PAUSE            reason                       (queue NONE, callid NONE)
     UNPAUSE          reason                       the reason that ended
@@ -69,6 +70,7 @@ _EXIT_EVENTS = {
     "join_empty": "EXITEMPTY",
     "leave_empty": "EXITEMPTY",
     "queue_removed": "EXITEMPTY",
+    "exit_key": "EXITWITHKEY",
 }
 
 
@@ -149,6 +151,8 @@ def _end_line(ended: VisitEnded) -> str | None:
         event = None
     if event is None:
         return None
+    if event == "EXITWITHKEY":  # app_queue puts the key first
+        return _call_line(at, r, None, event, r.exit_key or "", position, position, r.wait)
     return _call_line(at, r, None, event, position, position, r.wait)
 
 

@@ -14,6 +14,8 @@ answer, abandon, exit or overflow; talk = answer → hangup; handle = talk + wra
 wrap-up = hangup → the agent leaving WRAP_UP. An overflow ends the source visit as
 `overflowed` (wait up to the overflow) and starts a new visit in the target, offered there,
 whose wait counts from the overflow: each queue is measured on the time the call spent in it.
+A caller who pressed the queue's exit key (CallAbandoned reason `exit_key`) is `exited`, not
+abandoned: exit_reason `exit_key`, `exit_key` the key, wait up to the key.
 
 A caller who entered while the controller was unreachable arrives with
 `CallArrived.entered_at`: the record's `arrived` and `entered` are that moment, so its wait
@@ -109,6 +111,10 @@ LOST_UNOBSERVED = "lost_unobserved"
 ENDED_UNOBSERVED = "ended_unobserved"
 #: CallAbandoned reasons that are not the caller's choice: never a short abandon.
 _NOT_CHOSEN = frozenset({LOST_UNOBSERVED, "asterisk_stopped"})
+#: The CallAbandoned reason of a caller who pressed its queue's exit key (the word
+#: acd.service.entry tells): no abandon but an exit, the caller's choice of another service
+#: (`exited`, counted nowhere in the service level; app_queue's EXITWITHKEY is no ABANDON either).
+EXIT_KEY = "exit_key"
 
 
 def skills_text(skills: Mapping[str, int]) -> str | None:
@@ -414,6 +420,18 @@ class CallRecorder:
             return
         record = visit.record
         wait = max(0.0, event.now - record.entered)
+        if event.reason == EXIT_KEY:
+            # The key is the queue's: the controller let the caller go only for that key.
+            visit.record = replace(
+                record,
+                ended=event.now,
+                outcome="exited",
+                exit_reason=EXIT_KEY,
+                exit_key=self._config(record.queue).exit_key,
+                wait=wait,
+            )
+            self._emit(VisitEnded(event.now, visit.record, visit.position))
+            return
         # A caller the ACD lost sight of, or Asterisk hung up, did not choose to leave early.
         short = event.reason not in _NOT_CHOSEN and is_short_abandon(wait, record.short_abandon)
         visit.record = replace(

@@ -18,6 +18,13 @@ rules of acd.config.channel_input): a value outside them is ignored with a warni
 caller still enters. A callback goes only to a dial string the dial rules allow: the dialplan's
 ACD_CALLBACK_TO through `DialRules.check_dial`, the caller's own number only through
 `DialRules.callback_dial` (a phone number); anything else is refused with a log line.
+
+The exit key (`exit_with_key`): a waiting caller who pressed its queue's `exit_key` leaves the
+queue for `exit_target` — the caller's choice of another service, not a lost call (the records
+make it `exited`, EXITWITHKEY in the queue_log). The call leaves the tracker before the router
+hears of it (CallAbandoned, reason `exit_key`), so an offer the router decides meanwhile finds
+no channel to move and rings nobody; a caller already offered an agent (being rung from
+acd-deliver, or a Redirect on its way there) stays in the queue.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from typing import Protocol, TypeVar
 
 from acd.config import channel_input
 from acd.config.channel_input import ChannelInputError
-from acd.config.dialstrings import DEFAULT_RULES, DialRules, DialStringError, shown
+from acd.config.dialstrings import DEFAULT_RULES, DialRules, DialStringError, check_target, shown
 from acd.controller.calls import (
     CallTracker,
     Deliver,
@@ -42,7 +49,7 @@ from acd.controller.calls import (
 from acd.controller.estimate import HandleTimes
 from acd.controller.phases import Phase, PhaseTrigger, advance
 from acd.engine import Engine
-from acd.router.events import CallArrived
+from acd.router.events import CallAbandoned, CallArrived
 from acd.router.model import AgentState, frozen_skills, satisfies
 
 log = logging.getLogger(__name__)
@@ -55,6 +62,10 @@ MAX_CLOCK_SKEW = 5.0
 #: An entry time older than this is not a caller who waited for a controller but a wrong
 #: value (a day: longer than any outage a caller sits through).
 MAX_ENTRY_AGE = 86_400.0
+
+#: The CallAbandoned reason of a caller who left by the exit key (the records' exit_reason;
+#: acd.observe.records has the same word).
+EXIT_KEY = "exit_key"
 
 SendVariables = Callable[[Mapping[str, str]], Awaitable[None]]
 """Set these channel variables on the caller's channel (the AGI edge does the I/O)."""
@@ -112,6 +123,15 @@ class Announcement:
     @property
     def expected_minutes(self) -> int:
         return math.ceil(self.expected_wait / 60)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyExit:
+    """The answer to a pressed exit key: the queue's exit key now ("" none; the channel may
+    hold an older one) and, when the caller leaves, the dialplan target to go to."""
+
+    key: str
+    target: str | None = None
 
 
 class EntryService:
@@ -366,6 +386,30 @@ class EntryService:
             _safely(lambda: notes.callback_requested(call_id))
         log.info("call %s will be called back at %s", call.call_id, dial)
         return True
+
+    async def exit_with_key(self, uniqueid: str, key: str) -> KeyExit:
+        """The caller on this channel pressed `key` (acd-wait found it equal to the channel's
+        ACD_EXIT_KEY). It leaves when it is waiting and `key` is its queue's exit key now;
+        raises what `engine.submit` raises (EngineHalted) after the call left the tracker."""
+        call = self.tracker.by_caller_leg(uniqueid)
+        config = None if call is None else self.engine.router.queue(call.queue)
+        current = (config.exit_key if config is not None else None) or ""
+        if call is None or config is None or not current or key != current:
+            return KeyExit(current)
+        if call.phase is not Phase.WAITING:
+            log.info("call %s pressed the exit key while %s: stays", call.call_id, call.phase)
+            return KeyExit(current)
+        try:
+            target = check_target(config.exit_target or "")
+        except DialStringError as exc:  # the document requires one; checked again at use
+            log.error("call %s: queue %s has no usable exit_target: %s", call.call_id,
+                      call.queue, exc)  # fmt: skip
+            return KeyExit(current)
+        call_id = call.call_id
+        self.tracker.remove(call_id)
+        log.info("call %s left %s by the exit key %s for %s", call_id, call.queue, key, target)
+        await self.engine.submit(lambda now: CallAbandoned(now, call_id, EXIT_KEY))
+        return KeyExit(current, target)
 
 
 def _usable_call_id(text: str | None) -> str | None:

@@ -3,8 +3,9 @@
 A `CallRecord` is one call's visit to one queue (a "leg"); `leg` counts from 0 and grows by
 one per overflow. Outcomes: `answered`, `abandoned` (lost: the caller left after the queue's
 short-abandon threshold), `short_abandoned`, `overflowed` (moved on to `overflowed_to`),
-`exited` (left the ACD without an agent: `exit_reason` is `timeout`, `key`, `join_empty`,
-`leave_empty`, `queue_removed`, `unknown_queue`). None while the call is still waiting.
+`exited` (left the ACD without an agent: `exit_reason` is `timeout`, `exit_key` (the caller
+pressed its queue's exit key), `join_empty`, `leave_empty`, `queue_removed`, `unknown_queue`).
+None while the call is still waiting.
 
 A record the controller did not see end: `abandoned` with `exit_reason` `lost_unobserved`
 (a waiting or ringing caller whose channel was gone when the controller looked again; wait

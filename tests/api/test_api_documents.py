@@ -102,6 +102,16 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("agent", {"contact": "DAHDI/g1/0900123"}, REFUSE),
     ("queue", {"overflow": 'x" != "" | "1'}, REFUSE),
     ("queue", {"fallback": "sales"}, REFUSE),
+    # the exit key: one DTMF key with a target (the schema's allOf); 1 only without callbacks
+    ("queue", {"exit_key": "#", "exit_target": "vm,s,1"}, ACCEPT),
+    ("queue", {"exit_key": "0", "exit_target": "ivr,main,start"}, ACCEPT),
+    ("queue", {"exit_key": "#"}, REFUSE),
+    ("queue", {"exit_key": "1", "exit_target": "vm,s,1"}, REFUSE),
+    ("queue", {"exit_key": "1", "exit_target": "vm,s,1", "callback": True}, REFUSE),
+    ("queue", {"exit_key": "1", "exit_target": "vm,s,1", "callback": False}, ACCEPT),
+    ("queue", {"exit_key": "12", "exit_target": "vm,s,1"}, REFUSE),
+    ("queue", {"exit_key": "#", "exit_target": "vm"}, REFUSE),
+    ("queue", {"exit_target": "vm,s,1"}, ACCEPT),
     # unknown keys
     ("queue", {"colour": "blue"}, REFUSE),
     ("queue", {"escalation": [{"after": 1, "extra": 1}]}, REFUSE),

@@ -12,7 +12,7 @@ what it reads from the channel is validated by the service (`EntryService.read`)
                      (empty); when routing decided at once, ACD_AGENT… (go and dial) or
                      ACD_RESULT (leave). ACD_ENTERED_AT and ACD_CALL_ID are set when the caller
                      waited without a controller: the call keeps that id and entry time.
-    announce         ACD_POSITION, ACD_EXPECTED_WAIT (s), ACD_EXPECTED_MINUTES
+    announce         ACD_POSITION, ACD_EXPECTED_WAIT (s), ACD_EXPECTED_MINUTES, ACD_EXIT_KEY
     callback         ACD_CALLBACK_ACCEPTED=1|0
     exit             (arg 1: the key pressed) ACD_EXIT_KEY (the queue's key now) and
                      ACD_EXIT_TO: the dialplan target when the caller left the queue (then
@@ -97,9 +97,14 @@ class AgiRoutes:
                 # Not ours (any more): leave the wait loop rather than loop forever.
                 await channel.set("ACD_RESULT", "lost")
                 return
-            await channel.set("ACD_POSITION", str(announcement.position))
-            await channel.set("ACD_EXPECTED_WAIT", str(announcement.expected_wait))
-            await channel.set("ACD_EXPECTED_MINUTES", str(announcement.expected_minutes))
+            await channel.set_many(
+                {
+                    "ACD_POSITION": str(announcement.position),
+                    "ACD_EXPECTED_WAIT": str(announcement.expected_wait),
+                    "ACD_EXPECTED_MINUTES": str(announcement.expected_minutes),
+                    "ACD_EXIT_KEY": announcement.exit_key,
+                }
+            )
         except AgiHangupError:
             pass
         except Exception:

@@ -119,6 +119,9 @@ class EntryText:
 class Announcement:
     position: int
     expected_wait: int  # seconds
+    #: The queue's exit key now ("" none): a key set or changed while the caller waits
+    #: reaches its channel (ACD_EXIT_KEY) with the next announcement.
+    exit_key: str = ""
 
     @property
     def expected_minutes(self) -> int:
@@ -340,7 +343,8 @@ class EntryService:
             and satisfies(agent.skills, requirements)
         )
         wait = self.handle_times.expected_wait(call.queue, position, wrap_up, serving)
-        return Announcement(position, wait)
+        exit_key = config.exit_key if config is not None else None
+        return Announcement(position, wait, exit_key or "")
 
     def callback_dial(self, callback_to: str, caller_number: str) -> str | None:
         """Where a callback would go: the dialplan's ACD_CALLBACK_TO if the dial rules allow

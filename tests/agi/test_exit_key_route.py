@@ -149,3 +149,15 @@ async def test_a_caller_who_hangs_up_as_the_answer_goes_has_left(rig: Rig) -> No
     await rig.routes.exit(press)  # no crash
     assert [e.reason for e in steps.abandoned()] == ["exit_key"]
     assert rig.tracker.get("e6") is None  # its Hangup is no second end of the call
+
+
+async def test_a_key_set_while_the_caller_waits_reaches_it_with_the_next_announcement(
+    rig: Rig,
+) -> None:
+    await _waiting(rig, "e7", QueueConfig("support"))
+    await rig.engine.submit(lambda now: QueueUpserted(now, EXIT))
+    announce = _press("e7", "")
+    await rig.routes.announce(announce)
+    assert announce.variables["ACD_EXIT_KEY"] == "#"
+    assert announce.variables["ACD_POSITION"] == "1"
+    assert len(announce.commands) == 1, announce.commands  # one EXEC MSet, as before three

@@ -231,3 +231,48 @@ async def test_a_waiting_caller_leaves_by_the_exit_key_for_the_target(
             assert registry.get_sample_value(name, {"queue": "support"}) in (None, 0.0), name
     finally:
         await app.close()
+
+
+async def test_a_key_set_while_the_caller_waits_works_after_the_next_announcement(
+    asterisk: RunningAsterisk, probe: Probe, tmp_path: Path
+) -> None:
+    """PUT /queues/support with an exit key reaches a caller already waiting: its channel
+    learns the key from the next announcement (announce_every 1 s here)."""
+    app = await _app(asterisk, tmp_path, QueueConfig("support", announce_every=1, max_wait=None))
+    steps = StepWatch()
+    app.engine.add_listener(steps)
+    try:
+        leg = f"exitkey-{next(_serial)}"
+        call_id = f"{leg};2"
+        response = await probe.action(
+            Action="Originate",
+            Channel="Local/support@acd-inbound/n",
+            Application="Wait",
+            Data="60",
+            Async="true",
+            ChannelId=leg,
+            Variable=["ACD_MOH=silent"],
+        )
+        assert response[-1]["Response"] == "Success", response
+        await steps.event(lambda e: isinstance(e, CallArrived) and e.call_id == call_id)
+        caller = await probe.channel(call_id)
+        key = await probe.action(Action="Getvar", Channel=caller, Variable="ACD_EXIT_KEY")
+        assert key.get("Value") in ("", None)  # none at entry
+        document = {"announce_every": 1, "max_wait": None, "exit_key": "#",
+                    "exit_target": ",".join(TARGET)}  # fmt: skip
+        await app.services.queues.replace("support", document)
+        deadline = asyncio.get_running_loop().time() + WAIT
+        while True:
+            key = await probe.action(Action="Getvar", Channel=caller, Variable="ACD_EXIT_KEY")
+            if key.get("Value") == "#":
+                break
+            assert asyncio.get_running_loop().time() < deadline, "the key never reached it"
+            await asyncio.sleep(0.1)
+        await probe.reaches(caller, "acd-wait", "s")
+        far_end = await probe.channel(leg)
+        await probe.action(Action="PlayDTMF", Channel=far_end, Digit="#", Duration="120")
+        left = await steps.event(lambda e: isinstance(e, CallAbandoned) and e.call_id == call_id)
+        assert left.reason == "exit_key"
+        await probe.reaches(caller, TARGET[0], TARGET[1])
+    finally:
+        await app.close()

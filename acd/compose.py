@@ -249,7 +249,7 @@ async def _services(
         ),
         metrics=observers.metrics.registry,
         monitor=MonitorService(engine.router, directory, database.monitor_log, clock),
-        transfers=TransferService(engine),
+        transfers=TransferService(engine, notes=observers.recorder),
     )
 
 
@@ -433,13 +433,17 @@ async def start_asterisk_side(
     before_ready: Sequence[Callable[[], Any]] = (),
     gate: Callable[[], bool] | None = None,
     publish: Mapping[str, str] | None = None,
+    transfers: TransferService | None = None,
 ) -> AsteriskSide:
     """Start the AMI controller; returns at once (see `Controller.wait_ready`). The FastAGI
     server starts once the first resync has adopted the calls Asterisk holds, after the
     `before_ready` steps (sync or async), so no caller is registered before its
     predecessors are back in their places. `gate` and `publish`: a cluster leader's (its
-    lease decides whether it may act; its FastAGI address is published as ACD_AGI)."""
+    lease decides whether it may act; its FastAGI address is published as ACD_AGI).
+    `transfers` moves callers through this controller (the API's and the feature code's)."""
     controller = Controller(settings.ami, engine, directory, notes, gate=gate, publish=publish)
+    if transfers is not None:
+        transfers.attach(ControllerTransferLine(controller.tracker, controller.ami))
     entry = EntryService(
         engine,
         controller.tracker,
@@ -451,7 +455,7 @@ async def start_asterisk_side(
     )
     # Only Asterisk drives the controller: the dialplan's key and a live channel (agi/server.py).
     agi = FastAgiServer(
-        AgiRoutes(entry, agents).routes(),
+        AgiRoutes(entry, agents, transfers).routes(),
         settings.agi.host,
         settings.agi.port,
         secret=settings.agi.resolved_secret(),
@@ -511,6 +515,7 @@ async def start_controller(
         before_ready=before_ready,
         gate=gate,
         publish=publish,
+        transfers=assembly.services.transfers,
     )
     if notes is not None:
         notes.attach(side.controller.tracker)
@@ -525,10 +530,6 @@ async def start_controller(
         MonitorDialer(side.controller.tracker, side.controller.ami, assembly.settings.dial.rules())
     )
     assembly._closers.append(monitor.close)
-    # Transfers move the caller through this controller's AMI link.
-    assembly.services.transfers.attach(
-        ControllerTransferLine(side.controller.tracker, side.controller.ami)
-    )
     if assembly.settings.demo.enabled:  # stopped before the controller (closers reversed)
         demo = start_demo(
             assembly.settings.demo, side.controller, assembly.services.agents, gate=gate

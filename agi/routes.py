@@ -17,7 +17,8 @@ what it reads from the channel is validated by the service (`EntryService.read`)
     exit             (arg 1: the key pressed) ACD_EXIT_KEY (the queue's key now) and
                      ACD_EXIT_TO: the dialplan target when the caller left the queue (then
                      ACD_RESULT=exit_key too), empty when it keeps waiting
-    agent/login, agent/logout, agent/pause (arg: reason code), agent/unpause
+    agent/login, agent/logout, agent/pause (arg: reason code), agent/unpause,
+    agent/transfer (arg: a queue's transfer_code; from the agent's leg of its call)
                      ACD_FEATURE_RESULT=ok|<error code>
 """
 
@@ -30,6 +31,7 @@ from acd.engine import EngineHalted
 from acd.errors import DomainError
 from acd.service.agents import AgentService
 from acd.service.entry import EXIT_KEY, Entry, EntryService, EntryText
+from acd.service.transfer import TransferService
 from agi.channel import AgiChannel, AgiHangupError, AgiRequest, contact_of
 from agi.server import Route
 
@@ -37,9 +39,12 @@ log = logging.getLogger(__name__)
 
 
 class AgiRoutes:
-    def __init__(self, entry: EntryService, agents: AgentService) -> None:
+    def __init__(
+        self, entry: EntryService, agents: AgentService, transfers: TransferService | None = None
+    ) -> None:
         self.entry = entry
         self.agents = agents
+        self.transfers = transfers
 
     def routes(self) -> dict[str, Route]:
         return {
@@ -51,6 +56,7 @@ class AgiRoutes:
             "agent/logout": self.agent_logout,
             "agent/pause": self.agent_pause,
             "agent/unpause": self.agent_unpause,
+            "agent/transfer": self.agent_transfer,
         }
 
     # --- enter ----------------------------------------------------------------------------------
@@ -171,6 +177,20 @@ class AgiRoutes:
 
     async def agent_unpause(self, request: AgiRequest) -> None:
         await self._feature(request, lambda agent, _c: self.agents.unpause(agent))
+
+    async def agent_transfer(self, request: AgiRequest) -> None:
+        """*8<code># during a call (acd-transfer-key, on the agent's own channel)."""
+        transfers = self.transfers
+        if transfers is None:
+            await self._feature(request, _no_transfers)
+            return
+        await self._feature(
+            request, lambda agent, c: transfers.transfer_by_code(agent, c.arg(1).strip())
+        )
+
+
+async def _no_transfers(_agent: str, _channel: AgiChannel) -> None:
+    raise DomainError("this controller hands no calls on", code="no_transfers")
 
 
 async def _entry_variable(

@@ -33,7 +33,8 @@ from acd.router import events as ev
 #: Bumped when the wire form changes incompatibly; a standby refuses any other version.
 #: 2: AgentWrapUpDone; QueueConfig's sl_target and pause_reasons (PauseReason records).
 #: 3: AgentRestored's state_since.
-VERSION = 3
+#: 4: QueueConfig's exit_key, exit_target and transfer_code; CallTransferred (a blind transfer).
+VERSION = 4
 
 
 class CodecError(ValueError):

@@ -47,7 +47,8 @@ from acd.router.router import Router
 #: 2: QueueConfig's sl_target and pause_reasons (PauseReason records).
 #: 3: the agent record's state_since, the call record's answered_at (slots a format-2 record
 #: lacks: its agents and calls would load without them).
-FORMAT = 3
+#: 4: QueueConfig's exit_key, exit_target and transfer_code (slots a format-3 queue lacks).
+FORMAT = 4
 _HEADER = b"acd-router-snapshot %d\n" % FORMAT
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
@@ -169,6 +169,9 @@ def _checked_target(text: str) -> str:
 
 
 _QUEUE = QueueConfig("")  # the defaults live with the router's type, not here
+
+#: A queue's transfer code: what an agent keys after *8 (acd-transfer-key reads digits).
+TRANSFER_CODE_PATTERN = r"^[0-9]{1,6}$"
 
 
 class EscalationStepInput(Document):
@@ -324,6 +327,14 @@ class QueueInput(Document):
             validate_default=True,
         ),
     ] = _QUEUE.exit_target
+    transfer_code: Annotated[
+        Annotated[str, Field(pattern=TRANSFER_CODE_PATTERN)] | None,
+        Field(
+            description="the digits (1-6) an agent keys after *8 during a call to hand the "
+            "caller on into this queue, keeping its place; null: none. Unique among queues "
+            "(checked by the server: 409 transfer_code_in_use)"
+        ),
+    ] = _QUEUE.transfer_code
 
     @field_validator("pause_reasons")
     @classmethod
@@ -618,6 +629,17 @@ def parse_stored_queue(data: Any, where: str) -> QueueConfig:
             log.error("%s: %s left out (PUT the queue again): %s", where, key, exc.message)
             data = {**data, key: None}
     return parse_queue(data, where)
+
+
+def transfer_code_holder(queue: QueueConfig, others: Iterable[QueueConfig]) -> str | None:
+    """The other queue that has `queue`'s transfer code already, if any: a code names one
+    queue (the file's queues and the API's alike)."""
+    if queue.transfer_code is None:
+        return None
+    for other in others:
+        if other.name != queue.name and other.transfer_code == queue.transfer_code:
+            return other.name
+    return None
 
 
 def parse_agent(data: Any, where: str = "agent", rules: DialRules = DEFAULT_RULES) -> AgentSeed:

@@ -36,6 +36,7 @@ from acd.config.documents import (
     ConfigError,
     parse_agent,
     parse_queue,
+    transfer_code_holder,
 )
 from acd.router.model import QueueConfig
 
@@ -488,6 +489,12 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
                 raise ConfigError(str(path), str(exc)) from None
     dial = _dial(data.get("dial", {}), env)
     queues = tuple(parse_queue(q, f"queues[{i}]") for i, q in enumerate(_tables(data, "queues")))
+    for i, queue in enumerate(queues):
+        holder = transfer_code_holder(queue, queues[:i])
+        if holder is not None:
+            raise ConfigError(
+                f"queues[{i}].transfer_code", f"{queue.transfer_code!r} is queue {holder!r}'s"
+            )
     agents = tuple(
         parse_agent(a, f"agents[{i}]", dial.rules()) for i, a in enumerate(_tables(data, "agents"))
     )

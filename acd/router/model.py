@@ -133,6 +133,9 @@ class QueueConfig:
     #: out (acd/service/entry.py) and tells the router with CallAbandoned(reason="exit_key").
     exit_key: str | None = None
     exit_target: str | None = None
+    #: The digits an agent keys after *8 during a call to hand the caller on into this queue
+    #: (a blind transfer by feature code); None: not reachable that way. Unique among queues.
+    transfer_code: str | None = None
 
     def ranked_skill(self) -> str | None:
         if self.primary_skill is not None:

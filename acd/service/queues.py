@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from acd.config import QueueInput
+from acd.config.documents import transfer_code_holder
 from acd.engine import Engine
 from acd.errors import Conflict, NotFound
 from acd.router.events import (
@@ -72,6 +73,12 @@ class QueueService:
         return validated(QueueInput, document, "queue").to_config()
 
     async def _save(self, queue: QueueConfig) -> QueueConfig:
+        holder = transfer_code_holder(queue, self.engine.router.queues())
+        if holder is not None:
+            raise Conflict(
+                f"transfer code {queue.transfer_code!r} is queue {holder!r}'s",
+                code="transfer_code_in_use",
+            )
         await self.store.put_queue(queue)
         raise_if_rejected(await self.engine.submit(lambda now: QueueUpserted(now, queue)))
         return queue

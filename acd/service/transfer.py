@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from acd.config.documents import TransferRequest
 from acd.engine import Engine
-from acd.errors import Conflict, Invalid, NotFound, NotYours, Unavailable
+from acd.errors import Conflict, Invalid, NotFound, NotOnCall, NotYours, Unavailable
 from acd.router.decisions import CallExited, CallRequeued, OfferCall
 from acd.router.events import CallTransferred
 from acd.router.model import CallState, frozen_skills
@@ -89,6 +89,25 @@ class TransferService:
         return await self._transfer(
             call_id, request.queue or view.queue, request.skills, request.note, request.keep_place
         )
+
+    async def transfer_by_code(self, agent_id: str, code: str) -> TransferOutcome:
+        """The softphone's `*8<code>#`: the agent's connected call into the queue whose
+        `transfer_code` is `code`, keeping the caller's place (it waited once already).
+        Errors: agent_not_on_call, unknown_transfer_code (422)."""
+        agent = self.engine.router.agent(agent_id)
+        call_id = agent.call_id if agent is not None else None
+        view = self.engine.router.call(call_id) if call_id is not None else None
+        if view is None or view.state is not CallState.CONNECTED or view.agent_id != agent_id:
+            raise NotOnCall(f"agent {agent_id} is not talking to a caller")
+        queue = next(
+            (q.name for q in self.engine.router.queues() if code and q.transfer_code == code),
+            None,
+        )
+        if queue is None:
+            raise Invalid(
+                f"no queue has transfer code {code!r}", code="unknown_transfer_code", field="code"
+            )
+        return await self._transfer(view.id, queue, {}, "", keep_place=True)
 
     async def _transfer(
         self,

@@ -11,6 +11,7 @@ import pytest
 from api_support import Api, issue
 
 from acd.compose import Assembly
+from acd.errors import Invalid, NotOnCall
 from acd.router.events import AgentLoggedIn, CallArrived, OfferAnswered
 from acd.router.model import CallState
 
@@ -73,6 +74,8 @@ async def test_a_transfer_frees_the_agent_and_offers_the_caller_to_a_specialist(
     assert agent["state"] == "available"  # support's wrap-up is 0: over at once
     status, call = await api.get("/api/v1/calls/c1")
     assert (call["queue"], call["state"], call["agent_id"]) == ("sales", "offered", "1002")
+    # The next agent's panel reads the note (and the caller data) off the live call.
+    assert call["caller"]["transfer_note"] == "wants a quote"
 
 
 async def test_a_transfer_to_skills_only_keeps_the_queue_and_waits(
@@ -137,3 +140,35 @@ async def test_unknown_waiting_or_unmovable_calls_are_refused(
     status, body = await api.post(transfer(), {"queue": "sales"})
     assert (status, body["error"]["code"]) == (503, "asterisk_unavailable")
     assert assembly.engine.router.call("c1").state is CallState.CONNECTED  # type: ignore[union-attr]
+
+
+async def test_a_transfer_code_names_one_queue(api: Api) -> None:
+    status, _ = await api.put(
+        "/api/v1/queues/sales", {"skills": {"sales": 1}, "transfer_code": "7"}
+    )
+    assert status == 200
+    status, body = await api.put("/api/v1/queues/support", {"transfer_code": "7"})
+    assert (status, body["error"]["code"]) == (409, "transfer_code_in_use")
+    status, body = await api.post("/api/v1/queues", {"name": "other", "transfer_code": "7"})
+    assert (status, body["error"]["code"]) == (409, "transfer_code_in_use")
+    status, _ = await api.put(
+        "/api/v1/queues/sales", {"skills": {"sales": 1}, "transfer_code": "7"}
+    )
+    assert status == 200  # its own code again
+    status, queue = await api.get("/api/v1/queues/sales")
+    assert queue["transfer_code"] == "7"
+
+
+async def test_the_feature_code_hands_the_agents_call_on_keeping_its_place(
+    api: Api, assembly: Assembly, line: FakeLine
+) -> None:
+    await api.put("/api/v1/queues/sales", {"skills": {"sales": 1}, "transfer_code": "22"})
+    await connected(assembly)
+    transfers = assembly.services.transfers
+    with pytest.raises(Invalid) as wrong:
+        await transfers.transfer_by_code("1001", "99")
+    assert wrong.value.code == "unknown_transfer_code"
+    with pytest.raises(NotOnCall):
+        await transfers.transfer_by_code("1002", "22")
+    outcome = await transfers.transfer_by_code("1001", "22")
+    assert (outcome.to_queue, outcome.keep_place, outcome.state) == ("sales", True, "waiting")

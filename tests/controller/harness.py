@@ -22,6 +22,7 @@ from acd.router.model import QueueConfig, frozen_skills
 from acd.router.router import Router
 from acd.service import AgentService
 from acd.service.directory import AgentDirectory
+from acd.service.transfer import TransferService
 
 _serial = itertools.count(1)
 
@@ -109,6 +110,7 @@ class Acd:
         self.engine = Engine(Router())
         self.directory = AgentDirectory()
         self.agents = AgentService(self.engine, self.directory)
+        self.transfers = TransferService(self.engine)
         self.steps = StepWatch()
         self.ami_events = Watch()
         self.recorder = Recorder()
@@ -128,6 +130,7 @@ class Acd:
             self.directory,
             self.agents,
             _RecorderAdapter(self.recorder),
+            transfers=self.transfers,
         )
         self.controller = self.side.controller
         self.probe = await ami_probe(self.asterisk, self.ami_events)

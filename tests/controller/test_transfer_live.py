@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from acd.controller.transfer import ControllerTransferLine
 from acd.errors import DomainError
 from acd.router.decisions import AgentStateChanged, CallExited, CallRequeued
 from acd.router.events import AgentPaused, AgentUnpaused, OfferAnswered
@@ -26,10 +25,8 @@ ADMIN = Principal("test", "admin")
 
 
 def transfers(acd: Acd) -> TransferService:
-    assert acd.controller is not None
-    service = TransferService(acd.engine)
-    service.attach(ControllerTransferLine(acd.controller.tracker, acd.controller.ami))
-    return service
+    """The harness's service, attached to its controller as `acd serve` attaches it."""
+    return acd.transfers
 
 
 async def talking(acd: Acd, caller: Caller, agent_id: str, since: int = 0) -> None:

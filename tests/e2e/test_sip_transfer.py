@@ -18,12 +18,10 @@ from pathlib import Path
 import pytest
 from controller.harness import Acd
 
-from acd.controller.transfer import ControllerTransferLine
 from acd.router.decisions import AgentStateChanged
 from acd.router.events import AgentReachabilityChanged, OfferAnswered
 from acd.router.model import AgentState, CallState
 from acd.service.tokens import Principal
-from acd.service.transfer import TransferService
 
 from .softphone import SoftphoneHost, sip_header, tone_level
 
@@ -74,9 +72,7 @@ async def test_a_blind_transfer_between_sip_agents_keeps_the_caller_and_carries_
     await phones.register("caller", "caller-secret", tone_hz=CALLER_HZ)
     await logged_in(acd, phones, "1001", {"support": 5}, FIRST_HZ)
     await logged_in(acd, phones, "1002", {"billing": 5}, SPECIALIST_HZ)
-    assert acd.controller is not None
-    transfers = TransferService(acd.engine)
-    transfers.attach(ControllerTransferLine(acd.controller.tracker, acd.controller.ami))
+    transfers = acd.transfers
 
     since = phones.events.mark()
     caller = await phones.call("caller", "510")
@@ -130,4 +126,46 @@ async def test_a_blind_transfer_between_sip_agents_keeps_the_caller_and_carries_
     first = acd.router.agent("1001")
     assert first is not None
     assert first.state is AgentState.WRAP_UP
+    await phones.hangup(caller)
+
+
+async def test_the_agent_hands_the_caller_on_with_the_softphones_feature_code(
+    acd: Acd, phones: SoftphoneHost
+) -> None:
+    """*8, then the target queue's transfer_code and #, keyed on the agent's phone during
+    the call (RFC 4733 events, as a keypad sends them)."""
+    await acd.queue("support", skills={"support": 1}, wrap_up=30.0, ring_timeout=10.0)
+    await acd.queue("billing", skills={"billing": 3}, ring_timeout=10.0, transfer_code="22")
+    await phones.register("caller", "caller-secret", tone_hz=CALLER_HZ)
+    await logged_in(acd, phones, "1001", {"support": 5}, FIRST_HZ)
+    await logged_in(acd, phones, "1002", {"billing": 5}, SPECIALIST_HZ)
+
+    since = phones.events.mark()
+    caller = await phones.call("caller", "500")
+    incoming = await phones.events.first(
+        lambda e: e[0] == "incoming" and e[1] == "1001", since=since
+    )
+    first_leg, call_id = incoming[2], sip_header(incoming[3], "X-ACD-Call-Id")
+    await phones.answer(first_leg)
+    await acd.steps.event(lambda e: isinstance(e, OfferAnswered) and e.agent_id == "1001")
+    await phones.state(caller, "CONFIRMED", since=since)
+
+    since = phones.events.mark()
+    await phones.dtmf(first_leg, "*8")
+    await asyncio.sleep(1.0)  # the feature answers with a beep, then reads the code
+    await phones.dtmf(first_leg, "22#")
+    await phones.state(first_leg, "DISCONNECTED", since=since)
+    incoming = await phones.events.first(
+        lambda e: e[0] == "incoming" and e[1] == "1002", since=since
+    )
+    assert sip_header(incoming[3], "X-ACD-Call-Id") == call_id
+    await phones.answer(incoming[2])
+    await acd.steps.event(lambda e: isinstance(e, OfferAnswered) and e.agent_id == "1002")
+    assert not any(
+        e[0] == "state" and e[1] == caller and e[2] == "DISCONNECTED"
+        for e in phones.events.seen[since:]
+    )
+    view = acd.router.call(call_id or "")
+    assert view is not None
+    assert (view.queue, view.agent_id) == ("billing", "1002")
     await phones.hangup(caller)

@@ -16,7 +16,9 @@ is tested to fail.
 
 Left out, each tested elsewhere: `/events` (a stream without an end: test_api_events.py),
 `/readyz` (503 without Asterisk, as documented: test_api_health.py), POST
-/agents/{agent_id}/monitor (503 without Asterisk: test_api_monitor.py) and DELETE
+/agents/{agent_id}/monitor (503 without Asterisk: test_api_monitor.py), POST
+/calls/{call_id}/transfer (a call talking to an agent needs Asterisk's bridge, else 409 or
+503: test_api_transfer.py, and the live tests in tests/controller and tests/e2e) and DELETE
 /tokens/{name} (it would revoke the token the run uses: test_api_tokens.py).
 
 The app runs in a thread with its own event loop, on the same wiring as the other API tests
@@ -47,7 +49,7 @@ from api.openapi import openapi_document
 MAX_EXAMPLES = 25
 HERE = Path(__file__).parent
 #: Operations tested elsewhere (see the module docstring).
-LEFT_OUT = ("events", "readyz", "monitorAgent", "deleteToken")
+LEFT_OUT = ("events", "readyz", "monitorAgent", "transferCall", "deleteToken")
 #: Seeded in the app: an agent of make_settings, logged in, and a live call in `sales` that
 #: needs a skill no agent has (never offered, so it stays for the whole run).
 KNOWN_AGENT = "1001"
@@ -61,6 +63,10 @@ fail-on = true
 [[operations]]
 include-operation-id = ["pauseAgent", "unpauseAgent", "endWrapUp"]
 parameters = {{ agent_id = "{KNOWN_AGENT}" }}
+# Not in the linked sequences: there the known id would stand in for the agent a sequence
+# created (POST /agents → pause), and once a sequence deleted the known agent, the check
+# "created resource not found" blamed the created one.
+phases.stateful.enabled = false
 
 [[operations]]
 include-operation-id = "getCall"

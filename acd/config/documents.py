@@ -170,6 +170,13 @@ def _checked_target(text: str) -> str:
 
 _QUEUE = QueueConfig("")  # the defaults live with the router's type, not here
 
+#: A dialplan target "context,exten,priority" as the schema states it (a queue's fallback and
+#: exit_target; the validators check the grammar itself).
+DialplanTarget = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_TEXT_LENGTH, json_schema_extra={"pattern": TARGET_PATTERN}),
+]
+
 #: A queue's transfer code: what an agent keys after *8 (acd-transfer-key reads digits).
 TRANSFER_CODE_PATTERN = r"^[0-9]{1,6}$"
 
@@ -274,15 +281,7 @@ class QueueInput(Document):
     # v1 read 0 as 3600 without a word; a window of no length holds no calls, so 0 is refused.
     sl_window: Annotated[float, Field(gt=0, le=MAX_SECONDS)] = _QUEUE.sl_window
     fallback: Annotated[
-        Annotated[
-            str,
-            Field(
-                min_length=1,
-                max_length=MAX_TEXT_LENGTH,
-                json_schema_extra={"pattern": TARGET_PATTERN},
-            ),
-        ]
-        | None,
+        DialplanTarget | None,
         Field(
             description="dialplan target 'context,exten,priority' for callers who have been "
             "without a reachable controller for fallback_after seconds; null: keep waiting"
@@ -312,15 +311,7 @@ class QueueInput(Document):
         ),
     ] = _QUEUE.exit_key
     exit_target: Annotated[
-        Annotated[
-            str,
-            Field(
-                min_length=1,
-                max_length=MAX_TEXT_LENGTH,
-                json_schema_extra={"pattern": TARGET_PATTERN},
-            ),
-        ]
-        | None,
+        DialplanTarget | None,
         Field(
             description="dialplan target 'context,exten,priority' (voicemail, an IVR) a caller "
             "pressing exit_key goes to, with ACD_RESULT=exit_key; required with exit_key",

@@ -25,6 +25,10 @@ from acd.storage.tables import api_tokens
 Q = "/api/v1/queues"
 ADMIN = "a-configured-admin-token-of-32-plus-chars"
 FLOOD = 60
+#: How many scrypts the admin may take under a flood. Behind the old queue it waited for
+#: every pending wrong token (about FLOOD, or ~50 after a second of the sustained flood); a
+#: loaded CI machine, with nothing queued, took 6.4 (0.25 s against 0.039 s).
+SCRYPTS_ALLOWED = 15
 
 
 @pytest.fixture
@@ -82,8 +86,9 @@ async def test_a_flood_of_wrong_tokens_does_not_delay_the_admin_nor_an_issued_to
     assert {status for status, _ in refused} == {401}
     assert slow_checks == [], f"{len(slow_checks)} scrypt runs on the request path"
     # Behind the old queue the admin waited ~FLOOD scrypts; now a few queries at most.
-    assert admin[1] < 5 * one_scrypt, f"admin {admin[1]:.3f}s, one scrypt {one_scrypt:.3f}s"
-    assert issued[1] < 5 * one_scrypt, f"issued {issued[1]:.3f}s, one scrypt {one_scrypt:.3f}s"
+    allowed = SCRYPTS_ALLOWED * one_scrypt
+    assert admin[1] < allowed, f"admin {admin[1]:.3f}s, one scrypt {one_scrypt:.3f}s"
+    assert issued[1] < allowed, f"issued {issued[1]:.3f}s, one scrypt {one_scrypt:.3f}s"
     # At rest the configured token is still under salted scrypt.
     async with assembly.database.engine.connect() as conn:
         stored = await conn.scalar(
@@ -118,7 +123,8 @@ async def test_a_sustained_flood_does_not_starve_the_admin(
             flooding.cancel()
             await asyncio.gather(flooding, *pending, return_exceptions=True)
     assert status == 200
-    assert took < 5 * one_scrypt, f"admin {took:.3f}s under flood, one scrypt {one_scrypt:.3f}s"
+    allowed = SCRYPTS_ALLOWED * one_scrypt
+    assert took < allowed, f"admin {took:.3f}s under flood, one scrypt {one_scrypt:.3f}s"
 
 
 async def test_a_revoked_configured_token_stops_working_until_the_next_start(

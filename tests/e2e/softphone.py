@@ -73,6 +73,7 @@ class SoftphoneHost:
         self._commands: queue.Queue[tuple[Callable[[], Any], asyncio.Future[Any]]] = queue.Queue()
         self._calls: dict[int, _Call] = {}
         self._accounts: dict[str, _Account] = {}
+        self._recordings: dict[int, Path] = {}  # call handle → the WAV being recorded
         #: Each account's tone generator (pjsua2 objects: created and freed on its thread).
         self.tones: dict[str, Any] = {}
         self._running = True
@@ -222,6 +223,7 @@ class SoftphoneHost:
             call.recorder = recorder
 
         await self.run(start)
+        self._recordings[handle] = path
 
     async def stop_recording(self, handle: int) -> None:
         """The WAV file is complete once this returns (the recorder is destroyed)."""
@@ -236,6 +238,9 @@ class SoftphoneHost:
                 gc.collect()  # the file is complete only once the recorder is freed
 
         await self.run(stop)
+        path = self._recordings.pop(handle, None)
+        if path is not None:
+            await _complete_wav(path)
 
     async def dtmf(self, handle: int, digits: str) -> None:
         """Send `digits` as RFC 4733 events on call `handle` (what a keypad does)."""
@@ -245,6 +250,26 @@ class SoftphoneHost:
         await self.events.first(
             lambda e: e[0] == "state" and e[1] == handle and e[2] == text, since=since
         )
+
+
+#: How long a stopped recording may take to become a whole WAV file.
+WAV_COMPLETE_WITHIN = 5.0
+
+
+async def _complete_wav(path: Path) -> None:
+    """Wait until `path` is a whole WAV file. pjmedia writes the header when the recorder is
+    destroyed; on a loaded machine (CI) a freed recorder was seen with its file not written
+    yet when it was read, so the reader waits for the file rather than for the free."""
+    deadline = asyncio.get_running_loop().time() + WAV_COMPLETE_WITHIN
+    while True:
+        try:
+            with wave.open(str(path), "rb") as wav:
+                wav.getnframes()
+            return
+        except (OSError, EOFError, wave.Error):
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+        await asyncio.sleep(0.05)
 
 
 def sip_header(message: str, name: str) -> str | None:

@@ -185,7 +185,8 @@ class AgiRoutes:
             await self._feature(request, _no_transfers)
             return
         await self._feature(
-            request, lambda agent, c: transfers.transfer_by_code(agent, c.arg(1).strip())
+            request,
+            lambda agent, c: transfers.transfer_by_code(agent, c.arg(1).strip(), c.uniqueid),
         )
 
 

@@ -37,6 +37,7 @@ from acd.router.decisions import (
     CallEscalated,
     CallExited,
     CallOverflowed,
+    CallRequeued,
     EventRejected,
     OfferCall,
 )
@@ -196,6 +197,21 @@ def step_messages(step: Step) -> list[tuple[str, dict[str, Any]]]:
                         "queue": decision.to_queue,
                         "from_queue": decision.from_queue,
                         "state": "overflowed",
+                        "at": decision.at,
+                    },
+                )
+            )
+        elif isinstance(decision, CallRequeued):
+            messages.append(
+                (
+                    "call",
+                    {
+                        "call_id": decision.call_id,
+                        "queue": decision.to_queue,
+                        "from_queue": decision.from_queue,
+                        "from_agent": decision.agent_id,
+                        "keep_place": decision.keep_place,
+                        "state": "transferred",
                         "at": decision.at,
                     },
                 )

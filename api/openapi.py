@@ -608,8 +608,8 @@ def _paths() -> Schema:
                 "Server-sent events: `event: agent` and `event: call` with JSON data "
                 "(agent state changes; an agent's phone becoming unreachable or reachable "
                 "again: {agent_id, reachable, at} without state; call waiting, offered, "
-                "connected, escalated, overflowed, abandoned, exited, ended). A client that "
-                "falls behind is disconnected.",
+                "connected, escalated, overflowed, transferred, abandoned, exited, ended). A "
+                "client that falls behind is disconnected.",
                 _responses("200", None, "text/event-stream", "429", "503"),
             ),
         },

@@ -99,6 +99,14 @@ class Resync:
         self.tracker: CallTracker = flow.tracker
         self.directory = directory
         self.router = router
+        #: Tracked WAITING calls found still bridged in acd-deliver: a transfer whose
+        #: Redirect into the wait was lost with the link (the effects move them).
+        self._stranded: list[LiveCall] = []
+
+    def take_stranded(self) -> list[LiveCall]:
+        """The calls the last reconcile found stranded, once."""
+        stranded, self._stranded = self._stranded, []
+        return stranded
 
     # --- 1. the calls we track ----------------------------------------------------------------
 
@@ -125,6 +133,9 @@ class Resync:
                 events += self._offer_moved(call, found)
             elif call.phase is Phase.CONNECTED:
                 self._bind_legs(call, found)
+            elif call.phase is Phase.WAITING and found.seen is Seen.CONNECTED:
+                log.info("call %s: transferred, still bridged with its agent", call.call_id)
+                self._stranded.append(call)
         for view in self.router.calls():
             if view.id not in self.tracker and view.id not in finished:
                 log.info("call %s: known to the router only; ended", view.id)

@@ -106,8 +106,22 @@ def transfer_variables(call: LiveCall, router: RouterReads, queue_name: str) -> 
     if view is not None:
         variables["ACD_PRIORITY"] = str(view.priority)
         variables["ACD_SKILLS"] = skills_text(view.extra_skills)
-    variables["ACD_TRANSFER_NOTE"] = call.transfer_note
+    variables["ACD_TRANSFER_NOTE"] = channel_text(call.transfer_note)
     return variables
+
+
+#: Bytes of a value sent in one AMI header line: Asterisk refuses a line over 1024 bytes
+#: ("line too long") and the Setvar would silently not happen.
+MAX_HEADER_VALUE_BYTES = 900
+
+
+def channel_text(text: str) -> str:
+    """`text` as a channel variable set over AMI: cut, on a character boundary, to
+    MAX_HEADER_VALUE_BYTES of UTF-8 (the records and the API keep it whole)."""
+    data = text.encode()
+    if len(data) <= MAX_HEADER_VALUE_BYTES:
+        return text
+    return data[: MAX_HEADER_VALUE_BYTES - 3].decode(errors="ignore") + "…"
 
 
 class RouterReads(Protocol):

@@ -307,6 +307,9 @@ class Controller:
         # the calls it still has are then really the ones nobody tracks.
         await self.engine.submit(Tick)
         self._post(self.resync.reconcile(snapshot, offers_before))
+        for call in self.resync.take_stranded():
+            if call.call_id not in self.effects.deferred_requeues:  # retried after the sync
+                self.effects.move_to_wait(call)
         callbacks = () if self._first_done else self._callbacks
         adoptions = self.resync.adopt(
             snapshot, self.engine.now(), callbacks, skip=self.effects.deferred_exits

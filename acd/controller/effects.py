@@ -132,6 +132,9 @@ class Effects:
         self.deferred_exits: dict[str, tuple[LiveCall, Leave]] = {}
         #: Setvars that could not be sent, by channel: retried after a resync.
         self.deferred_setvars: dict[str, dict[str, str]] = {}
+        #: Transferred callers whose Redirect into the wait could not be sent, by call id:
+        #: redirected after a resync (still bridged with the first agent meanwhile).
+        self.deferred_requeues: dict[str, tuple[LiveCall, dict[str, str]]] = {}
 
     def post(self, events: list[EventFactory]) -> None:
         for factory in events:
@@ -410,12 +413,23 @@ class Effects:
         try:
             failure = await self.redirect(channel, WAIT_TARGET, variables)
         except AmiError as exc:
-            # Sent or not, the resync reads where the caller is (still bridged: adopted
-            # connected to nobody it knows, so left alone; in acd-wait: waiting).
             log.warning("transfer of %s: %s", call.call_id, exc)
+            if not self.ami.logged_in:
+                # Sent or not: after the resync it is sent (again) if the caller is still
+                # there; one still bridged with the first agent is found by the resync too.
+                self.deferred_requeues[call.call_id] = (call, variables)
             return
         if failure is not None:
             log.info("transfer of %s: Redirect to the wait failed: %s", call.call_id, failure)
+
+    def move_to_wait(self, call: LiveCall) -> None:
+        """A transferred caller the resync found still bridged (its Redirect was lost on
+        the way): into the wait of the queue it is in now."""
+        if call.channel is not None:
+            variables = transfer_variables(call, self.engine.router, call.queue)
+            self.tasks.spawn(
+                self._redirect_to_wait(call, call.channel, variables), f"requeue-{call.call_id}"
+            )
 
     async def _set_variables(self, channel: str, variables: dict[str, str]) -> None:
         try:
@@ -444,3 +458,11 @@ class Effects:
         setvars, self.deferred_setvars = self.deferred_setvars, {}
         for channel, variables in setvars.items():
             self.tasks.spawn(self._set_variables(channel, variables), f"setvar-{channel}")
+        requeues, self.deferred_requeues = self.deferred_requeues, {}
+        for call, variables in requeues.values():
+            still = self.tracker.get(call.call_id) is call and call.phase is Phase.WAITING
+            if still and call.uniqueid in alive and call.channel is not None:
+                self.tasks.spawn(
+                    self._redirect_to_wait(call, call.channel, variables),
+                    f"requeue-{call.call_id}",
+                )

@@ -31,3 +31,7 @@ class ControllerTransferLine:
         call = self.tracker.get(call_id)
         if call is not None:
             call.transfer_note = note
+
+    def call_of_agent_leg(self, uniqueid: str) -> str | None:
+        call = self.tracker.by_agent_leg(uniqueid)
+        return None if call is None else call.call_id

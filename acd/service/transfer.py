@@ -42,6 +42,10 @@ class TransferLine(Protocol):
         """The note travels on the caller's channel (ACD_TRANSFER_NOTE) from now on."""
         ...
 
+    def call_of_agent_leg(self, uniqueid: str) -> str | None:
+        """The call whose agent leg is the channel `uniqueid`, if any."""
+        ...
+
 
 class TransferNotes(Protocol):
     """The records' side: the note goes with the visit the transfer opens."""
@@ -90,12 +94,18 @@ class TransferService:
             call_id, request.queue or view.queue, request.skills, request.note, request.keep_place
         )
 
-    async def transfer_by_code(self, agent_id: str, code: str) -> TransferOutcome:
+    async def transfer_by_code(
+        self, agent_id: str, code: str, leg: str | None = None
+    ) -> TransferOutcome:
         """The softphone's `*8<code>#`: the agent's connected call into the queue whose
         `transfer_code` is `code`, keeping the caller's place (it waited once already).
-        Errors: agent_not_on_call, unknown_transfer_code (422)."""
+        `leg`: the uniqueid of the channel that keyed it — the call on that leg, never
+        another call of the same agent's. Errors: agent_not_on_call, unknown_transfer_code
+        (422)."""
         agent = self.engine.router.agent(agent_id)
         call_id = agent.call_id if agent is not None else None
+        if leg is not None:
+            call_id = self.line.call_of_agent_leg(leg) if self.line is not None else None
         view = self.engine.router.call(call_id) if call_id is not None else None
         if view is None or view.state is not CallState.CONNECTED or view.agent_id != agent_id:
             raise NotOnCall(f"agent {agent_id} is not talking to a caller")

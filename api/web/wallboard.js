@@ -273,12 +273,10 @@
     return row;
   }
 
+  /** The call the agent is ringing for or talking to. Not by the agent's call_id: in
+   * wrap-up that names its last call, which a transfer has handed on to another queue. */
   function agentCall(agent) {
-    return (
-      view.calls.find((call) => call.id === agent.call_id) ||
-      view.calls.find((call) => call.agent_id === agent.id) ||
-      null
-    );
+    return view.calls.find((call) => call.agent_id === agent.id) || null;
   }
 
   /** A call's wait: entry into its queue until answered (still counting while unanswered). */

@@ -9,8 +9,14 @@ from api_support import ADMIN_TOKEN, Api
 
 from acd.compose import Assembly
 from acd.engine import Step
-from acd.router.decisions import AgentStateChanged
-from acd.router.events import AgentLoggedIn, AgentLoggedOut, AgentRestored, CallArrived
+from acd.router.decisions import AgentStateChanged, CallRequeued
+from acd.router.events import (
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentRestored,
+    CallArrived,
+    CallTransferred,
+)
 from acd.router.model import AgentState
 from api.events import EventHub, step_messages
 
@@ -103,3 +109,19 @@ async def test_an_unread_subscriber_never_holds_up_the_engine(assembly: Assembly
     view = assembly.engine.router.agent("1002")
     assert view is not None
     assert view.state is AgentState.LOGGED_OUT
+
+
+def test_a_transfer_says_the_call_waits_again_in_its_new_queue() -> None:
+    """A stream client must not keep the call 'connected' to the agent it left."""
+    step = Step(
+        CallTransferred(50.0, "c1", "sales", keep_place=True),
+        [
+            AgentStateChanged("1001", AgentState.WRAP_UP, None, 10.0, 50.0),
+            CallRequeued("c1", "support", "sales", "1001", True, 50.0),
+        ],
+    )
+    messages = step_messages(step)
+    assert ("call", "transferred") in [(kind, data.get("state")) for kind, data in messages]
+    data = next(d for k, d in messages if d.get("state") == "transferred")
+    assert (data["call_id"], data["queue"], data["from_queue"]) == ("c1", "sales", "support")
+    assert (data["from_agent"], data["keep_place"], data["at"]) == ("1001", True, 50.0)

@@ -24,8 +24,13 @@ class FakeLine:
     def bridged(self, call_id: str) -> bool:
         return self.up
 
+    legs: dict[str, str] = field(default_factory=dict)
+
     def noted(self, call_id: str, note: str) -> None:
         self.notes[call_id] = note
+
+    def call_of_agent_leg(self, uniqueid: str) -> str | None:
+        return self.legs.get(uniqueid)
 
 
 @pytest.fixture
@@ -170,5 +175,9 @@ async def test_the_feature_code_hands_the_agents_call_on_keeping_its_place(
     assert wrong.value.code == "unknown_transfer_code"
     with pytest.raises(NotOnCall):
         await transfers.transfer_by_code("1002", "22")
-    outcome = await transfers.transfer_by_code("1001", "22")
+    # Keyed on a leg that is not this call's agent leg (another call, or none): refused.
+    with pytest.raises(NotOnCall):
+        await transfers.transfer_by_code("1001", "22", "some-other-leg")
+    line.legs["leg-1001"] = "c1"
+    outcome = await transfers.transfer_by_code("1001", "22", "leg-1001")
     assert (outcome.to_queue, outcome.keep_place, outcome.state) == ("sales", True, "waiting")

@@ -292,3 +292,17 @@ def test_a_caller_waiting_for_a_controller_is_adopted_waiting() -> None:
         "c2;2": Seen.WAITING,  # a stale ACD_AGENT from an old offer does not make it ring
         "c3;2": Seen.WAITING,
     }
+
+
+def test_reconcile_finds_a_transferred_caller_still_bridged_with_its_first_agent() -> None:
+    """The transfer's Redirect into the wait was lost with the link: the tracker has the
+    call WAITING (in its new queue) while its channel is still bridged in acd-deliver. The
+    resync hands it to the effects to be moved (`stranded`); a caller really waiting is not."""
+    rig = Rig()
+    stranded = _track(rig, 3, Phase.WAITING)  # the listing has c3 connected (bridge b-3)
+    waiting = _track(rig, 1, Phase.WAITING)  # in acd-wait
+    events = rig.resync.reconcile(read_snapshot(listing()), rig.tracker.offers)
+    assert events == []
+    assert rig.resync.take_stranded() == [stranded]
+    assert rig.resync.take_stranded() == []
+    assert (stranded.phase, waiting.phase) == (Phase.WAITING, Phase.WAITING)

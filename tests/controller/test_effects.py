@@ -12,8 +12,8 @@ import pytest
 from acd.config import AgentSeed, AmiSettings
 from acd.controller import Controller
 from acd.controller.ami import AmiError, AmiResponse
-from acd.controller.calls import LiveCall
-from acd.controller.facts import ChannelHungUp
+from acd.controller.calls import MAX_HEADER_VALUE_BYTES, LiveCall, channel_text
+from acd.controller.facts import ChannelHungUp, DialEnded
 from acd.controller.phases import Phase
 from acd.engine import Engine
 from acd.router.decisions import CallExited, CallOverflowed
@@ -22,6 +22,7 @@ from acd.router.events import (
     AgentUpserted,
     CallAbandoned,
     CallArrived,
+    CallTransferred,
     OfferFailed,
     QueueUpserted,
 )
@@ -231,3 +232,58 @@ async def test_a_redirect_refused_because_the_caller_is_hanging_up_blames_no_age
     assert isinstance(event, CallAbandoned), steps.seen
     assert event.reason == ("asterisk_stopped" if stopping else "hangup")
     assert controller.engine.router.agent("1001").state is AgentState.AVAILABLE
+
+
+async def connected_call(controller: Controller, call_id: str) -> None:
+    """A support call connected to agent 1001, as the tracker and the router have it."""
+    await waiting_call(controller, call_id)
+    await controller.engine.submit(lambda now: AgentLoggedIn(now, "1001"))
+    call = controller.tracker.get(call_id)
+    for _ in range(100):
+        if call is not None and call.phase is Phase.OFFERED:
+            break
+        await asyncio.sleep(0.01)
+    assert call is not None
+    controller._post(controller.flow.handle(DialEnded(call_id, "Local/x-leg;1", "ANSWER", 1.0)))
+    for _ in range(100):
+        view = controller.engine.router.call(call_id)
+        if view is not None and view.state is CallState.CONNECTED:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not connected")
+
+
+async def test_a_transfer_the_lost_link_kept_back_is_redirected_after_the_resync(
+    setup: Any,
+) -> None:
+    """The caller must not stay bridged with the first agent (who is in wrap-up, then
+    offered other calls) because the Redirect into the wait was never sent."""
+    controller, ami, _steps = setup
+    engine = controller.engine
+    await engine.submit(lambda now: QueueUpserted(now, QueueConfig("sales")))
+    await connected_call(controller, "c6")
+    ami.logged_in, ami.redirect_reply = False, "timeout"
+    ami.redirected.clear()
+    await engine.submit(lambda now: CallTransferred(now, "c6", "sales"))
+    await asyncio.wait_for(ami.redirected.wait(), 5)
+    for _ in range(100):
+        if "c6" in controller.effects.deferred_requeues:
+            break
+        await asyncio.sleep(0.01)
+    assert "c6" in controller.effects.deferred_requeues
+    ami.logged_in, ami.redirect_reply = True, None
+    ami.redirected.clear()
+    controller.effects.retry_deferred(frozenset({"c6"}))
+    await asyncio.wait_for(ami.redirected.wait(), 5)
+    redirect = ami.actions[-1]
+    assert (redirect["Context"], redirect["Exten"], redirect["Priority"]) == ("acd-wait", "s", "1")
+    assert controller.effects.deferred_requeues == {}
+
+
+def test_a_long_note_is_cut_to_what_one_ami_header_line_carries() -> None:
+    """Asterisk refuses an AMI line over 1024 bytes; 500 characters of CJK are 1500."""
+    assert channel_text("refund please") == "refund please"
+    cut = channel_text("退款" * 250)
+    assert len(cut.encode()) <= MAX_HEADER_VALUE_BYTES
+    assert cut.endswith("…")
+    assert cut.startswith("退款退款")

@@ -28,7 +28,7 @@ from .softphone import SoftphoneHost, sip_header, tone_level
 pytestmark = pytest.mark.sip
 
 CALLER_HZ, FIRST_HZ, SPECIALIST_HZ = 440, 660, 880
-CALLER_DATA = "customer 4711, order 42: refund"
+CALLER_DATA = "customer 4711 Müller, order 42: refund"
 NOTE = "wants the refund of order 42 (paid twice)"
 #: Share of the received energy at a frequency (see tone_level): heard above PRESENT, not
 #: heard below ABSENT.

@@ -34,7 +34,8 @@ from acd.router import events as ev
 #: 2: AgentWrapUpDone; QueueConfig's sl_target and pause_reasons (PauseReason records).
 #: 3: AgentRestored's state_since.
 #: 4: QueueConfig's exit_key, exit_target and transfer_code; CallTransferred (a blind transfer).
-VERSION = 4
+#: 5: TransferCompleted (a warm transfer).
+VERSION = 5
 
 
 class CodecError(ValueError):

@@ -114,6 +114,13 @@ Per event (rejections emit one EventRejected and change nothing)
                      nobody could serve → CallExited(join_empty); else call-driven, then the
                      leave-empty check. Then a wrap-up of 0 ends at once (after the call was
                      placed: the agent is not offered its own caller while another can take it).
+  TransferCompleted  (a warm transfer) call and consultation must both be CONNECTED
+                     (`wrong_state`), unknown `unknown_call`, the same id `invalid_event`. The
+                     call's agent enters WRAP_UP (the call's wrap-up); CallHandedOver; the call
+                     takes the consultation's queue, agent, priority, extra skills, step,
+                     queue_entered_at, answered_at and wrap-up, and keeps its own arrival and
+                     enqueued_at; the consultation is gone (no decision of its own). A wrap-up
+                     of 0 ends at once, after.
   wrap-up end        pending applies, else AVAILABLE (idle_since = deadline), agent-driven.
   rona-delay end     if still PAUSED("rona"): AVAILABLE (idle_since = deadline), agent-driven.
   escalation         WAITING or OFFERED call: step + 1, CallEscalated, requirements recomputed;

@@ -190,6 +190,12 @@ def _transferred_problem(event: ev.CallTransferred) -> str | None:
     return skills_problem(event.extra_skills, "extra_skills")
 
 
+def _completed_problem(event: ev.TransferCompleted) -> str | None:
+    if event.call_id == event.consult_id:
+        return "consult_id must name another call"
+    return None
+
+
 #: Per event type: the fields that must be non-empty strings, and any further check.
 _SHAPES: dict[type, tuple[tuple[str, ...], Callable[[Any], str | None] | None]] = {
     ev.Tick: ((), None),
@@ -210,6 +216,7 @@ _SHAPES: dict[type, tuple[tuple[str, ...], Callable[[Any], str | None] | None]] 
     ev.OfferAnswered: (("call_id", "agent_id"), None),
     ev.OfferFailed: (("call_id", "agent_id"), None),
     ev.CallTransferred: (("call_id", "queue"), _transferred_problem),
+    ev.TransferCompleted: (("call_id", "consult_id"), _completed_problem),
     ev.CallEnded: (("call_id",), None),
 }
 

@@ -64,6 +64,19 @@ class CallRequeued:
 
 
 @dataclass(frozen=True, slots=True)
+class CallHandedOver:
+    """A warm transfer completed: `call_id` is now connected to `to_agent` in `queue`
+    (the consultation `consult_id` it absorbed is gone); `from_agent` wraps up."""
+
+    call_id: str
+    consult_id: str
+    queue: str
+    from_agent: str
+    to_agent: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class CallExited:
     """The call leaves the ACD without an agent. reason: `timeout` (max_wait, `destination`
     is the queue's overflow dialplan target or None), `join_empty`, `leave_empty`,
@@ -94,6 +107,7 @@ Decision = (
     | CallEscalated
     | CallOverflowed
     | CallRequeued
+    | CallHandedOver
     | CallExited
     | EventRejected
 )

@@ -235,6 +235,19 @@ class CallTransferred:
 
 
 @dataclass(frozen=True, slots=True)
+class TransferCompleted:
+    """A warm transfer is completed: `consult_id`, the consultation its agent made for
+    `call_id` (a call of the target queue, connected to the specialist), becomes that call.
+    The call's agent enters the call's wrap-up as after a hang-up; the call is connected to
+    the consultation's agent from now on, in its queue, with its priority, skills, answer
+    time and wrap-up. Both must be connected (`wrong_state`), unknown ids `unknown_call`."""
+
+    now: float
+    call_id: str
+    consult_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded:
     """A connected call hung up (either side). The agent enters the call's queue wrap-up."""
 
@@ -261,5 +274,6 @@ Event = (
     | OfferAnswered
     | OfferFailed
     | CallTransferred
+    | TransferCompleted
     | CallEnded
 )

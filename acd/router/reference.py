@@ -34,6 +34,8 @@ handlers, so that the differential tests catch a table row drifting from the pol
          adopted: straight into the state it was found in (waiting, offered, connected)
          transferred while connected: its agent wraps up, the call waits again in the
          target queue as if it arrived there now (its place by first entry when kept)
+         a warm transfer completed: a connected consultation becomes the connected call
+         (its queue, agent and the rest), the call's agent wraps up
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from acd.router.decisions import (
     AgentStateChanged,
     CallEscalated,
     CallExited,
+    CallHandedOver,
     CallOverflowed,
     CallRequeued,
     Decision,
@@ -353,6 +356,13 @@ class ReferenceRouter:
                 )
             if isinstance(event, ev.CallTransferred) and event.queue not in self._queues:
                 raise _RejectedError("unknown_queue", f"no queue {event.queue!r}")
+        elif isinstance(event, ev.TransferCompleted):
+            for call_id in (event.call_id, event.consult_id):
+                c = self._calls.get(call_id)
+                if c is None:
+                    raise _RejectedError("unknown_call", f"no call {call_id!r}")
+                if c.state != CallState.CONNECTED:
+                    raise _RejectedError("wrong_state", f"call {c.id} is {c.state.value}")
 
     # --- agent steps ------------------------------------------------------------------------------
 
@@ -734,6 +744,26 @@ class ReferenceRouter:
             self._settle(a, "wrap_end", now)
         else:
             a.wrap_until = now + c.wrap_up
+
+    def _on_TransferCompleted(self, event: ev.TransferCompleted) -> None:  # noqa: N802
+        """The call takes the consultation's queue, agent, priority, skills, step, time in
+        queue, answer and wrap-up; the consultation is gone; the call's agent wraps up."""
+        now = self._now
+        c = self._calls[event.call_id]
+        k = self._calls.pop(event.consult_id)
+        a = self._agents[c.agent_id or ""]
+        b = self._agents[k.agent_id or ""]
+        self._set_agent(a, AgentState.WRAP_UP, now)
+        wrap_up = c.wrap_up
+        c.queue, c.priority, c.extra, c.step = k.queue, k.priority, k.extra, k.step
+        c.requirements, c.queue_entered_at = k.requirements, k.queue_entered_at
+        c.answered_at, c.wrap_up, c.agent_id = k.answered_at, k.wrap_up, b.id
+        b.call_id = c.id
+        self._out.append(CallHandedOver(c.id, k.id, c.queue, a.id, b.id, now))
+        if wrap_up == 0:
+            self._settle(a, "wrap_end", now)
+        else:
+            a.wrap_until = now + wrap_up
 
     def _on_CallEnded(self, event: ev.CallEnded) -> None:  # noqa: N802
         now = self._now

@@ -44,6 +44,7 @@ from acd.router.decisions import (
     AgentStateChanged,
     CallEscalated,
     CallExited,
+    CallHandedOver,
     CallOverflowed,
     CallRequeued,
     Decision,
@@ -107,6 +108,8 @@ _C_ABANDON = CallTrigger.ABANDON
 _C_END = CallTrigger.END
 _C_EXIT = CallTrigger.EXIT
 _C_TRANSFER = CallTrigger.TRANSFER
+_C_HAND_OVER = CallTrigger.HAND_OVER
+_C_MERGE = CallTrigger.MERGE
 _MOVE = Do.MOVE
 _DEFER = Do.DEFER
 _CANCEL = Do.CANCEL
@@ -196,6 +199,7 @@ class Router:
             ev.OfferAnswered: (call_check, self._on_offer_answered),
             ev.OfferFailed: (call_check, self._on_offer_failed),
             ev.CallTransferred: (self._reject_transferred, self._on_call_transferred),
+            ev.TransferCompleted: (self._reject_completed, self._on_transfer_completed),
             ev.CallEnded: (call_check, self._on_call_ended),
         }
 
@@ -369,6 +373,19 @@ class Router:
                 "CallTransferred", "unknown_queue", f"no queue {event.queue!r}"
             )
         return rejected
+
+    def _reject_completed(self, event: ev.TransferCompleted) -> EventRejected | None:
+        rows = self._call_rows
+        for call_id, trigger in ((event.call_id, _C_HAND_OVER), (event.consult_id, _C_MERGE)):
+            c = self._calls.get(call_id)
+            if c is None:
+                return EventRejected("TransferCompleted", "unknown_call", f"no call {call_id!r}")
+            outcome = rows[trigger][c.state]
+            if outcome.do is _REJECT:
+                return EventRejected(
+                    "TransferCompleted", outcome.code, f"call {c.id} is {c.state.value}"
+                )
+        return None
 
     def _reject_queue_removed(self, event: ev.QueueRemoved) -> EventRejected | None:
         if event.name in self._queues:
@@ -1083,6 +1100,28 @@ class Router:
             self._max_wait(c, now)
         else:
             self._waiting_again(c, now)
+
+    def _on_transfer_completed(self, event: ev.TransferCompleted) -> None:
+        """The consultation (connected, so in no queue index) is absorbed by the call: its
+        queue, agent, priority, skills, answer time and wrap-up are the call's from now on;
+        the call's agent wraps up the call's own wrap-up."""
+        now = self._now
+        c = self._calls[event.call_id]
+        k = self._calls.pop(event.consult_id)
+        assert self._leaves(k, _C_MERGE), (k.id, k.state)
+        a = self._agents[c.agent_id or ""]
+        b = self._agents[k.agent_id or ""]
+        self._move_agent(a, self._agent_rows[_T_TRANSFER][a.state], now)
+        self._move_call(c, _C_HAND_OVER)
+        wrap_up = c.wrap_up
+        c.queue, c.priority, c.extra, c.extra_key = k.queue, k.priority, k.extra, k.extra_key
+        c.steps, c.step, c.reqset = k.steps, k.step, k.reqset
+        c.queue_entered_at, c.answered_at, c.wrap_up = k.queue_entered_at, k.answered_at, k.wrap_up
+        c.order = (-c.priority, c.enqueued_at, c.order[2], c.id)
+        c.agent_id = b.id
+        b.call_id = c.id
+        self._out.append(CallHandedOver(c.id, k.id, c.queue, a.id, b.id, now))
+        self._wrap_up(a, wrap_up, now)
 
     def _on_call_ended(self, event: ev.CallEnded) -> None:
         now = self._now

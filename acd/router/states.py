@@ -76,6 +76,8 @@ Theory of operation
     ABANDON         gone      gone      .
     END             .         .         gone
     TRANSFER        .         .         waiting
+    HAND_OVER       .         .         connected
+    MERGE           .         .         gone
     EXIT            gone      gone      .
     ESCALATE        waiting   offered   .
     OVERFLOW        waiting   .         .
@@ -152,6 +154,8 @@ class CallTrigger(enum.StrEnum):
     END = "end"
     EXIT = "exit"  # the router sends the call out: max wait, leave-empty, queue removed
     TRANSFER = "transfer"  # its agent hands the connected call on into a queue
+    HAND_OVER = "hand_over"  # a warm transfer: the call moves onto the consultation's agent
+    MERGE = "merge"  # the consultation becomes the call it was made for
     ESCALATE = "escalate"
     OVERFLOW = "overflow"
     # CallAdopted, by the adopted state: a fresh record (CALL_START) takes that state at once
@@ -306,6 +310,8 @@ CALL_TABLE: Mapping[tuple[CallState, CallTrigger], CallOutcome] = MappingProxyTy
         (_C.OFFERED, _K.ESCALATE): Outcome(Do.MOVE, _C.OFFERED),
         (_C.CONNECTED, _K.END): Outcome(Do.MOVE, None),
         (_C.CONNECTED, _K.TRANSFER): Outcome(Do.MOVE, _C.WAITING),
+        (_C.CONNECTED, _K.HAND_OVER): Outcome(Do.MOVE, _C.CONNECTED),
+        (_C.CONNECTED, _K.MERGE): Outcome(Do.MOVE, None),
         # adopting: from the fresh record's CALL_START straight to the adopted state
         (CALL_START, _K.ADOPT_WAITING): Outcome(Do.MOVE, _C.WAITING),
         (CALL_START, _K.ADOPT_OFFERED): Outcome(Do.MOVE, _C.OFFERED),

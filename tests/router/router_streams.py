@@ -56,6 +56,7 @@ KINDS = (
     ("restore", 5),
     ("adopt", 6),
     ("transfer", 4),
+    ("complete", 3),
     ("bad", 2),
 )
 _NAMES = [k for k, _ in KINDS]
@@ -325,6 +326,15 @@ class StreamMaker:
                 frozen_skills(extra),
                 rng.random() < 0.5,
             )
+        if kind == "complete":  # usually two connected calls: one becomes the other
+            connected = [c.id for c in ref.calls() if c.state == CallState.CONNECTED]
+            if len(connected) >= 2 and rng.random() < 0.9:
+                call_id, consult_id = rng.sample(connected, 2)
+            else:
+                call_id, consult_id = self.call_id(), self.call_id()
+            if call_id == consult_id:
+                consult_id = consult_id + "x"
+            return ev.TransferCompleted(now, call_id, consult_id)
         return self._bad(now)  # type: ignore[return-value]
 
 

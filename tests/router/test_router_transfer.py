@@ -9,6 +9,7 @@ from acd.router import events as ev
 from acd.router.decisions import (
     AgentStateChanged,
     CallExited,
+    CallHandedOver,
     CallRequeued,
     EventRejected,
     OfferCall,
@@ -174,3 +175,63 @@ def test_malformed_transfers_are_invalid(s: Scenario) -> None:
     assert [d.code for d in s.send(bad)] == ["invalid_event"]  # type: ignore[attr-defined]
     also_bad = ev.CallTransferred(1, "c1", "second", keep_place="yes")  # type: ignore[arg-type]
     assert [d.code for d in s.send(also_bad)] == ["invalid_event"]  # type: ignore[attr-defined]
+
+
+# --- warm transfer: a connected consultation becomes the call --------------------------------
+
+
+def test_a_completed_warm_transfer_hands_the_call_to_the_specialist(s: Scenario) -> None:
+    s.agent("gen", {"general": 1})
+    s.agent("spec", {"billing": 5})
+    s.at(1).connect("c1", "first", "gen")
+    s.at(5).connect("k1", "second", "spec")  # the consultation: the first agent's call
+    decisions = s.at(9).send(ev.TransferCompleted(9, "c1", "k1"))
+    assert decisions == [
+        wrap("gen", 0, 9),
+        CallHandedOver("c1", "k1", "second", "gen", "spec", 9),
+    ]
+    assert s.router.call("k1") is None
+    call = s.router.call("c1")
+    assert call is not None
+    assert (call.queue, call.state, call.agent_id, call.priority) == (
+        "second",
+        CallState.CONNECTED,
+        "spec",
+        1,
+    )
+    assert (call.arrived_at, call.enqueued_at, call.queue_entered_at, call.answered_at) == (
+        1,
+        1,
+        5,
+        5,
+    )
+    assert s.router.agent("spec").call_id == "c1"  # type: ignore[union-attr]
+    assert s.router.agent("gen").wrap_until == 14  # type: ignore[union-attr]  first's wrap-up
+    # The specialist's hang-up ends the call with the second queue's wrap-up (2 s).
+    assert s.at(20).send(ev.CallEnded(20, "c1")) == [wrap("spec", 0, 20)]
+    assert s.router.agent("spec").wrap_until == 22  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("call_id", "consult_id", "code"),
+    [
+        ("c1", "nobody", "unknown_call"),
+        ("nobody", "k1", "unknown_call"),
+        ("c1", "w1", "wrong_state"),  # the consultation still waits
+        ("w1", "c1", "wrong_state"),
+    ],
+)
+def test_only_two_connected_calls_complete_a_transfer(
+    s: Scenario, call_id: str, consult_id: str, code: str
+) -> None:
+    s.agent("gen", {"general": 1})
+    s.at(1).connect("c1", "first", "gen")
+    s.arrive("w1", "second")  # nobody for billing: waits
+    decisions = s.send(ev.TransferCompleted(2, call_id, consult_id))
+    assert [d.code for d in decisions] == [code]  # type: ignore[attr-defined]
+    assert s.router.call("c1").state is CallState.CONNECTED  # type: ignore[union-attr]
+
+
+def test_a_call_completed_into_itself_is_invalid(s: Scenario) -> None:
+    decisions = s.send(ev.TransferCompleted(1, "c1", "c1"))
+    assert [d.code for d in decisions] == ["invalid_event"]  # type: ignore[attr-defined]

@@ -443,7 +443,9 @@ async def start_asterisk_side(
     `transfers` moves callers through this controller (the API's and the feature code's)."""
     controller = Controller(settings.ami, engine, directory, notes, gate=gate, publish=publish)
     if transfers is not None:
-        transfers.attach(ControllerTransferLine(controller.tracker, controller.ami))
+        transfers.attach(
+            ControllerTransferLine(controller.tracker, controller.ami, controller.flow.channels)
+        )
     entry = EntryService(
         engine,
         controller.tracker,

@@ -20,6 +20,10 @@ what it reads from the channel is validated by the service (`EntryService.read`)
     agent/login, agent/logout, agent/pause (arg: reason code), agent/unpause,
     agent/transfer (arg: a queue's transfer_code; from the agent's leg of its call)
                      ACD_FEATURE_RESULT=ok|<error code>
+    consult          (arg 1: the consultation's number) a warm transfer's consultation leg:
+                     ACD_CONSULT_QUEUE, ACD_CONSULT_OF, ACD_CONSULT_CALLER (the caller's
+                     channel), ACD_PRIORITY, ACD_SKILLS, ACD_TRANSFER_NOTE (empty
+                     ACD_CONSULT_QUEUE: refused)
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ class AgiRoutes:
             "agent/pause": self.agent_pause,
             "agent/unpause": self.agent_unpause,
             "agent/transfer": self.agent_transfer,
+            "consult": self.consult,
         }
 
     # --- enter ----------------------------------------------------------------------------------
@@ -188,6 +193,20 @@ class AgiRoutes:
             request,
             lambda agent, c: transfers.transfer_by_code(agent, c.arg(1).strip(), c.uniqueid),
         )
+
+    async def consult(self, request: AgiRequest) -> None:
+        """acd-consult,<number>: a warm transfer's consultation channel asks what it carries
+        (ACD_CONSULT_QUEUE empty: no such consultation, refused)."""
+        channel = AgiChannel(request)
+        try:
+            variables = None
+            if self.transfers is not None:
+                variables = self.transfers.consult_entered(channel.arg(1).strip(), channel.uniqueid)
+            await channel.set_many(variables or {"ACD_CONSULT_QUEUE": ""})
+        except AgiHangupError:
+            pass
+        except Exception:
+            log.exception("consult failed on %s", channel.name)
 
 
 async def _no_transfers(_agent: str, _channel: AgiChannel) -> None:

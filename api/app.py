@@ -44,6 +44,8 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/calls", h.list_calls),
     ("GET", "/calls/{call_id}", h.get_call),
     ("POST", "/calls/{call_id}/transfer", h.transfer_call),
+    ("POST", "/calls/{call_id}/transfer/complete", h.complete_transfer),
+    ("POST", "/calls/{call_id}/transfer/cancel", h.cancel_transfer),
     ("GET", "/stats/queues", h.queue_stats),
     ("GET", "/reports/queues", h.queue_reports),
     ("GET", "/events", h.events),

@@ -165,7 +165,23 @@ async def transfer_call(request: web.Request) -> web.Response:
     outcome = await request.app[SERVICES].transfers.transfer(
         request[PRINCIPAL], request.match_info["call_id"], body
     )
-    return _json(views.transfer_doc(outcome))
+    return _json(views.transfer_doc(outcome), 202 if outcome.state == "consulting" else 200)
+
+
+@requires(TRANSFER)
+async def complete_transfer(request: web.Request) -> web.Response:
+    outcome = await request.app[SERVICES].transfers.complete(
+        request[PRINCIPAL], request.match_info["call_id"]
+    )
+    return _json(views.transfer_doc(outcome), 202)
+
+
+@requires(TRANSFER)
+async def cancel_transfer(request: web.Request) -> web.Response:
+    outcome = await request.app[SERVICES].transfers.cancel(
+        request[PRINCIPAL], request.match_info["call_id"]
+    )
+    return _json(views.transfer_doc(outcome), 202)
 
 
 @requires(READ)

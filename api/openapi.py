@@ -302,6 +302,7 @@ SCHEMAS: dict[str, Schema] = {
             "state",
             "offered_to",
             "exit_reason",
+            "consult_id",
         ],
         "additionalProperties": False,
         "properties": {
@@ -310,9 +311,15 @@ SCHEMAS: dict[str, Schema] = {
             "to_queue": {"type": "string"},
             "from_agent": {"type": "string", "description": "the agent freed into wrap-up"},
             "keep_place": {"type": "boolean"},
-            "state": {"enum": ["waiting", "offered", "exited"]},
+            "state": {
+                "enum": ["waiting", "offered", "exited", "consulting", "completing", "cancelling"]
+            },
             "offered_to": {"type": ["string", "null"]},
             "exit_reason": {"type": ["string", "null"]},
+            "consult_id": {
+                "type": ["string", "null"],
+                "description": "a warm transfer's consultation call, once it entered",
+            },
         },
     },
     "MonitorEntry": {
@@ -579,9 +586,36 @@ def _paths() -> Schema:
                 "note go with the call; keep_place orders it by its first entry. 409 "
                 "call_not_connected, 422 unknown_queue (field queue), 503 asterisk_unavailable "
                 "when the caller's channel cannot be moved now (nothing changed)",
-                _responses("200", _ref("Transfer"), "what the transfer did", "400", "403",
-                           "404", "409", "422", "503"),
+                {
+                    **_responses("200", _ref("Transfer"), "what the transfer did", "400",
+                                 "403", "404", "409", "422", "503"),
+                    "202": {
+                        "description": "a warm transfer's consultation started",
+                        "content": _json_content(_ref("Transfer")),
+                    },
+                },
                 _ref("TransferRequest"),
+            ),
+        },
+        "/calls/{call_id}/transfer/complete": {
+            "parameters": [call_id],
+            "post": _op(
+                "completeTransfer",
+                "Complete a warm transfer: the agent's leg is hung up and Asterisk joins the "
+                "caller and the specialist (409 consult_not_answered until the specialist "
+                "answered, 409 no_consultation)",
+                _responses("202", _ref("Transfer"), "completing", "400", "403", "404",
+                           "409", "503"),
+            ),
+        },
+        "/calls/{call_id}/transfer/cancel": {
+            "parameters": [call_id],
+            "post": _op(
+                "cancelTransfer",
+                "Cancel a warm transfer: the consultation is hung up and the agent is back "
+                "with the caller (409 no_consultation, consult_not_ready while dialling)",
+                _responses("202", _ref("Transfer"), "cancelling", "400", "403", "404",
+                           "409", "503"),
             ),
         },
         "/stats/queues": {

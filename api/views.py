@@ -78,6 +78,7 @@ def transfer_doc(outcome: TransferOutcome) -> dict[str, Any]:
         "state": outcome.state,
         "offered_to": outcome.offered_to,
         "exit_reason": outcome.exit_reason,
+        "consult_id": outcome.consult_id,
     }
 
 

@@ -537,7 +537,16 @@ class TransferRequest(Document):
         bool,
         Field(
             description="true: ordered by its first entry into the ACD, ahead of callers who "
-            "came later; false: behind those waiting in the target queue now"
+            "came later; false: behind those waiting in the target queue now (a warm "
+            "transfer's consultation is ordered by its own start: not with warm)"
+        ),
+    ] = False
+    warm: Annotated[
+        bool,
+        Field(
+            description="true: a consultation first — the caller hears music while the agent "
+            "is connected to a specialist of the target, then POST .../transfer/complete "
+            "joins caller and specialist, .../transfer/cancel returns the agent to the caller"
         ),
     ] = False
 

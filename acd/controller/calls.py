@@ -27,6 +27,16 @@ class Deliver:
 
 
 @dataclass(frozen=True, slots=True)
+class Consultation:
+    """A warm transfer's consultation: the call `consult_id` the first agent's side of
+    `call_id` made into `queue` (with the transfer's extra `skills`)."""
+
+    consult_id: str
+    queue: str
+    skills: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
 class Leave:
     """Leave the ACD: ACD_RESULT=`reason`, continue at `destination` or after the wait."""
 
@@ -143,6 +153,8 @@ class CallTracker:
         self._calls: dict[str, LiveCall] = {}
         self._by_uniqueid: dict[str, str] = {}
         self._by_agent_leg: dict[str, str] = {}
+        #: call id → its warm transfer's consultation, once the consultation has entered.
+        self.consultations: dict[str, Consultation] = {}
 
     def __len__(self) -> int:
         return len(self._calls)

@@ -132,6 +132,8 @@ class Effects:
         self.deferred_exits: dict[str, tuple[LiveCall, Leave]] = {}
         #: Setvars that could not be sent, by channel: retried after a resync.
         self.deferred_setvars: dict[str, dict[str, str]] = {}
+        #: call id → a channel to hang up once the call's offer has moved the caller.
+        self.hang_up_after_move: dict[str, str] = {}
         #: Transferred callers whose Redirect into the wait could not be sent, by call id:
         #: redirected after a resync (still bridged with the first agent meanwhile).
         self.deferred_requeues: dict[str, tuple[LiveCall, dict[str, str]]] = {}
@@ -226,6 +228,9 @@ class Effects:
             if self._still_offered(call, deliver.agent_id):
                 self._offer_failed(call, deliver.agent_id, "error")
             return
+        moved_leg = self.hang_up_after_move.pop(call.call_id, None)
+        if response is None and moved_leg is not None:
+            await self.hang_up(moved_leg)
         if response is None or not self._still_offered(call, deliver.agent_id):
             return
         log.info("offer of %s: Redirect failed: %s", call.call_id, response)
@@ -236,6 +241,16 @@ class Effects:
             self.post(self.flow.finish(call, lambda now: CallAbandoned(now, call_id, "hangup")))
         else:
             self._offer_failed(call, deliver.agent_id, "error")
+
+    async def hang_up(self, channel: str) -> None:
+        """Hang `channel` up (a warm transfer's consultation leg); failures only logged."""
+        try:
+            response = await self.ami.request({"Action": "Hangup", "Channel": channel})
+        except AmiError as exc:
+            log.info("hang-up of %s: %s", channel, exc)
+            return
+        if not response.success:
+            log.info("hang-up of %s refused: %s", channel, response.message)
 
     async def redirect(
         self, channel: str, target: tuple[str, str, str], variables: dict[str, str]
@@ -400,18 +415,30 @@ class Effects:
         moved_on = any(
             isinstance(d, (OfferCall, CallExited)) and d.call_id == call_id for d in later
         )
+        # A warm transfer completed before its specialist answered: the consultation's leg,
+        # in the caller's bridge now, goes once the caller is out of that bridge.
+        consult_leg = self.flow.consult_hangups.pop(call_id, None)
         if moved_on:
+            if consult_leg is not None:
+                self.hang_up_after_move[call_id] = consult_leg
             self.tasks.spawn(self._set_variables(call.channel, variables), f"requeue-{call_id}")
         else:
             self.tasks.spawn(
-                self._redirect_to_wait(call, call.channel, variables), f"requeue-{call_id}"
+                self._redirect_to_wait(call, call.channel, variables, consult_leg),
+                f"requeue-{call_id}",
             )
 
     async def _redirect_to_wait(
-        self, call: LiveCall, channel: str, variables: dict[str, str]
+        self,
+        call: LiveCall,
+        channel: str,
+        variables: dict[str, str],
+        hang_up_then: str | None = None,
     ) -> None:
         try:
             failure = await self.redirect(channel, WAIT_TARGET, variables)
+            if failure is None and hang_up_then is not None:
+                await self.hang_up(hang_up_then)
         except AmiError as exc:
             log.warning("transfer of %s: %s", call.call_id, exc)
             if not self.ami.logged_in:

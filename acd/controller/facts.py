@@ -106,6 +106,16 @@ class LocalPair:
     two_uniqueid: str
 
 
+@dataclass(frozen=True, slots=True)
+class AttendedTransferDone:
+    """An attended transfer ended (AttendedTransfer): `transferer_uniqueid` is the
+    transferring channel in its first bridge (an agent's leg of a call, for a warm
+    transfer); `result` Success, Fail, Invalid or Not Permitted."""
+
+    transferer_uniqueid: str
+    result: str
+
+
 Fact = (
     ChannelCreated
     | ChannelHungUp
@@ -116,6 +126,7 @@ Fact = (
     | ChannelRenamed
     | LocalPair
     | AsteriskStopping
+    | AttendedTransferDone
 )
 
 #: SoftHangupRequest's Cause is the soft-hangup flag; AST_SOFTHANGUP_SHUTDOWN is 1 << 2 (the
@@ -208,6 +219,10 @@ def _local_bridge(m: Mapping[str, Any]) -> Fact:
     return LocalPair(_text(m, "LocalOneUniqueid"), _text(m, "LocalTwoUniqueid"))
 
 
+def _attended_transfer(m: Mapping[str, Any]) -> Fact:
+    return AttendedTransferDone(_text(m, "OrigTransfererUniqueid"), _text(m, "Result"))
+
+
 _TRANSLATORS: dict[str, Callable[[Mapping[str, Any]], Fact | None]] = {
     "newchannel": _newchannel,
     "hangup": _hangup,
@@ -218,6 +233,7 @@ _TRANSLATORS: dict[str, Callable[[Mapping[str, Any]], Fact | None]] = {
     "rename": _rename,
     "localbridge": _local_bridge,
     "softhanguprequest": _soft_hangup_request,
+    "attendedtransfer": _attended_transfer,
 }
 
 #: The AMI events the controller listens to (for event filters and documentation).
@@ -231,6 +247,7 @@ USED_EVENTS = (
     "Rename",
     "LocalBridge",
     "SoftHangupRequest",
+    "AttendedTransfer",
 )
 
 

@@ -21,6 +21,7 @@ from acd.controller.calls import CallTracker, LiveCall
 from acd.controller.estimate import HandleTimes
 from acd.controller.facts import (
     AsteriskStopping,
+    AttendedTransferDone,
     ChannelCreated,
     ChannelHungUp,
     ChannelRenamed,
@@ -39,8 +40,10 @@ from acd.router.events import (
     AgentReachabilityChanged,
     CallAbandoned,
     CallEnded,
+    CallTransferred,
     OfferAnswered,
     OfferFailed,
+    TransferCompleted,
 )
 
 log = logging.getLogger(__name__)
@@ -115,6 +118,9 @@ class CallFlow:
         self._untracked_hangups: OrderedDict[str, None] = OrderedDict()
         #: Every live channel, for the FastAGI server's check (acd.controller.live_channels).
         self.channels = LiveChannels()
+        #: call id → the channel of its consultation, to hang up once the caller is moved
+        #: (a warm transfer completed before the specialist answered).
+        self.consult_hangups: dict[str, str] = {}
 
     def hung_up(self, uniqueid: str) -> bool:
         return uniqueid in self._untracked_hangups
@@ -147,6 +153,8 @@ class CallFlow:
         if isinstance(fact, AsteriskStopping):
             self.asterisk_stopping = True
             return []
+        if isinstance(fact, AttendedTransferDone):
+            return self._attended_transfer(fact)
         if isinstance(fact, ChannelRenamed):
             self.channels.renamed(fact.uniqueid, fact.new_name)
             call = self.tracker.by_caller_leg(fact.uniqueid)
@@ -223,6 +231,52 @@ class CallFlow:
     def _observe_talk(self, call: LiveCall, ended_at: float | None) -> None:
         if call.answered_at is not None and ended_at is not None:
             self.handle_times.observe(call.queue, max(0.0, ended_at - call.answered_at))
+
+    def _attended_transfer(self, fact: AttendedTransferDone) -> list[EventFactory]:
+        """A warm transfer's end, when the first agent's leg hung up (the API's complete, or
+        the agent's own phone): Asterisk has put the consultation's leg into the caller's
+        bridge. A consultation the specialist answered becomes the call (TransferCompleted:
+        the specialist's legs are the call's agent legs from now on). One not answered yet
+        cannot: the caller is handed on blind into the consultation's queue instead (the
+        effects move it into the wait and then hang the consultation up), the consultation
+        abandoned. Either way the first agent's leg is let go first: its Hangup follows and
+        is not the call's end."""
+        if fact.result.lower() != "success":
+            return []
+        call = self.tracker.by_agent_leg(fact.transferer_uniqueid)
+        if call is None or call.phase is not Phase.CONNECTED:
+            return []
+        link = self.tracker.consultations.pop(call.call_id, None)
+        consult = self.tracker.get(link.consult_id) if link is not None else None
+        if link is None or consult is None:
+            return []
+        call_id, consult_id = call.call_id, consult.call_id
+        first_agent = call.agent_id
+        self.tracker.release_agent(call)
+        events: list[EventFactory] = []
+        if first_agent is not None:
+            events += reachability_events(self.reachability.acd_call_finished(first_agent))
+        if consult.phase is Phase.CONNECTED and consult.agent_id is not None:
+            legs = (consult.agent_uniqueid, consult.agent_far_uniqueid)
+            specialist, answered = consult.agent_id, consult.answered_at
+            self.tracker.remove(consult_id)
+            call.agent_id = specialist
+            if legs[0] is not None:
+                self.tracker.bind_agent_leg(call, legs[0])
+            if legs[1] is not None:
+                self.tracker.bind_agent_far_leg(call, legs[1])
+            call.queue, call.queue_entered_at = link.queue, consult.entered_at
+            call.answered_at, call.hangup_requested_by = answered, None
+            return [lambda now: TransferCompleted(now, call_id, consult_id), *events]
+        if consult.channel is not None:
+            self.consult_hangups[call_id] = consult.channel
+        self.tracker.remove(consult_id)
+        queue, skills = link.queue, link.skills
+        return [
+            lambda now: CallTransferred(now, call_id, queue, skills),
+            lambda now: CallAbandoned(now, consult_id, "consult_cancelled"),
+            *events,
+        ]
 
     def _dial_began(self, fact: DialBegan) -> list[EventFactory]:
         call = self.tracker.by_caller_leg(fact.caller_uniqueid)

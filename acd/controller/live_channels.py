@@ -65,6 +65,9 @@ class LiveChannels:
     def matches(self, uniqueid: str, name: str) -> bool:
         return self._names.get(uniqueid) == name
 
+    def name(self, uniqueid: str) -> str | None:
+        return self._names.get(uniqueid)
+
 
 class AmiRequests(Protocol):
     @property

@@ -38,7 +38,7 @@ an ENTERQUEUE in the target queue follows, as when app_queue's caller reaches Qu
                      12 and later name app_queue's line BLINDTRANSFER, with these fields
     ATTENDEDTRANSFER method|data…|holdtime|calltime|origposition  a warm transfer, method
                      BRIDGE|bridge, APP|application or LINK|channel|channel: only formatted
-                     (`attended_transfer_line`); no warm transfer is made yet
+                     (`attended_transfer_line`); a warm transfer writes BRIDGE|<target queue>
 
 Positions: the ACD orders calls by priority across queues, so `position` is the place at
 entry and ABANDON / EXIT* repeat it as both position and origposition.
@@ -59,6 +59,7 @@ from acd.observe.happenings import (
     VisitEnded,
     VisitOpened,
 )
+from acd.observe.records import ATTENDED_TRANSFER
 from acd.private_files import open_private_append
 from acd.router.model import AgentState
 from acd.storage.record_store import CallRecord
@@ -134,6 +135,13 @@ def attended_transfer_line(at: float, record: CallRecord, position: int, method:
 
 def _end_line(ended: VisitEnded) -> str | None:
     r, at, position = ended.record, ended.at, ended.position
+    if (
+        r.outcome == "answered"
+        and r.transferred_to is not None
+        and r.exit_reason == (ATTENDED_TRANSFER)
+    ):
+        # A warm transfer: app_queue's BRIDGE method, the bridge named by its target queue.
+        return attended_transfer_line(at, r, position, "BRIDGE", r.transferred_to)
     if r.outcome == "answered" and r.transferred_to is not None:
         # app_queue's blind transfer fields (it names the line BLINDTRANSFER since Asterisk 12).
         return _call_line(at, r, r.agent_id, "TRANSFER", r.transferred_to, ENTRY_CONTEXT,

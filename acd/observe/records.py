@@ -82,6 +82,7 @@ from acd.observe.kpi import is_short_abandon
 from acd.router.decisions import (
     AgentStateChanged,
     CallExited,
+    CallHandedOver,
     CallOverflowed,
     CallRequeued,
     Decision,
@@ -115,6 +116,8 @@ _NOT_CHOSEN = frozenset({LOST_UNOBSERVED, "asterisk_stopped"})
 #: acd.service.entry tells): no abandon but an exit, the caller's choice of another service
 #: (`exited`, counted nowhere in the service level; app_queue's EXITWITHKEY is no ABANDON either).
 EXIT_KEY = "exit_key"
+#: exit_reason of a visit a warm transfer ended (its queue_log line is ATTENDEDTRANSFER).
+ATTENDED_TRANSFER = "attended_transfer"
 
 
 def skills_text(skills: Mapping[str, int]) -> str | None:
@@ -136,6 +139,19 @@ class CallerInfo(TypedDict):
     arrived: float
     leg: int
     transfer_note: str | None  # the note of the transfer that opened this visit
+
+
+@dataclass(slots=True)
+class _Consult:
+    """A warm transfer's consultation, as far as the records care: whose it is and when it
+    entered, was offered and answered (and by whom)."""
+
+    call_id: str
+    entered: float | None = None
+    offered: float | None = None
+    ring_started: float | None = None
+    answered: float | None = None
+    agent_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -162,6 +178,7 @@ class CallRecorder:
         self._reserved_at: dict[str, float] = {}
         self._early: OrderedDict[str, str] = OrderedDict()  # caller data before arrival
         self._notes: dict[str, str] = {}  # transfer notes of connected calls, until their step
+        self._consults: dict[str, _Consult] = {}  # warm transfers' consultations, by their id
         self._pending: dict[str, CallRecord] = {}  # left open by a previous run, by call id
         self._stored_open: set[str] = set()  # every call id `pending` was ever given
 
@@ -217,6 +234,8 @@ class CallRecorder:
             self._overflowed(decision)
         elif isinstance(decision, CallRequeued):
             self._requeued(decision)
+        elif isinstance(decision, CallHandedOver):
+            self._handed_over(decision)
         elif isinstance(decision, CallExited):
             self._exited(decision)
 
@@ -231,6 +250,10 @@ class CallRecorder:
         return position or 1  # not waiting: it was offered (or turned away) at once
 
     def _arrived(self, event: CallArrived, unknown_queue: bool) -> None:
+        consult = self._consults.get(event.call_id)
+        if consult is not None:  # a warm transfer's consultation: not a caller's visit
+            consult.entered = event.now
+            return
         config = self._config(event.queue)
         view = self._router.call(event.call_id) if self._router is not None else None
         priority = event.priority if event.priority is not None else config.priority
@@ -381,6 +404,12 @@ class CallRecorder:
         self._emit(VisitEnded(at, record, 1))
 
     def _offered(self, offer: OfferCall, now: float) -> None:
+        consult = self._consults.get(offer.call_id)
+        if consult is not None:
+            at = self._reserved_at.get(offer.agent_id, now)
+            consult.ring_started = at
+            consult.offered = consult.offered if consult.offered is not None else at
+            return
         visit = self._visits.get(offer.call_id)
         if visit is None:
             return
@@ -391,6 +420,10 @@ class CallRecorder:
         self._emit(VisitOffered(at, visit.record, offer.agent_id))
 
     def _answered(self, event: OfferAnswered) -> None:
+        consult = self._consults.get(event.call_id)
+        if consult is not None:
+            consult.answered, consult.agent_id = event.now, event.agent_id
+            return
         visit = self._visits.get(event.call_id)
         if visit is None:
             return
@@ -415,6 +448,8 @@ class CallRecorder:
         self._emit(RingNoAnswer(event.now, visit.record, event.agent_id, ring))
 
     def _abandoned(self, event: CallAbandoned) -> None:
+        if self._consults.pop(event.call_id, None) is not None:
+            return  # a consultation cancelled (or left unanswered): no caller lost
         visit = self._visits.pop(event.call_id, None)
         if visit is None:
             return
@@ -444,6 +479,8 @@ class CallRecorder:
         self._emit(VisitEnded(event.now, visit.record, visit.position))
 
     def _ended(self, event: CallEnded) -> None:
+        if self._consults.pop(event.call_id, None) is not None:
+            return  # a consultation the specialist answered, then cancelled
         visit = self._visits.get(event.call_id)
         answered = None if visit is None else visit.record.answered
         if visit is None or answered is None:
@@ -500,19 +537,26 @@ class CallRecorder:
         )  # fmt: skip
 
     def _transferred(
-        self, call_id: str, to_queue: str, agent_id: str, at: float, kept_place: bool | None
-    ) -> None:
+        self,
+        call_id: str,
+        to_queue: str,
+        agent_id: str,
+        at: float,
+        kept_place: bool | None,
+        warm: bool = False,
+    ) -> _Visit | None:
         """A blind transfer: the answered visit ends at the transfer and the agent's wrap-up
         follows it (the router put the agent in WRAP_UP first, and a wrap-up of 0 ends after
         this decision); the next leg opens in the target queue."""
         visit = self._visits.pop(call_id, None)
         if visit is None:
-            return
+            return None
         record = visit.record
         visit.record = replace(
             record,
             ended=at,
             transferred_to=to_queue,
+            exit_reason=ATTENDED_TRANSFER if warm else record.exit_reason,
             talk=None if record.answered is None else max(0.0, at - record.answered),
         )
         self._emit(VisitEnded(at, visit.record, visit.position))
@@ -546,7 +590,46 @@ class CallRecorder:
             self._position(call_id),
         )
         self._visits[call_id] = following
-        self._emit(VisitOpened(at, following.record, following.position))
+        if not warm:
+            self._emit(VisitOpened(at, following.record, following.position))
+        return following
+
+    def _handed_over(self, decision: CallHandedOver) -> None:
+        """A warm transfer completed: the visit ends transferred (ATTENDEDTRANSFER), and the
+        next one is what the consultation was — entered, offered and answered by the
+        specialist when the consultation was — told in that order."""
+        consult = self._consults.pop(decision.consult_id, None)
+        following = self._transferred(
+            decision.call_id, decision.queue, decision.from_agent, decision.at, None, warm=True
+        )
+        if following is None:
+            return
+        entered = (
+            consult.entered
+            if consult is not None and consult.entered is not None
+            else (decision.at)
+        )
+        answered = consult.answered if consult is not None and consult.answered else decision.at
+        offered = consult.offered if consult is not None and consult.offered else entered
+        following.record = replace(following.record, entered=entered, offered=offered)
+        self._emit(VisitOpened(entered, following.record, following.position))
+        self._emit(VisitOffered(offered, following.record, decision.to_agent))
+        following.record = replace(
+            following.record,
+            answered=answered,
+            agent_id=decision.to_agent,
+            outcome="answered",
+            wait=max(0.0, answered - entered),
+        )
+        ring_started = consult.ring_started if consult is not None else None
+        ring = answered - ring_started if ring_started is not None else 0.0
+        self._emit(VisitAnswered(answered, following.record, ring))
+
+    def consult_started(self, consult_id: str, call_id: str) -> None:
+        """`consult_id` is the consultation of a warm transfer of `call_id`, not a caller:
+        it gets no visit, record, queue_log line or count; its times make the call's next
+        visit if the transfer completes (CallHandedOver). Not kept across a restart."""
+        self._consults[consult_id] = _Consult(call_id)
 
     def _exited(self, decision: CallExited) -> None:
         visit = self._visits.pop(decision.call_id, None)

@@ -11,22 +11,32 @@ router's CallTransferred. What the router decided comes back: the caller waits i
 target queue, is already offered to the next agent, or left it by that queue's rules
 (join_empty), as a `TransferOutcome`.
 
+A warm transfer (`warm: true`) starts a consultation instead: the same checks, then the
+controller's Atxfer on the agent's leg into `acd-consult,<number>` (the caller hears music);
+the consultation's channel asks `consult_entered(number)` for what it must carry (queue,
+priority, skills, caller data, note) and enters the target queue as a call of its own, known
+to the records as a consultation (`consult_started`). `complete` (409 consult_not_answered
+until the specialist answered) hangs the agent's leg up; `cancel` hangs the consultation up.
+What Asterisk then did arrives as AttendedTransfer (acd.controller.flow).
+
 Roles (admin, supervisor, agent) are the API's to check (api/auth.py); whose call it is, is
 this module's.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from acd.config.documents import TransferRequest
+from acd.controller.calls import channel_text
 from acd.engine import Engine
 from acd.errors import Conflict, Invalid, NotFound, NotOnCall, NotYours, Unavailable
 from acd.router.decisions import CallExited, CallRequeued, OfferCall
 from acd.router.events import CallTransferred
-from acd.router.model import CallState, frozen_skills
+from acd.router.model import CallState, CallView, frozen_skills, merge_requirements
 from acd.service.common import raise_if_rejected, validated
 from acd.service.tokens import Principal
 
@@ -46,11 +56,41 @@ class TransferLine(Protocol):
         """The call whose agent leg is the channel `uniqueid`, if any."""
         ...
 
+    async def consult(self, call_id: str, number: str) -> str | None:
+        """Start consultation `number` from the call's agent leg; None, or why not."""
+        ...
+
+    def consultation_entered(
+        self, call_id: str, consult_id: str, queue: str, skills: Mapping[str, int]
+    ) -> str | None:
+        """Known from now on; the caller's channel name (its caller data is read there)."""
+        ...
+
+    async def complete(self, call_id: str) -> str | None: ...
+
+    async def cancel(self, consult_id: str) -> str | None: ...
+
 
 class TransferNotes(Protocol):
-    """The records' side: the note goes with the visit the transfer opens."""
+    """The records' side: the note goes with the visit the transfer opens; a consultation
+    is not a caller's visit."""
 
     def transfer_noted(self, call_id: str, note: str) -> None: ...
+
+    def consult_started(self, consult_id: str, call_id: str) -> None: ...
+
+
+@dataclass(slots=True)
+class _Consultation:
+    number: str
+    call_id: str
+    queue: str
+    skills: Mapping[str, int]
+    priority: int
+    note: str
+    consult_id: str | None = None
+    #: The router has had the consultation (so its absence now means it ended).
+    seen: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +106,8 @@ class TransferOutcome:
     offered_to: str | None = None
     #: Why it left the target queue at once (join_empty), when it did.
     exit_reason: str | None = None
+    #: A warm transfer's consultation call, once it entered the target queue.
+    consult_id: str | None = None
 
 
 class TransferService:
@@ -73,6 +115,8 @@ class TransferService:
         self.engine = engine
         self.notes = notes
         self.line: TransferLine | None = None
+        self._consultations: dict[str, _Consultation] = {}  # by number
+        self._by_call: dict[str, str] = {}  # call id → number
 
     def attach(self, line: TransferLine) -> None:
         self.line = line
@@ -90,9 +134,171 @@ class TransferService:
             )
         if principal.role == "agent" and principal.agent_id != view.agent_id:
             raise NotYours(f"call {call_id} is not agent {principal.agent_id}'s")
+        if request.warm:
+            return await self._consult(view, request.queue or view.queue, request)
         return await self._transfer(
             call_id, request.queue or view.queue, request.skills, request.note, request.keep_place
         )
+
+    # --- warm transfers ---------------------------------------------------------------------
+
+    async def _consult(self, view: CallView, queue: str, request: Any) -> TransferOutcome:
+        if request.keep_place:
+            raise Invalid(
+                "a consultation is ordered by its own start", code="invalid", field="keep_place"
+            )
+        target = self.engine.router.queue(queue)
+        if target is None:
+            raise Invalid(f"no queue {queue!r}", code="unknown_queue", field="queue")
+        if self._current(view.id) is not None:
+            raise Conflict(f"call {view.id} has a consultation already", code="consult_in_progress")
+        line = self.line
+        if line is None or not line.bridged(view.id):
+            raise Unavailable(f"call {view.id}: Asterisk cannot start a consultation now")
+        number = self._new_number()
+        consultation = _Consultation(
+            number,
+            view.id,
+            queue,
+            merge_requirements(view.extra_skills, request.skills),
+            max(view.priority, target.priority),
+            request.note,
+        )
+        self._consultations[number] = consultation
+        self._by_call[view.id] = number
+        failure = await line.consult(view.id, number)
+        if failure is not None:
+            self._forget(consultation)
+            raise Unavailable(f"call {view.id}: the consultation was not started: {failure}")
+        assert view.agent_id is not None
+        return TransferOutcome(view.id, view.queue, queue, view.agent_id, False, "consulting")
+
+    def consult_entered(self, number: str, consult_id: str) -> dict[str, str] | None:
+        """The consultation's channel (`consult_id`, entering acd-consult,<number>): what it
+        carries into the target queue, or None (no such consultation: refused)."""
+        consultation = self._consultations.get(number)
+        if consultation is None or consultation.consult_id is not None:
+            return None
+        call_id = consultation.call_id
+        if self.engine.router.call(call_id) is None:
+            self._forget(consultation)
+            return None
+        consultation.consult_id = consult_id
+        if self.notes is not None:
+            self.notes.consult_started(consult_id, call_id)
+        caller_channel = None
+        if self.line is not None:
+            caller_channel = self.line.consultation_entered(
+                call_id, consult_id, consultation.queue, consultation.skills
+            )
+        return {
+            "ACD_CONSULT_QUEUE": consultation.queue,
+            "ACD_CONSULT_OF": call_id,
+            "ACD_CONSULT_CALLER": caller_channel or "",
+            "ACD_PRIORITY": str(consultation.priority),
+            "ACD_SKILLS": ",".join(f"{k}:{v}" for k, v in sorted(consultation.skills.items())),
+            "ACD_TRANSFER_NOTE": channel_text(consultation.note),
+        }
+
+    async def complete(self, principal: Principal, call_id: str) -> TransferOutcome:
+        """Join the caller and the specialist; the agent leaves (its leg is hung up)."""
+        consultation, view = self._own_consultation(principal, call_id)
+        consult = (
+            self.engine.router.call(consultation.consult_id)
+            if consultation.consult_id is not None
+            else None
+        )
+        if consult is None or consult.state is not CallState.CONNECTED:
+            raise Conflict(
+                f"call {call_id}: the specialist has not answered the consultation",
+                code="consult_not_answered",
+            )
+        failure = await self._line().complete(call_id)
+        if failure is not None:
+            raise Unavailable(f"call {call_id}: not completed: {failure}")
+        assert view.agent_id is not None
+        return TransferOutcome(
+            call_id,
+            view.queue,
+            consultation.queue,
+            view.agent_id,
+            False,
+            "completing",
+            consult.agent_id,
+            None,
+            consult.id,
+        )
+
+    async def cancel(self, principal: Principal, call_id: str) -> TransferOutcome:
+        """End the consultation; the agent is back with the caller."""
+        consultation, view = self._own_consultation(principal, call_id)
+        if consultation.consult_id is None:
+            raise Conflict(
+                f"call {call_id}: the consultation is still being dialled",
+                code="consult_not_ready",
+            )
+        failure = await self._line().cancel(consultation.consult_id)
+        if failure is not None:
+            raise Unavailable(f"call {call_id}: not cancelled: {failure}")
+        self._forget(consultation)
+        assert view.agent_id is not None
+        return TransferOutcome(
+            call_id,
+            view.queue,
+            consultation.queue,
+            view.agent_id,
+            False,
+            "cancelling",
+            None,
+            None,
+            consultation.consult_id,
+        )
+
+    def _own_consultation(
+        self, principal: Principal, call_id: str
+    ) -> tuple[_Consultation, CallView]:
+        view = self.engine.router.call(call_id)
+        if view is None:
+            raise NotFound(f"no live call {call_id!r}", code="unknown_call")
+        if principal.role == "agent" and principal.agent_id != view.agent_id:
+            raise NotYours(f"call {call_id} is not agent {principal.agent_id}'s")
+        consultation = self._current(call_id)
+        if consultation is None or view.state is not CallState.CONNECTED:
+            raise Conflict(f"call {call_id} has no consultation", code="no_consultation")
+        return consultation, view
+
+    def _current(self, call_id: str) -> _Consultation | None:
+        """The call's consultation while it lasts (one whose call is gone is forgotten)."""
+        number = self._by_call.get(call_id)
+        consultation = self._consultations.get(number) if number is not None else None
+        if consultation is None:
+            return None
+        router = self.engine.router
+        call = router.call(call_id)
+        consult = router.call(consultation.consult_id) if consultation.consult_id else None
+        consultation.seen = consultation.seen or consult is not None
+        # Gone once the router had it (between the consult AGI and its arrival it has not).
+        over = call is None or (consultation.seen and consult is None)
+        if over or (call is not None and call.state is not CallState.CONNECTED):
+            self._forget(consultation)
+            return None
+        return consultation
+
+    def _forget(self, consultation: _Consultation) -> None:
+        self._consultations.pop(consultation.number, None)
+        if self._by_call.get(consultation.call_id) == consultation.number:
+            del self._by_call[consultation.call_id]
+
+    def _new_number(self) -> str:
+        while True:
+            number = f"{secrets.randbelow(10**8):08d}"
+            if number not in self._consultations:
+                return number
+
+    def _line(self) -> TransferLine:
+        if self.line is None:
+            raise Unavailable("this node moves no calls")
+        return self.line
 
     async def transfer_by_code(
         self, agent_id: str, code: str, leg: str | None = None

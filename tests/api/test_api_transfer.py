@@ -12,7 +12,7 @@ from api_support import Api, issue
 
 from acd.compose import Assembly
 from acd.errors import Invalid, NotOnCall
-from acd.router.events import AgentLoggedIn, CallArrived, OfferAnswered
+from acd.router.events import AgentLoggedIn, AgentUpserted, CallArrived, OfferAnswered
 from acd.router.model import CallState
 
 
@@ -31,6 +31,26 @@ class FakeLine:
 
     def call_of_agent_leg(self, uniqueid: str) -> str | None:
         return self.legs.get(uniqueid)
+
+    actions: list[tuple[str, str]] = field(default_factory=list)
+
+    async def consult(self, call_id: str, number: str) -> str | None:
+        self.actions.append(("consult", number))
+        return None
+
+    def consultation_entered(
+        self, call_id: str, consult_id: str, queue: str, skills: object
+    ) -> str | None:
+        self.actions.append(("entered", consult_id))
+        return "Local/caller;2"
+
+    async def complete(self, call_id: str) -> str | None:
+        self.actions.append(("complete", call_id))
+        return None
+
+    async def cancel(self, consult_id: str) -> str | None:
+        self.actions.append(("cancel", consult_id))
+        return None
 
 
 @pytest.fixture
@@ -73,6 +93,7 @@ async def test_a_transfer_frees_the_agent_and_offers_the_caller_to_a_specialist(
         "state": "offered",
         "offered_to": "1002",
         "exit_reason": None,
+        "consult_id": None,
     }
     assert line.notes == {"c1": "wants a quote"}
     status, agent = await api.get("/api/v1/agents/1001")
@@ -181,3 +202,67 @@ async def test_the_feature_code_hands_the_agents_call_on_keeping_its_place(
     line.legs["leg-1001"] = "c1"
     outcome = await transfers.transfer_by_code("1001", "22", "leg-1001")
     assert (outcome.to_queue, outcome.keep_place, outcome.state) == ("sales", True, "waiting")
+
+
+async def test_a_warm_transfer_consults_first_and_completes_only_once_answered(
+    api: Api, assembly: Assembly, line: FakeLine
+) -> None:
+    await connected(assembly)
+    status, body = await api.post(
+        transfer(), {"queue": "sales", "warm": True, "skills": {"german": 2}, "note": "hi"}
+    )
+    assert (status, body["state"], body["to_queue"]) == (202, "consulting", "sales"), body
+    [(kind, number)] = line.actions
+    assert kind == "consult"
+    status, body = await api.post(transfer(), {"queue": "sales", "warm": True})
+    assert (status, body["error"]["code"]) == (409, "consult_in_progress")
+    status, body = await api.post(transfer() + "/complete")
+    assert (status, body["error"]["code"]) == (409, "consult_not_answered")
+    status, body = await api.post(transfer() + "/cancel")
+    assert (status, body["error"]["code"]) == (409, "consult_not_ready")
+
+    # The consultation's channel enters acd-consult,<number>: what it carries.
+    transfers = assembly.services.transfers
+    assert transfers.consult_entered("99999999", "k1") is None  # no such consultation
+    carried = transfers.consult_entered(number, "k1")
+    assert carried is not None
+    assert carried["ACD_CONSULT_QUEUE"] == "sales"
+    assert carried["ACD_CONSULT_OF"] == "c1"
+    assert carried["ACD_CONSULT_CALLER"] == "Local/caller;2"
+    assert carried["ACD_SKILLS"] == "german:2"
+    assert carried["ACD_TRANSFER_NOTE"] == "hi"
+    assert transfers.consult_entered(number, "k2") is None  # once only
+    engine = assembly.engine
+    await engine.submit(lambda now: CallArrived(now, "k1", "sales", extra_skills={"german": 2}))
+    await engine.submit(lambda now: AgentUpserted(now, "1002", {"sales": 3, "german": 2}))
+    await engine.submit(lambda now: AgentLoggedIn(now, "1002"))
+    await engine.submit(lambda now: OfferAnswered(now, "k1", "1002"))
+    status, body = await api.post(transfer() + "/complete")
+    assert (status, body["state"], body["offered_to"], body["consult_id"]) == (
+        202,
+        "completing",
+        "1002",
+        "k1",
+    )
+    assert line.actions[-1] == ("complete", "c1")
+
+
+async def test_a_warm_transfer_can_be_cancelled_and_keep_place_is_refused(
+    api: Api, assembly: Assembly, line: FakeLine
+) -> None:
+    await connected(assembly)
+    status, body = await api.call(
+        "POST", transfer(), {"queue": "sales", "warm": True, "keep_place": True},
+        check_request=False,
+    )  # fmt: skip
+    assert (status, body["error"]["field"]) == (422, "keep_place")
+    status, body = await api.post(transfer() + "/cancel")
+    assert (status, body["error"]["code"]) == (409, "no_consultation")
+    await api.post(transfer(), {"queue": "sales", "warm": True})
+    number = line.actions[0][1]
+    assembly.services.transfers.consult_entered(number, "k1")
+    status, body = await api.post(transfer() + "/cancel")  # entering: still cancellable
+    assert (status, body["state"]) == (202, "cancelling")
+    assert line.actions[-1] == ("cancel", "k1")
+    status, body = await api.post(transfer() + "/cancel")
+    assert (status, body["error"]["code"]) == (409, "no_consultation")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from acd.config import AgentSeed
-from acd.controller.calls import CallTracker, LiveCall, Phase
+from acd.controller.calls import CallTracker, Consultation, LiveCall, Phase
 from acd.controller.estimate import HandleTimes
 from acd.controller.facts import (
     AsteriskStopping,
+    AttendedTransferDone,
     ChannelHungUp,
     DeviceState,
     DeviceStateChanged,
@@ -22,9 +23,11 @@ from acd.router.events import (
     AgentReachabilityChanged,
     CallAbandoned,
     CallEnded,
+    CallTransferred,
     Event,
     OfferAnswered,
     OfferFailed,
+    TransferCompleted,
 )
 from acd.service.directory import AgentDirectory
 
@@ -216,3 +219,63 @@ def test_while_asterisk_stops_a_ring_that_ends_is_not_the_agents_no_answer(
     flow.link_up()
     track(flow, Phase.OFFERED, agent="2001")
     assert [f(NOW) for f in flow.handle(ended)] == [OfferFailed(NOW, CALL_ID, "2001", "no_answer")]
+
+
+def _warm(flow: CallFlow, consult_phase: Phase) -> tuple[LiveCall, LiveCall]:
+    """The caller talking to 1001 (agent leg a1) and its consultation k1 (Local leg k1;2)."""
+    call = LiveCall("c1", "support", "support", "PJSIP/caller-1", "c1", Phase.CONNECTED, 0.0)
+    flow.tracker.add(call)
+    flow.tracker.offer(call, "1001")
+    flow.tracker.bind_agent_leg(call, "a1")
+    consult = LiveCall(
+        "k1", "billing", "billing", "Local/1@acd-consult-1;2", "k1", consult_phase, 5.0
+    )
+    flow.tracker.add(consult)
+    if consult_phase is Phase.CONNECTED:
+        flow.tracker.offer(consult, "1002")
+        flow.tracker.bind_agent_leg(consult, "b1")
+        consult.answered_at = 7.0
+    flow.tracker.consultations["c1"] = Consultation("k1", "billing", {"german": 2})
+    return call, consult
+
+
+def test_a_completed_warm_transfer_moves_the_call_onto_the_specialists_legs(
+    flow: CallFlow,
+) -> None:
+    call, _ = _warm(flow, Phase.CONNECTED)
+    events = [f(NOW) for f in flow.handle(AttendedTransferDone("a1", "Success"))]
+    assert events[0] == TransferCompleted(NOW, "c1", "k1")
+    assert "k1" not in flow.tracker
+    assert (call.agent_id, call.queue, call.answered_at) == ("1002", "billing", 7.0)
+    assert flow.tracker.by_agent_leg("b1") is call
+    assert flow.tracker.by_agent_leg("a1") is None
+    # The first agent's Hangup that follows is not the call's end; the specialist's is.
+    assert flow.handle(ChannelHungUp("a1", "PJSIP/1001-1", 16, NOW)) == []
+    assert next(f(NOW) for f in flow.handle(ChannelHungUp("b1", "PJSIP/1002-1", 16, NOW))) == (
+        CallEnded(NOW, "c1")
+    )
+
+
+def test_a_warm_transfer_left_before_the_specialist_answered_goes_on_blind(
+    flow: CallFlow,
+) -> None:
+    call, consult = _warm(flow, Phase.WAITING)
+    events = [f(NOW) for f in flow.handle(AttendedTransferDone("a1", "Success"))]
+    assert events[:2] == [
+        CallTransferred(NOW, "c1", "billing", {"german": 2}),
+        CallAbandoned(NOW, "k1", "consult_cancelled"),
+    ]
+    assert flow.consult_hangups == {"c1": consult.channel}
+    assert "k1" not in flow.tracker
+    assert call.agent_id is None
+    assert flow.handle(ChannelHungUp("a1", "PJSIP/1001-1", 16, NOW)) == []
+
+
+def test_other_attended_transfers_change_nothing(flow: CallFlow) -> None:
+    call, _ = _warm(flow, Phase.CONNECTED)
+    assert flow.handle(AttendedTransferDone("a1", "Fail")) == []
+    assert flow.handle(AttendedTransferDone("someone-else", "Success")) == []
+    assert flow.tracker.consultations["c1"].consult_id == "k1"
+    assert call.agent_id == "1001"
+    message = {"Event": "AttendedTransfer", "OrigTransfererUniqueid": "a1", "Result": "Success"}
+    assert translate(message) == AttendedTransferDone("a1", "Success")

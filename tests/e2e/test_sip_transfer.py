@@ -19,7 +19,7 @@ import pytest
 from controller.harness import Acd
 
 from acd.router.decisions import AgentStateChanged
-from acd.router.events import AgentReachabilityChanged, OfferAnswered
+from acd.router.events import AgentReachabilityChanged, CallEnded, OfferAnswered, TransferCompleted
 from acd.router.model import AgentState, CallState
 from acd.service.tokens import Principal
 
@@ -56,8 +56,8 @@ async def logged_in(acd: Acd, phones: SoftphoneHost, agent_id: str, skills: dict
 
 
 async def heard(phones: SoftphoneHost, handle: int, path: Path) -> tuple[float, float]:
-    """What the caller's phone receives for LISTEN_SECONDS: the share of the first agent's
-    and of the specialist's tone."""
+    """What the phone's call `handle` receives for LISTEN_SECONDS: the share of the first
+    agent's and of the specialist's tone."""
     await phones.record(handle, path)
     await asyncio.sleep(LISTEN_SECONDS)
     await phones.stop_recording(handle)
@@ -169,3 +169,147 @@ async def test_the_agent_hands_the_caller_on_with_the_softphones_feature_code(
     assert view is not None
     assert (view.queue, view.agent_id) == ("billing", "1002")
     await phones.hangup(caller)
+
+
+# --- warm transfer ---------------------------------------------------------------------------
+
+
+async def _talking_to_first(acd: Acd, phones: SoftphoneHost) -> tuple[int, int, str]:
+    """Queues, the three phones, a 510 caller talking to 1001: (caller, first leg, call id)."""
+    await acd.queue("support", skills={"support": 1}, wrap_up=30.0, ring_timeout=10.0)
+    await acd.queue("billing", skills={"billing": 3}, ring_timeout=10.0)
+    await phones.register("caller", "caller-secret", tone_hz=CALLER_HZ)
+    await logged_in(acd, phones, "1001", {"support": 5}, FIRST_HZ)
+    await logged_in(acd, phones, "1002", {"billing": 5}, SPECIALIST_HZ)
+    since = phones.events.mark()
+    caller = await phones.call("caller", "510")
+    incoming = await phones.events.first(
+        lambda e: e[0] == "incoming" and e[1] == "1001", since=since
+    )
+    first_leg, call_id = incoming[2], sip_header(incoming[3], "X-ACD-Call-Id")
+    assert call_id is not None
+    await phones.answer(first_leg)
+    await acd.steps.event(lambda e: isinstance(e, OfferAnswered) and e.agent_id == "1001")
+    await phones.state(caller, "CONFIRMED", since=since)
+    return caller, first_leg, call_id
+
+
+async def _consulting(acd: Acd, phones: SoftphoneHost, call_id: str) -> tuple[int, str]:
+    """A warm transfer to billing started and answered by 1002: (its leg, consult id)."""
+    since, mark = phones.events.mark(), acd.steps.mark()
+    outcome = await acd.transfers.transfer(
+        Principal("ada", "agent", "1001"), call_id, {"queue": "billing", "warm": True, "note": NOTE}
+    )
+    assert outcome.state == "consulting"
+    incoming = await phones.events.first(
+        lambda e: e[0] == "incoming" and e[1] == "1002", since=since
+    )
+    specialist_leg, invite = incoming[2], incoming[3]
+    assert sip_header(invite, "X-ACD-Caller-Data") == CALLER_DATA
+    assert sip_header(invite, "X-ACD-Transfer-Note") == NOTE
+    consult_id = sip_header(invite, "X-ACD-Call-Id")
+    assert consult_id is not None
+    assert consult_id != call_id
+    await phones.answer(specialist_leg)
+    await acd.steps.event(
+        lambda e: isinstance(e, OfferAnswered) and e.call_id == consult_id, since=mark
+    )
+    await phones.state(specialist_leg, "CONFIRMED", since=since)
+    return specialist_leg, consult_id
+
+
+async def test_a_warm_transfer_lets_the_agents_talk_first_then_joins_the_caller(
+    acd: Acd, phones: SoftphoneHost, tmp_path: Path
+) -> None:
+    caller, first_leg, call_id = await _talking_to_first(acd, phones)
+    specialist_leg, consult_id = await _consulting(acd, phones, call_id)
+    # The two agents talk; the caller, on hold with music, hears neither of them.
+    first_hears = await heard(phones, first_leg, tmp_path / "first.wav")
+    caller_hears = await heard(phones, caller, tmp_path / "held.wav")
+    print(f"first agent hears {first_hears}, held caller hears {caller_hears}")
+    assert first_hears[1] > PRESENT, "the first agent does not hear the specialist"
+    assert max(caller_hears) < ABSENT, "the held caller hears an agent"
+    view = acd.router.call(call_id)
+    assert view is not None
+    assert (view.state, view.agent_id) == (CallState.CONNECTED, "1001")
+
+    since, mark = phones.events.mark(), acd.steps.mark()
+    outcome = await acd.transfers.complete(Principal("ada", "agent", "1001"), call_id)
+    assert outcome.state == "completing"
+    await phones.state(first_leg, "DISCONNECTED", since=since)
+    await acd.steps.event(lambda e: isinstance(e, TransferCompleted), since=mark)
+    first_to_caller, specialist_to_caller = await heard(phones, caller, tmp_path / "joined.wav")
+    print(f"joined caller hears first {first_to_caller:.3f}, specialist {specialist_to_caller:.3f}")
+    assert specialist_to_caller > PRESENT, "the caller does not hear the specialist"
+    assert first_to_caller < ABSENT
+    view = acd.router.call(call_id)
+    assert view is not None
+    assert (view.queue, view.state, view.agent_id) == ("billing", CallState.CONNECTED, "1002")
+    assert acd.router.call(consult_id) is None
+    first = acd.router.agent("1001")
+    assert first is not None
+    assert first.state is AgentState.WRAP_UP
+    # The specialist's hang-up ends the call (its legs are the call's now).
+    mark = acd.steps.mark()
+    await phones.hangup(specialist_leg)
+    await acd.steps.event(lambda e: isinstance(e, CallEnded) and e.call_id == call_id, since=mark)
+
+
+async def test_a_cancelled_warm_transfer_returns_the_agent_to_the_caller(
+    acd: Acd, phones: SoftphoneHost, tmp_path: Path
+) -> None:
+    caller, first_leg, call_id = await _talking_to_first(acd, phones)
+    specialist_leg, consult_id = await _consulting(acd, phones, call_id)
+    since = phones.events.mark()
+    outcome = await acd.transfers.cancel(Principal("ada", "agent", "1001"), call_id)
+    assert outcome.state == "cancelling"
+    await phones.state(specialist_leg, "DISCONNECTED", since=since)
+    for _ in range(100):
+        if acd.router.call(consult_id) is None:
+            break
+        await asyncio.sleep(0.05)
+    assert acd.router.call(consult_id) is None
+    first_to_caller, _ = await heard(phones, caller, tmp_path / "back.wav")
+    assert first_to_caller > PRESENT, "the caller is not back with the first agent"
+    view = acd.router.call(call_id)
+    assert view is not None
+    assert (view.queue, view.state, view.agent_id) == ("support", CallState.CONNECTED, "1001")
+    assert not any(
+        e[0] == "state" and e[1] in (caller, first_leg) and e[2] == "DISCONNECTED"
+        for e in phones.events.seen[since:]
+    )
+
+
+async def test_a_warm_transfer_the_agent_leaves_before_the_specialist_answers_goes_on_blind(
+    acd: Acd, phones: SoftphoneHost, tmp_path: Path
+) -> None:
+    """The first agent hangs up its phone while the specialist still rings: Asterisk joins
+    the caller to the unanswered consultation, which cannot become the call; the caller is
+    handed on blind into the consultation's queue instead, never lost."""
+    caller, first_leg, call_id = await _talking_to_first(acd, phones)
+    since = phones.events.mark()
+    outcome = await acd.transfers.transfer(
+        Principal("ada", "agent", "1001"), call_id, {"queue": "billing", "warm": True}
+    )
+    assert outcome.state == "consulting"
+    await phones.events.first(lambda e: e[0] == "incoming" and e[1] == "1002", since=since)
+    since, mark = phones.events.mark(), acd.steps.mark()
+    await phones.hangup(first_leg)  # the agent walks away from the consultation
+    incoming = await phones.events.first(
+        lambda e: e[0] == "incoming" and e[1] == "1002"
+        and sip_header(e[3], "X-ACD-Call-Id") == call_id,
+        since=since,
+    )  # fmt: skip
+    await phones.answer(incoming[2])
+    await acd.steps.event(
+        lambda e: isinstance(e, OfferAnswered) and e.call_id == call_id, since=mark
+    )
+    _, specialist_to_caller = await heard(phones, caller, tmp_path / "blind.wav")
+    assert specialist_to_caller > PRESENT, "the caller does not hear the specialist"
+    view = acd.router.call(call_id)
+    assert view is not None
+    assert (view.queue, view.state, view.agent_id) == ("billing", CallState.CONNECTED, "1002")
+    assert not any(
+        e[0] == "state" and e[1] == caller and e[2] == "DISCONNECTED"
+        for e in phones.events.seen[since:]
+    )

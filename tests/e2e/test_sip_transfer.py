@@ -313,3 +313,66 @@ async def test_a_warm_transfer_the_agent_leaves_before_the_specialist_answers_go
         e[0] == "state" and e[1] == caller and e[2] == "DISCONNECTED"
         for e in phones.events.seen[since:]
     )
+
+
+async def test_keep_place_puts_a_transferred_sip_caller_ahead_of_a_later_one(
+    acd: Acd, phones: SoftphoneHost
+) -> None:
+    """Two SIP calls from the caller's phone: the first, talking to 1001 in support, is
+    handed on to sales keeping its place, where a later call (501) already waits; the sales
+    agent, once back, gets the first one; then its transfer into a queue nobody can serve
+    (join_empty off) sends it to that queue's exit, as an arrival there would be."""
+    await acd.queue("support", skills={"support": 1}, wrap_up=30.0, ring_timeout=10.0)
+    await acd.queue("sales", skills={"sales": 3}, ring_timeout=10.0)
+    await acd.queue("legal", skills={"legal": 1}, join_empty=False)
+    await phones.register("caller", "caller-secret", tone_hz=CALLER_HZ)
+    await logged_in(acd, phones, "1001", {"support": 5}, FIRST_HZ)
+    await logged_in(acd, phones, "1002", {"sales": 5}, SPECIALIST_HZ)
+    await acd.agents.pause("1002", "lunch")
+    since = phones.events.mark()
+    early = await phones.call("caller", "500")
+    incoming = await phones.events.first(
+        lambda e: e[0] == "incoming" and e[1] == "1001", since=since
+    )
+    early_id = sip_header(incoming[3], "X-ACD-Call-Id")
+    assert early_id is not None
+    await phones.answer(incoming[2])
+    await acd.steps.event(lambda e: isinstance(e, OfferAnswered) and e.call_id == early_id)
+    mark = acd.steps.mark()
+    later = await phones.call("caller", "501")  # sales: 1002 is paused, it waits
+    arrived = await acd.steps.event(
+        lambda e: type(e).__name__ == "CallArrived" and e.queue == "sales", since=mark
+    )
+    outcome = await acd.transfers.transfer(
+        Principal("ada", "agent", "1001"), early_id, {"queue": "sales", "keep_place": True}
+    )
+    assert outcome.state == "waiting"
+    assert acd.router.position(early_id) == 1
+    assert acd.router.position(arrived.call_id) == 2
+
+    since, mark = phones.events.mark(), acd.steps.mark()
+    await acd.agents.unpause("1002")
+    incoming = await phones.events.first(
+        lambda e: e[0] == "incoming" and e[1] == "1002", since=since
+    )
+    assert sip_header(incoming[3], "X-ACD-Call-Id") == early_id  # the earlier caller first
+    await phones.answer(incoming[2])
+    await acd.steps.event(
+        lambda e: isinstance(e, OfferAnswered) and e.call_id == early_id, since=mark
+    )
+
+    # Handed on again, into legal, which nobody can serve and which turns such callers away:
+    # the caller leaves by that queue's rule (its exit: a goodbye, then the line drops).
+    since = phones.events.mark()
+    outcome = await acd.transfers.transfer(
+        Principal("bob", "agent", "1002"), early_id, {"queue": "legal"}
+    )
+    assert (outcome.state, outcome.exit_reason) == ("exited", "join_empty")
+    await phones.state(early, "DISCONNECTED", since=since)
+    assert acd.router.call(early_id) is None
+    # 1002 is free again (sales has no wrap-up here): the later caller is next.
+    incoming = await phones.events.first(
+        lambda e: e[0] == "incoming" and e[1] == "1002", since=since
+    )
+    assert sip_header(incoming[3], "X-ACD-Call-Id") == arrived.call_id
+    await phones.hangup(later)

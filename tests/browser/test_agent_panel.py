@@ -5,6 +5,7 @@ live call's panel with the caller's data, and ending wrap-up early."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -192,6 +193,7 @@ def test_the_agent_transfers_a_call_and_the_next_agent_sees_the_note(
     finally:
         live_acd.hang_up_everyone()
         for who in (agent, specialist):
+            live_acd.api("POST", f"/agents/{who}/end_wrap_up")  # support's is 120 s here
             live_acd.api("POST", f"/agents/{who}/logout")
 
 
@@ -229,6 +231,10 @@ def test_the_agent_consults_a_specialist_then_joins_the_caller_to_it(
             what="the specialist talking to the agent",
         )
         assert live_acd.api("GET", f"/calls/{call_id}").body["agent_id"] == agent
+        # The two agents talk a moment before the agent joins the caller. (Joined within
+        # milliseconds of the specialist's answer, the handover was seen not to happen in
+        # some runs: an open race, see the issue note.)
+        time.sleep(2.0)
         _click(chrome, "button#transfer-complete")
         call = wait_until(
             lambda: (
@@ -242,4 +248,5 @@ def test_the_agent_consults_a_specialist_then_joins_the_caller_to_it(
     finally:
         live_acd.hang_up_everyone()
         for who in (agent, specialist):
+            live_acd.api("POST", f"/agents/{who}/end_wrap_up")  # support's is 120 s here
             live_acd.api("POST", f"/agents/{who}/logout")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from acd.controller.phases import Phase
-from acd.router.model import CallView, QueueConfig
+from acd.router.model import CallView, QueueConfig, skills_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +100,6 @@ def entered_variables(call: LiveCall, queue: QueueConfig | None) -> dict[str, st
         # acd-wait compares a pressed key with it and asks the `exit` AGI only on a match.
         "ACD_EXIT_KEY": exit_key or "",
     }
-
-
-def skills_text(skills: Mapping[str, int]) -> str:
-    """ACD_SKILLS' form of a requirement map: `skill:level,skill:level`."""
-    return ",".join(f"{name}:{level}" for name, level in sorted(skills.items()))
 
 
 def transfer_variables(call: LiveCall, router: RouterReads, queue_name: str) -> dict[str, str]:

@@ -101,6 +101,7 @@ from acd.router.events import (
     QueueUpserted,
 )
 from acd.router.model import AgentState, CallState, CallView, QueueConfig
+from acd.router.model import skills_text as requirements_text
 from acd.storage.record_store import AgentInterval, CallRecord
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ ATTENDED_TRANSFER = "attended_transfer"
 
 def skills_text(skills: Mapping[str, int]) -> str | None:
     """A requirement map in the ACD_SKILLS form (`skill:level,...`), None when empty."""
-    return ",".join(f"{name}:{level}" for name, level in sorted(skills.items())) or None
+    return requirements_text(skills) or None
 
 
 class RouterView(Protocol):

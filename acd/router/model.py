@@ -36,6 +36,12 @@ def merge_requirements(*parts: Mapping[str, int]) -> dict[str, int]:
     return merged
 
 
+def skills_text(skills: Mapping[str, int]) -> str:
+    """A skills map in the ACD_SKILLS form, `skill:level,skill:level` (sorted; "" when empty):
+    what a caller's channel and a call record carry."""
+    return ",".join(f"{name}:{level}" for name, level in sorted(skills.items()))
+
+
 def satisfies(agent_skills: Mapping[str, int], requirements: Mapping[str, int]) -> bool:
     """True when the agent has every required skill at or above its minimum level."""
     return all(agent_skills.get(skill, 0) >= level for skill, level in requirements.items())

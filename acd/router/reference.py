@@ -717,6 +717,13 @@ class ReferenceRouter:
         else:
             self._waiting_again(c, now)
 
+    def _wrap_up(self, a: _Agent, wrap_up: float, now: float) -> None:
+        """`a` has just entered WRAP_UP for `wrap_up` seconds (0: it ends now)."""
+        if wrap_up == 0:
+            self._settle(a, "wrap_end", now)
+        else:
+            a.wrap_until = now + wrap_up
+
     def _on_CallTransferred(self, event: ev.CallTransferred) -> None:  # noqa: N802
         """The agent wraps up; the caller arrives in the target queue now, with its place by
         first entry when kept; a wrap-up of 0 ends after the caller was placed."""
@@ -740,10 +747,7 @@ class ReferenceRouter:
             self._exit(c, "join_empty", None, now)
         else:
             self._waiting_again(c, now)
-        if c.wrap_up == 0:
-            self._settle(a, "wrap_end", now)
-        else:
-            a.wrap_until = now + c.wrap_up
+        self._wrap_up(a, c.wrap_up, now)
 
     def _on_TransferCompleted(self, event: ev.TransferCompleted) -> None:  # noqa: N802
         """The call takes the consultation's queue, agent, priority, skills, step, time in
@@ -760,17 +764,11 @@ class ReferenceRouter:
         c.answered_at, c.wrap_up, c.agent_id = k.answered_at, k.wrap_up, b.id
         b.call_id = c.id
         self._out.append(CallHandedOver(c.id, k.id, c.queue, a.id, b.id, now))
-        if wrap_up == 0:
-            self._settle(a, "wrap_end", now)
-        else:
-            a.wrap_until = now + wrap_up
+        self._wrap_up(a, wrap_up, now)
 
     def _on_CallEnded(self, event: ev.CallEnded) -> None:  # noqa: N802
         now = self._now
         c = self._calls.pop(event.call_id)
         a = self._agents[c.agent_id or ""]
         self._set_agent(a, AgentState.WRAP_UP, now)
-        if c.wrap_up == 0:
-            self._settle(a, "wrap_end", now)
-        else:
-            a.wrap_until = now + c.wrap_up
+        self._wrap_up(a, c.wrap_up, now)

@@ -36,7 +36,13 @@ from acd.engine import Engine
 from acd.errors import Conflict, Invalid, NotFound, NotOnCall, NotYours, Unavailable
 from acd.router.decisions import CallExited, CallRequeued, OfferCall
 from acd.router.events import CallTransferred
-from acd.router.model import CallState, CallView, frozen_skills, merge_requirements
+from acd.router.model import (
+    CallState,
+    CallView,
+    frozen_skills,
+    merge_requirements,
+    skills_text,
+)
 from acd.service.common import raise_if_rejected, validated
 from acd.service.tokens import Principal
 
@@ -196,7 +202,7 @@ class TransferService:
             "ACD_CONSULT_OF": call_id,
             "ACD_CONSULT_CALLER": caller_channel or "",
             "ACD_PRIORITY": str(consultation.priority),
-            "ACD_SKILLS": ",".join(f"{k}:{v}" for k, v in sorted(consultation.skills.items())),
+            "ACD_SKILLS": skills_text(consultation.skills),
             "ACD_TRANSFER_NOTE": channel_text(consultation.note),
         }
 

@@ -272,9 +272,12 @@ class CallFlow:
             self.consult_hangups[call_id] = consult.channel
         self.tracker.remove(consult_id)
         queue, skills = link.queue, link.skills
+        # The consultation goes first: its specialist is free again when the caller is
+        # handed on, so one step offers the caller (one Redirect) instead of a Redirect into
+        # the wait and, a step later, another into acd-deliver.
         return [
-            lambda now: CallTransferred(now, call_id, queue, skills),
             lambda now: CallAbandoned(now, consult_id, "consult_cancelled"),
+            lambda now: CallTransferred(now, call_id, queue, skills),
             *events,
         ]
 

@@ -262,8 +262,8 @@ def test_a_warm_transfer_left_before_the_specialist_answered_goes_on_blind(
     call, consult = _warm(flow, Phase.WAITING)
     events = [f(NOW) for f in flow.handle(AttendedTransferDone("a1", "Success"))]
     assert events[:2] == [
-        CallTransferred(NOW, "c1", "billing", {"german": 2}),
         CallAbandoned(NOW, "k1", "consult_cancelled"),
+        CallTransferred(NOW, "c1", "billing", {"german": 2}),
     ]
     assert flow.consult_hangups == {"c1": consult.channel}
     assert "k1" not in flow.tracker

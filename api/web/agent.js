@@ -12,7 +12,6 @@
     agent: null,
     reasons: [], // [{code, label}] offered in the select
     queues: [], // every queue's name: where a call can be transferred
-    consulting: null, // {callId, queue} while a warm transfer's consultation lasts
     labels: new Map(), // code -> label, for showing a pause reason
     call: null, // the call offered to or connected with the agent, or the one it wraps up
     lastLive: null, // the last live call seen for the agent (shown again in its wrap-up)
@@ -195,10 +194,7 @@
     $("transfer-note-shown").textContent = note || "";
     // Only a call the agent is talking to can be handed on.
     const talking = call.live !== false && call.state === "connected" && view.agent.state === "busy";
-    if (view.consulting && (!talking || view.consulting.callId !== call.id)) view.consulting = null;
-    $("transfer-form").hidden = !talking || view.consulting !== null;
-    $("consultation").hidden = view.consulting === null;
-    $("consultation-queue").textContent = view.consulting ? view.consulting.queue : "";
+    $("transfer-form").hidden = !talking;
   }
 
   /** The caller's wait: entry into the queue until answered (counting while it rings). */
@@ -251,40 +247,16 @@
   });
   $("logout").addEventListener("click", () => act("logout"));
   $("done").addEventListener("click", () => act("end_wrap_up"));
-  async function consultation(action) {
-    const notice = $("action-error");
-    notice.textContent = "";
-    if (!view.consulting) return;
-    const callId = view.consulting.callId;
-    try {
-      await api(`/calls/${encodeURIComponent(callId)}/transfer/${action}`, { method: "POST" });
-      view.consulting = null;
-    } catch (error) {
-      if (error instanceof ACD.Unauthorized) return;
-      notice.textContent = error.message;
-    }
-    scheduleRefetch();
-  }
-  $("transfer-complete").addEventListener("click", () => consultation("complete"));
-  $("transfer-cancel").addEventListener("click", () => consultation("cancel"));
-  $("transfer-warm").addEventListener("change", () => {
-    $("transfer-keep").disabled = $("transfer-warm").checked;
-  });
-
   $("transfer-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const notice = $("action-error");
     notice.textContent = "";
-    const warm = $("transfer-warm").checked;
-    const body = { queue: $("transfer-queue").value, keep_place: !warm && $("transfer-keep").checked };
-    if (warm) body.warm = true;
+    const body = { queue: $("transfer-queue").value, keep_place: $("transfer-keep").checked };
     const note = $("transfer-note").value.trim();
     if (note) body.note = note;
-    const callId = view.call.id;
     try {
-      await api(`/calls/${encodeURIComponent(callId)}/transfer`, { method: "POST", body });
+      await api(`/calls/${encodeURIComponent(view.call.id)}/transfer`, { method: "POST", body });
       $("transfer-note").value = "";
-      if (warm) view.consulting = { callId, queue: body.queue };
     } catch (error) {
       if (error instanceof ACD.Unauthorized) return;
       notice.textContent = error.message;

@@ -5,7 +5,6 @@ live call's panel with the caller's data, and ending wrap-up early."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -190,61 +189,6 @@ def test_the_agent_transfers_a_call_and_the_next_agent_sees_the_note(
         shown = chrome.js("return document.querySelector('#transfer-note-shown').textContent")
         assert shown == "asks for a discount"
         assert "order 99" in chrome.js("return document.querySelector('#caller-data').textContent")
-    finally:
-        live_acd.hang_up_everyone()
-        for who in (agent, specialist):
-            live_acd.api("POST", f"/agents/{who}/end_wrap_up")  # support's is 120 s here
-            live_acd.api("POST", f"/agents/{who}/logout")
-
-
-def test_the_agent_consults_a_specialist_then_joins_the_caller_to_it(
-    chrome: Browser, live_acd: LiveAcd
-) -> None:
-    """A warm transfer from the panel: 'Talk to the specialist first', the consultation's
-    buttons, 'Join caller and specialist' once the specialist (a simulated sales agent)
-    answered; the caller is then the specialist's and the panel's agent wraps up."""
-    agent, specialist = PANEL_AGENT, "2201"
-    for who in (agent, specialist):
-        assert live_acd.api("POST", f"/agents/{who}/login").status == 200
-    try:
-        open_page(chrome, live_acd, "agent", "/agent")
-        live_acd.call("support", talk=120)
-        _state_becomes(chrome, live_acd, agent, "busy")
-        chrome.wait(lambda: _visible(chrome, "#transfer-form"), what="the transfer form shown")
-        call_id = next(
-            c["id"] for c in live_acd.api("GET", "/calls").body if c["agent_id"] == agent
-        )
-        Select(
-            chrome.driver.find_element(By.CSS_SELECTOR, "select#transfer-queue")
-        ).select_by_value("sales")
-        _click(chrome, "input#transfer-warm")
-        _click(chrome, "button#transfer")
-        chrome.wait(lambda: _visible(chrome, "#consultation"), what="the consultation shown")
-        assert not _visible(chrome, "#transfer-form")
-        # The consultation is a call of sales, answered by the specialist; the caller waits on
-        # hold, still the panel agent's call.
-        wait_until(
-            lambda: any(
-                c["queue"] == "sales" and c["agent_id"] == specialist and c["state"] == "connected"
-                for c in live_acd.api("GET", "/calls").body
-            ),
-            what="the specialist talking to the agent",
-        )
-        assert live_acd.api("GET", f"/calls/{call_id}").body["agent_id"] == agent
-        # The two agents talk a moment before the agent joins the caller. (Joined within
-        # milliseconds of the specialist's answer, the handover was seen not to happen in
-        # some runs: an open race, see the issue note.)
-        time.sleep(2.0)
-        _click(chrome, "button#transfer-complete")
-        call = wait_until(
-            lambda: (
-                (c := live_acd.api("GET", f"/calls/{call_id}").body)["agent_id"] == specialist and c
-            ),
-            what="the caller handed to the specialist",
-        )
-        assert (call["queue"], call["state"]) == ("sales", "connected")
-        _state_becomes(chrome, live_acd, agent, "wrap_up")
-        chrome.wait(lambda: not _visible(chrome, "#consultation"), what="the consultation gone")
     finally:
         live_acd.hang_up_everyone()
         for who in (agent, specialist):
